@@ -1,0 +1,32 @@
+"""One module per cloud (plus the demo fleet), each turning a provider's API into schema records.
+
+Modules are imported only when a source of that type is configured, so a user without the
+Azure SDK never pays for importing it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from collectors.base import CollectRequest, CollectResult, Collector
+from opsview.config import AnySource, Config
+
+__all__ = ["CollectRequest", "CollectResult", "Collector", "UnsupportedSource", "build_collector"]
+
+# source type -> module exposing `create(source, config) -> Collector`
+_FACTORIES = {
+    "demo": "collectors.demo",
+}
+
+
+class UnsupportedSource(Exception):
+    """A configured source type whose collector is not available in this build."""
+
+
+def build_collector(source: AnySource, config: Config) -> Collector:
+    module_name = _FACTORIES.get(source.type)
+    if module_name is None:
+        raise UnsupportedSource(f"source {source.name!r}: no collector for type {source.type!r} in this build")
+    module = importlib.import_module(module_name)
+    collector: Collector = module.create(source, config)
+    return collector

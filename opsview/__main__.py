@@ -1,0 +1,3 @@
+from opsview.cli import main
+
+main()

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+import click
+
+from collectors import UnsupportedSource
+from opsview.cli.common import DURATION, common_options, fail, load_env, store_errors
+from opsview.collect import CollectionRunner, SourceReport
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  opsview collect                 # incremental: from the newest stored bucket
+  opsview collect --since 6h      # reach back further on the first run
+  */1 * * * * opsview collect --config /etc/opsview.toml   # crontab""",
+)
+@click.option("--since", type=DURATION, default=None,
+              help="How far back to reach when the store has no newer data (default: [collect].since, 1h).")
+@click.option("--source", "only", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@common_options
+def collect(since: timedelta | None, only: tuple[str, ...], config_path: str | None, store_url: str | None,
+            log_level: str) -> None:
+    """Collect every configured source once into the store.
+
+    Prints one line per source: functions, samples, time taken and any error. A failing
+    source never stops the others; the exit code is 1 if any source failed.
+    """
+    env = load_env(config_path, store_url, log_level)
+    sources = env.config.sources.all()
+    if only:
+        unknown = sorted(set(only) - {s.name for s in sources})
+        if unknown:
+            fail(f"unknown source {unknown[0]!r} (configured: {', '.join(s.name or '' for s in sources) or 'none'})")
+        sources = [s for s in sources if s.name in only]
+    if not sources:
+        where = env.config.path or "no config file found"
+        fail(f"no sources configured ({where}); add [[sources.aws]], [[sources.azure]], [[sources.gcp]] "
+             "or [[sources.demo]] — see config.example.toml")
+    with store_errors():
+        store = env.open_store()
+        runner = CollectionRunner(env.config, store, sources)
+
+        def show(report: SourceReport) -> None:
+            status = "ok" if report.ok else "FAILED"
+            line = (f"{report.source:<20} {report.provider:<6} {status:<6} {report.functions:>6} functions "
+                    f"{report.samples:>8} samples  {report.duration_s:6.1f}s")
+            click.echo(line)
+            for error in report.errors:
+                click.echo(f"  error: {error}")
+
+        try:
+            reports = runner.run(since=since, on_report=show)
+        except UnsupportedSource as exc:
+            fail(str(exc))
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        click.echo(f"{len(failed)} of {len(reports)} sources failed", err=True)
+        sys.exit(1)

@@ -1,0 +1,93 @@
+"""What every command shares: --config/--store/--log-level, and errors as one line."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from opsview.config import Config, ConfigError, load_config
+from opsview.durations import EXAMPLES, parse_duration
+from opsview.logs import setup_logging
+from opsview.store import Store, StoreError, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USAGE = 2
+
+
+def common_options(func: F) -> F:
+    """--config, --store and --log-level, accepted after any command."""
+
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                  help="Config file (default: $OPSVIEW_CONFIG, ./opsview.toml, ~/.config/opsview/config.toml).")
+    @click.option("--store", "store_url", default=None, metavar="PATH|URL",
+                  help="Store file or URL (default: [store].url, else the user data directory).")
+    @click.option("--log-level", default="WARNING", show_default=True,
+                  type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+                  help="Log level on stderr.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@dataclass
+class Env:
+    config: Config
+    store_url: str | Path | None
+
+    def open_store(self, *, read_only: bool = False) -> Store:
+        try:
+            return open_store(self.store_url, read_only=read_only)
+        except StoreError as exc:
+            fail(str(exc))
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> Any:
+    click.echo(f"opsview: {message}", err=True)
+    sys.exit(code)
+
+
+def load_env(config_path: str | None, store_url: str | None, log_level: str = "WARNING",
+             *, log_to_stderr: bool = True) -> Env:
+    setup_logging(log_level, to_stderr=log_to_stderr)
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        fail(str(exc))
+    return Env(config, store_url or config.store.url)
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """A store failure mid-command becomes one line and exit code 2, never a traceback."""
+    try:
+        yield
+    except StoreError as exc:
+        fail(str(exc))
+
+
+class DurationType(click.ParamType):
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            delta = parse_duration(value)
+        except ValueError:
+            self.fail(f'invalid duration "{value}" (expected {EXAMPLES})', param, ctx)
+        if delta.total_seconds() <= 0:
+            self.fail(f'duration must be positive, got "{value}"', param, ctx)
+        return delta
+
+
+DURATION = DurationType()

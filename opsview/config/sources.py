@@ -1,0 +1,109 @@
+"""`[[sources.*]]`: what to collect from. One model per provider."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+
+from opsview.config.base import Duration, Model
+
+
+def _listify(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+StrList = Annotated[list[str], BeforeValidator(_listify)]
+
+
+class SourceBase(Model):
+    name: str | None = None
+    """Unique name of this source, shown in health badges; defaults to the provider (plus an index)."""
+    enabled: bool = True
+    """Set false to keep a source in the file without collecting from it."""
+    include: StrList = Field(default_factory=lambda: ["*"])
+    """Function name globs to collect (fnmatch, case-sensitive)."""
+    exclude: StrList = Field(default_factory=list)
+    """Function name globs to skip, applied after `include`."""
+
+
+class DemoSource(SourceBase):
+    type: Literal["demo"] = "demo"
+    seed: int = 42
+    """Seed of the generated fleet: the same seed gives the same fleet and numbers."""
+    scale: int = Field(default=1, ge=1, le=1000)
+    """Multiplies the ~60 base functions (scale 100 = ~6,000 functions, for benchmarks)."""
+
+
+class AwsSource(SourceBase):
+    type: Literal["aws"] = "aws"
+    profile: str | None = None
+    """Named profile from ~/.aws/config; unset = boto3's default credential chain."""
+    role_arn: str | None = None
+    """Role to assume for another account (sts:AssumeRole)."""
+    external_id: str | None = None
+    """ExternalId the role's trust policy requires, if any."""
+    regions: StrList = Field(default_factory=lambda: ["us-east-1"])
+    """Regions to collect, or "all" for every region enabled in the account."""
+    tags: dict[str, str] = Field(default_factory=dict)
+    """Only functions carrying all of these tags (key = value)."""
+    discovery_interval: Duration = timedelta(minutes=15)
+    """How often to re-list functions; metrics are collected every refresh."""
+    cold_starts: Literal["insights", "filter", "off"] = "insights"
+    """Where cold starts come from: Logs Insights, FilterLogEvents, or not collected."""
+    endpoint_url: str | None = None
+    """Override the AWS endpoint (a local test server, an AWS-compatible gateway)."""
+
+
+class AzureSource(SourceBase):
+    type: Literal["azure"] = "azure"
+    subscription_id: str
+    """Azure subscription that holds the function apps."""
+    workspace_id: str | None = None
+    """Log Analytics workspace id behind the apps' workspace-based Application Insights."""
+    app_insights_resource_id: str | None = None
+    """Or: the Application Insights resource id to query instead of a workspace."""
+    function_app_ids: StrList = Field(default_factory=list)
+    """Resource ids of function apps whose platform metrics to read."""
+    resource_groups: StrList = Field(default_factory=lambda: ["*"])
+    """Resource group globs."""
+    apps: StrList = Field(default_factory=lambda: ["*"])
+    """Function app name globs."""
+    metrics: bool = True
+    """Read Azure Monitor platform metrics (execution counts and units) as well as logs."""
+    logs_endpoint: str | None = None
+    """Override the Logs Query endpoint (sovereign clouds, a local test server)."""
+    metrics_endpoint: str | None = None
+    """Override the metrics batch endpoint, e.g. https://westeurope.metrics.monitor.azure.com."""
+
+
+class GcpSource(SourceBase):
+    type: Literal["gcp"] = "gcp"
+    project_id: StrList
+    """One project id or a list of them."""
+    regions: StrList = Field(default_factory=list)
+    """Only these regions; empty = all."""
+    api_endpoint: str | None = None
+    """Override the Cloud Logging endpoint (a local test server)."""
+
+
+class SourcesConfig(Model):
+    demo: list[DemoSource] = Field(default_factory=list)
+    aws: list[AwsSource] = Field(default_factory=list)
+    azure: list[AzureSource] = Field(default_factory=list)
+    gcp: list[GcpSource] = Field(default_factory=list)
+
+    def all(self) -> list[AnySource]:
+        """Every enabled source, each with a unique name."""
+        out: list[AnySource] = []
+        for group in (self.demo, self.aws, self.azure, self.gcp):
+            for index, src in enumerate(group):
+                if not src.enabled:
+                    continue
+                name = src.name or (src.type if len(group) == 1 else f"{src.type}-{index + 1}")
+                out.append(src.model_copy(update={"name": name}))
+        return out
+
+
+AnySource = DemoSource | AwsSource | AzureSource | GcpSource

@@ -1,0 +1,38 @@
+"""`[tui]` and `[web]`: how the viewers behave."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from opsview.config.base import Model
+
+
+class TuiConfig(Model):
+    theme: str = "textual-dark"
+    """Any Textual theme name."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Binding id -> keys, e.g. filter = "ctrl+f" (see `?` in the TUI for ids)."""
+
+
+class WebAuthConfig(Model):
+    type: Literal["basic", "bearer"]
+    """basic (username + password) or bearer (a token in the Authorization header)."""
+    username: str | None = None
+    """User name for basic auth."""
+    password_env: str | None = None
+    """Environment variable holding the basic-auth password (never put it in the file)."""
+    token_env: str | None = None
+    """Environment variable holding the bearer token."""
+
+
+class WebConfig(Model):
+    host: str = "127.0.0.1"
+    """Address to bind; anything but loopback requires [web.auth] or --insecure."""
+    port: int = Field(default=8050, ge=1, le=65535)
+    """Port to listen on."""
+    threads: int = Field(default=8, ge=1, le=256)
+    """Worker threads of the WSGI server."""
+    auth: WebAuthConfig | None = None
+    """Authentication; required when binding beyond loopback."""

@@ -1,0 +1,48 @@
+"""Numbers as people read them; `None` always shows as an em dash, never as 0."""
+
+from __future__ import annotations
+
+MISSING = "—"
+
+
+def count(value: float | None) -> str:
+    if value is None:
+        return MISSING
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if abs(value) >= 10_000:
+        return f"{value / 1000:.1f}k"
+    if value == int(value):
+        return f"{int(value):,}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def percent(ratio: float | None) -> str:
+    if ratio is None:
+        return MISSING
+    pct = ratio * 100
+    if pct == 0:
+        return "0%"
+    if pct < 0.1:
+        return "<0.1%"
+    return f"{pct:.1f}%" if pct < 10 else f"{pct:.0f}%"
+
+
+def millis(value: float | None) -> str:
+    if value is None:
+        return MISSING
+    if value >= 60_000:
+        return f"{value / 60_000:.1f}m"
+    if value >= 1000:
+        return f"{value / 1000:.2f}s" if value < 10_000 else f"{value / 1000:.1f}s"
+    return f"{value:.0f}ms"
+
+
+def usd(value: float | None) -> str:
+    if value is None:
+        return MISSING
+    if value == 0:
+        return "$0"
+    if value < 0.01:
+        return "<$0.01"
+    return f"${value:,.2f}"

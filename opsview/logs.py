@@ -1,0 +1,35 @@
+"""Logging is configured once, at the entry point; the TUI logs to a file only."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from platformdirs import user_log_dir
+
+
+def default_log_file() -> Path:
+    return Path(user_log_dir("opsview", appauthor=False)) / "opsview.log"
+
+
+def setup_logging(level: str = "WARNING", *, log_file: Path | None = None, to_stderr: bool = True) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.DEBUG)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
+        file_handler.setFormatter(fmt)
+        root.addHandler(file_handler)
+    if to_stderr:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setLevel(level.upper())
+        stream.setFormatter(logging.Formatter("opsview: %(levelname)s: %(message)s"))
+        root.addHandler(stream)
+    # SDKs are chatty at INFO and may echo request details; keep them to warnings.
+    for noisy in ("botocore", "boto3", "urllib3", "azure", "google", "werkzeug", "waitress"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

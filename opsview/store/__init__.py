@@ -1,0 +1,38 @@
+"""The store: where collectors write and viewers read (SQLite by default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+from opsview.store.base import FleetFilter, FleetRow, MaintenanceResult, Store, top_n
+from opsview.store.sqlite import SQLiteStore, StoreError
+
+__all__ = [
+    "FleetFilter",
+    "FleetRow",
+    "MaintenanceResult",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "default_store_path",
+    "open_store",
+    "top_n",
+]
+
+
+def default_store_path() -> Path:
+    return Path(user_data_dir("opsview", appauthor=False)) / "opsview.db"
+
+
+def open_store(url: str | Path | None = None, *, read_only: bool = False) -> Store:
+    """Open a store by path or URL (`sqlite:///path`, a bare path, or `postgresql://...`)."""
+    text = str(url) if url is not None else str(default_store_path())
+    if text.startswith(("postgresql://", "postgres://")):
+        raise StoreError(f"{text.split('@')[-1]}: PostgreSQL stores are not supported by this build yet")
+    if text.startswith("sqlite:///"):
+        text = text.removeprefix("sqlite://")
+    elif "://" in text:
+        raise StoreError(f"{text}: unknown store URL scheme (expected a file path, sqlite:///path or postgresql://...)")
+    return SQLiteStore(text, read_only=read_only)

@@ -1,0 +1,87 @@
+"""The store interface every backend implements, and the records its reads return."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Measures, Sample
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    """One function aggregated over a window; `measures` are all-None when it reported nothing."""
+
+    info: FunctionInfo
+    measures: Measures
+    buckets: int  # how many buckets contributed; 0 = no data in the window
+
+    @property
+    def key(self) -> FunctionKey:
+        return self.info.key
+
+
+@dataclass(frozen=True, slots=True)
+class FleetFilter:
+    """Narrow fleet reads; every field is optional and glob-free (exact match)."""
+
+    provider: str | None = None
+    account: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceResult:
+    rolled_up_buckets: int
+    deleted_samples: int
+    deleted_health: int
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What collectors write and viewers read. Times are tz-aware UTC."""
+
+    url: str
+
+    # writes
+    def upsert_functions(self, infos: Iterable[FunctionInfo]) -> int: ...
+    def write_samples(self, samples: Iterable[Sample]) -> int: ...
+    def record_health(self, entries: Iterable[CollectorHealth]) -> None: ...
+    def maintain(self, now: datetime, retention: timedelta, rollup_after: timedelta) -> MaintenanceResult: ...
+
+    # reads
+    def functions(self, flt: FleetFilter | None = None) -> list[FunctionInfo]: ...
+    def function(self, key: FunctionKey) -> FunctionInfo | None: ...
+    def fleet(self, start: datetime, end: datetime, flt: FleetFilter | None = None) -> list[FleetRow]: ...
+    def series(
+        self, key: FunctionKey, start: datetime, end: datetime, step_s: int | None = None
+    ) -> list[Sample]: ...
+    def totals(
+        self, start: datetime, end: datetime, flt: FleetFilter | None = None
+    ) -> dict[str, Measures]: ...
+    def provider_series(
+        self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None
+    ) -> dict[str, list[tuple[datetime, Measures]]]: ...
+    def last_bucket(
+        self, provider: str, account: str | None = None, region: str | None = None
+    ) -> datetime | None: ...
+    def latest_health(self) -> list[CollectorHealth]: ...
+    def health_history(
+        self, source: str | None = None, since: datetime | None = None, limit: int = 200
+    ) -> list[CollectorHealth]: ...
+
+    def close(self) -> None: ...
+
+
+def top_n(
+    rows: Sequence[FleetRow],
+    value: Callable[[FleetRow], float | int | None],
+    n: int = 10,
+) -> list[tuple[FleetRow, float | int]]:
+    """Top-N by any measure (stored or derived); functions without a value are left out."""
+    scored = [(row, v) for row in rows if (v := value(row)) is not None]
+    scored.sort(key=lambda pair: pair[1], reverse=True)
+    return scored[:n]
+

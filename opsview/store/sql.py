@@ -1,0 +1,31 @@
+"""SQL fragments generated from the schema's aggregation rules, shared by every SQL backend."""
+
+from __future__ import annotations
+
+from opsview.schema import AGGREGATION, MEASURE_NAMES, Agg
+
+
+def weight_sql(column: str, alias: str = "") -> str:
+    """SQL twin of `schema.bucket_weight`."""
+    col = f"{alias}{column}"
+    return f"(CASE WHEN {col} > 0 THEN {col} ELSE 1 END)"
+
+
+def aggregate_sql(alias: str = "") -> list[str]:
+    """One expression per measure, in MEASURE_NAMES order, aggregating rows of `samples`."""
+    out = []
+    for name in MEASURE_NAMES:
+        rule = AGGREGATION[name]
+        col = f"{alias}{name}"
+        if rule.kind is Agg.SUM:
+            out.append(f"SUM({col})")
+        elif rule.kind is Agg.MAX:
+            out.append(f"MAX({col})")
+        else:
+            assert rule.weight is not None
+            w = weight_sql(rule.weight, alias)
+            out.append(f"SUM({col} * {w} * 1.0) / SUM(CASE WHEN {col} IS NOT NULL THEN {w} END)")
+    return out
+
+
+MEASURE_COLUMNS = ", ".join(MEASURE_NAMES)
