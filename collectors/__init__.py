@@ -16,6 +16,9 @@ __all__ = ["CollectRequest", "CollectResult", "Collector", "UnsupportedSource", 
 # source type -> module exposing `create(source, config) -> Collector`
 _FACTORIES = {
     "demo": "collectors.demo",
+    "aws": "collectors.aws",
+    "azure": "collectors.azure",
+    "gcp": "collectors.gcp",
 }
 
 
@@ -27,6 +30,9 @@ def build_collector(source: AnySource, config: Config) -> Collector:
     module_name = _FACTORIES.get(source.type)
     if module_name is None:
         raise UnsupportedSource(f"source {source.name!r}: no collector for type {source.type!r} in this build")
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise UnsupportedSource(f"source {source.name!r}: collector module {module_name} not available ({exc})") from None
     collector: Collector = module.create(source, config)
     return collector

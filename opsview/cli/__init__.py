@@ -14,6 +14,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "collect": ("opsview.cli.collect_cmd", "collect", "Collect every configured source once into the store."),
     "status": ("opsview.cli.status_cmd", "status", "Show the fleet's latest window per function (table or JSON)."),
     "demo": ("opsview.cli.demo_cmd", "demo", "Open the built-in demo fleet, or fill a store with demo history."),
+    "ingest": ("opsview.cli.ingest_cmd", "ingest", "Analyse exported AWS / Azure / GCP logs offline (postmortems)."),
+    "tui": ("opsview.cli.tui_cmd", "tui", "Open the terminal UI: live fleet view, drill-down, alerts."),
+    "web": ("opsview.cli.web_cmd", "web", "Serve the web dashboard for teams."),
+    "check": ("opsview.cli.check_cmd", "check", "Evaluate alert rules once and notify (for cron, CI, CronJobs)."),
+    "rules": ("opsview.cli.rules_cmd", "rules", "Validate alert rule files and run their unit tests."),
+    "silence": ("opsview.cli.silence_cmd", "silence", "Add, list and remove alert silences."),
 }
 
 

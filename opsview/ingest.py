@@ -1,0 +1,290 @@
+"""Offline analysis of exported logs (`opsview ingest`): the provider-neutral half.
+
+A provider reader (`collectors/<cloud>_ingest.py`) turns lines or JSON records into
+`InvocationEvent` / `ColdStartEvent`; this module accumulates them per function in memory
+bounded by the number of functions and minutes, never by the file size (durations go into
+a log-bucket sketch with 1% relative accuracy, as DDSketch does).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TextIO
+
+from opsview.schema import FunctionInfo, FunctionKey, Price, Sample, cost_usd, from_epoch, to_epoch
+from opsview.schema import Measures as _Measures
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationEvent:
+    """One finished invocation. `None` = the log does not say (not "no")."""
+
+    function: str
+    at: datetime | None = None
+    duration_ms: float | None = None
+    billed_ms: float | None = None
+    memory_size_mb: int | None = None
+    memory_used_mb: int | None = None
+    init_ms: float | None = None
+    cold_start: bool | None = None  # True/False when the format can tell; None when it cannot (GCP gen1)
+    error: bool = False
+    timeout: bool | None = None  # None when the format cannot tell timeouts apart
+    throttled: bool = False
+    account: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ColdStartEvent:
+    """A cold start reported on its own line (Azure `Host started`, GCP `Starting new instance`)."""
+
+    function: str
+    at: datetime | None = None
+    init_ms: float | None = None
+    account: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedInitEvent:
+    """An init that failed (`INIT_REPORT ... Status: error|timeout`): not a cold start of a success."""
+
+    function: str
+    at: datetime | None = None
+    init_ms: float | None = None
+
+
+IngestEvent = InvocationEvent | ColdStartEvent | FailedInitEvent
+
+
+@dataclass(slots=True)
+class IngestStats:
+    lines_read: int = 0
+    lines_skipped: int = 0
+
+
+class IngestReader(Protocol):
+    def __call__(self, stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[IngestEvent]:
+        """Yield events from one input; count every line (or record) read and every one skipped."""
+        ...
+
+
+class DurationSketch:
+    """Quantiles in constant memory: log-spaced buckets, relative error <= 1%."""
+
+    _GAMMA = 1.02  # (gamma - 1) / (gamma + 1) ~= 1% relative error
+    _LOG_GAMMA = math.log(_GAMMA)
+
+    __slots__ = ("buckets", "count", "zeros", "max")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, int] = {}
+        self.count = 0
+        self.zeros = 0
+        self.max: float | None = None
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        if self.max is None or value > self.max:
+            self.max = value
+        if value <= 0.0:
+            self.zeros += 1
+            return
+        index = math.ceil(math.log(value) / self._LOG_GAMMA)
+        self.buckets[index] = self.buckets.get(index, 0) + 1
+
+    def quantile(self, q: float) -> float | None:
+        if self.count == 0:
+            return None
+        rank = q * (self.count - 1)
+        if rank < self.zeros:
+            return 0.0
+        seen = self.zeros
+        for index in sorted(self.buckets):
+            seen += self.buckets[index]
+            if seen > rank:
+                # midpoint of the bucket (gamma^(i-1), gamma^i], capped by the true max
+                value = 2.0 * self._GAMMA**index / (self._GAMMA + 1.0)
+                return min(value, self.max) if self.max is not None else value
+        return self.max
+
+
+@dataclass(slots=True)
+class _Acc:
+    invocations: int = 0
+    errors: int = 0
+    timeouts: int | None = None
+    throttles: int = 0
+    cold_starts: int | None = None
+    failed_inits: int = 0
+    durations: DurationSketch = field(default_factory=DurationSketch)
+    duration_sum: float = 0.0
+    init_sum: float = 0.0
+    init_count: int = 0
+    init_max: float | None = None
+    memory_size_mb: int | None = None
+    memory_used_max_mb: int | None = None
+    billed_ms: float | None = None
+
+    def add(self, event: IngestEvent) -> None:
+        if isinstance(event, FailedInitEvent):
+            self.failed_inits += 1
+            return
+        if isinstance(event, ColdStartEvent):
+            self.cold_starts = (self.cold_starts or 0) + 1
+            self._init(event.init_ms)
+            return
+        if event.throttled:
+            self.throttles += 1
+            return
+        self.invocations += 1
+        self.errors += int(event.error or bool(event.timeout))
+        if event.timeout is not None:
+            self.timeouts = (self.timeouts or 0) + int(event.timeout)
+        if event.cold_start is not None:
+            self.cold_starts = (self.cold_starts or 0) + int(event.cold_start)
+            if event.cold_start:
+                self._init(event.init_ms)
+        if event.duration_ms is not None:
+            self.durations.add(event.duration_ms)
+            self.duration_sum += event.duration_ms
+        if event.billed_ms is not None:
+            self.billed_ms = (self.billed_ms or 0.0) + event.billed_ms
+        if event.memory_size_mb is not None:
+            self.memory_size_mb = event.memory_size_mb
+        if event.memory_used_mb is not None:
+            self.memory_used_max_mb = max(self.memory_used_max_mb or 0, event.memory_used_mb)
+
+    def _init(self, init_ms: float | None) -> None:
+        if init_ms is None:
+            return
+        self.init_sum += init_ms
+        self.init_count += 1
+        self.init_max = init_ms if self.init_max is None else max(self.init_max, init_ms)
+
+    def measures(self) -> _Measures:
+        d = self.durations
+        return _Measures(
+            invocations=self.invocations,
+            errors=self.errors,
+            throttles=self.throttles,
+            cold_starts=self.cold_starts,
+            duration_avg_ms=self.duration_sum / d.count if d.count else None,
+            duration_p50_ms=d.quantile(0.50),
+            duration_p95_ms=d.quantile(0.95),
+            duration_p99_ms=d.quantile(0.99),
+            duration_max_ms=d.max,
+            init_avg_ms=self.init_sum / self.init_count if self.init_count else None,
+            memory_used_max_mb=self.memory_used_max_mb,
+            billed_ms=self.billed_ms,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSummary:
+    function: str
+    measures: _Measures
+    timeouts: int | None
+    failed_inits: int
+    init_max_ms: float | None
+    memory_size_mb: int | None
+    cost_usd: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.measures
+        return {
+            "function": self.function,
+            "invocations": m.invocations,
+            "errors": m.errors,
+            "timeouts": self.timeouts,
+            "cold_starts": m.cold_starts,
+            "duration_p50_ms": _round(m.duration_p50_ms),
+            "duration_p95_ms": _round(m.duration_p95_ms),
+            "duration_p99_ms": _round(m.duration_p99_ms),
+            "duration_max_ms": _round(m.duration_max_ms),
+            "init_avg_ms": _round(m.init_avg_ms),
+            "init_max_ms": _round(self.init_max_ms),
+            "memory_size_mb": self.memory_size_mb,
+            "memory_used_max_mb": m.memory_used_max_mb,
+            "billed_ms": _round(m.billed_ms),
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 8),
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    functions: list[FunctionSummary]
+    stats: IngestStats
+    samples: list[Sample]
+    infos: list[FunctionInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "functions": [f.to_json() for f in self.functions],
+            "lines_read": self.stats.lines_read,
+            "lines_skipped": self.stats.lines_skipped,
+        }
+
+
+class Ingest:
+    """Accumulate events per function (totals) and per function-minute (for `--store`)."""
+
+    def __init__(self, provider: str, price: Price | None, account: str = "ingest", region: str = "unknown") -> None:
+        self.provider = provider
+        self.price = price
+        self.account = account
+        self.region = region
+        self.stats = IngestStats()
+        self._totals: dict[str, _Acc] = {}
+        self._buckets: dict[tuple[str, int], _Acc] = {}
+        self._where: dict[str, tuple[str, str]] = {}
+
+    def add_all(self, events: Iterable[IngestEvent]) -> None:
+        totals = self._totals
+        for event in events:
+            acc = totals.get(event.function)
+            if acc is None:
+                acc = totals[event.function] = _Acc()
+                account = getattr(event, "account", None) or self.account
+                region = getattr(event, "region", None) or self.region
+                self._where[event.function] = (account, region)
+            acc.add(event)
+            if event.at is not None:
+                minute = to_epoch(event.at) // 60
+                bucket = self._buckets.get((event.function, minute))
+                if bucket is None:
+                    bucket = self._buckets[(event.function, minute)] = _Acc()
+                bucket.add(event)
+
+    def result(self) -> IngestResult:
+        summaries = []
+        infos = []
+        for name in sorted(self._totals):
+            acc = self._totals[name]
+            account, region = self._where[name]
+            info = FunctionInfo(FunctionKey(self.provider, account, region, name), memory_mb=acc.memory_size_mb)
+            infos.append(info)
+            m = acc.measures()
+            summaries.append(
+                FunctionSummary(
+                    function=name, measures=m, timeouts=acc.timeouts, failed_inits=acc.failed_inits,
+                    init_max_ms=acc.init_max, memory_size_mb=acc.memory_size_mb, cost_usd=cost_usd(m, info, self.price),
+                )
+            )
+        by_name = {i.key.name: i.key for i in infos}
+        samples = [
+            Sample(key=by_name[name], start=from_epoch(minute * 60), period_s=60, **_fields(acc.measures()))
+            for (name, minute), acc in sorted(self._buckets.items())
+        ]
+        return IngestResult(summaries, self.stats, samples, infos)
+
+
+def _fields(m: _Measures) -> dict[str, Any]:
+    return {name: getattr(m, name) for name in m.__dataclass_fields__}
