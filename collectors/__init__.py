@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from collectors.base import CollectRequest, CollectResult, Collector
+from collectors.base import Collector, CollectRequest, CollectResult
 from opsview.config import AnySource, Config
 
 __all__ = ["CollectRequest", "CollectResult", "Collector", "UnsupportedSource", "build_collector"]
@@ -22,7 +22,7 @@ _FACTORIES = {
 }
 
 
-class UnsupportedSource(Exception):
+class UnsupportedSource(Exception):  # noqa: N818 (reads as what it is: a source we cannot collect)
     """A configured source type whose collector is not available in this build."""
 
 
@@ -33,6 +33,8 @@ def build_collector(source: AnySource, config: Config) -> Collector:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise UnsupportedSource(f"source {source.name!r}: collector module {module_name} not available ({exc})") from None
+        raise UnsupportedSource(
+            f"source {source.name!r}: collector module {module_name} not available ({exc})"
+        ) from None
     collector: Collector = module.create(source, config)
     return collector

@@ -239,10 +239,7 @@ def generate(fn: DemoFunction, seed: int, start_min: int, end_min: int) -> Itera
     offered = _counts(np.maximum(expected, 0.0), minutes, salt + 10)
 
     median = fn.duration_ms * (1.0 + 0.08 * _normal(minutes, salt + 20))
-    if fn.trait == "p99-creep":
-        creep = 1.0 + 4.0 * (minute_of_day / 1440.0)
-    else:
-        creep = np.ones_like(m)
+    creep = 1.0 + 4.0 * (minute_of_day / 1440.0) if fn.trait == "p99-creep" else np.ones_like(m)
     timeout_ms = (fn.info.timeout_s or 900) * 1000.0
     p50 = np.minimum(median, timeout_ms)
     p95 = np.minimum(median * 2.1 * np.sqrt(creep), timeout_ms)
@@ -281,9 +278,9 @@ def generate(fn: DemoFunction, seed: int, start_min: int, end_min: int) -> Itera
         rate = np.where(np.mod(m, 90.0) < 30, 0.22, rate)
     timeouts = np.zeros_like(invocations)
     if fn.trait == "timeout":
-        timeouts = _counts(invocations * 0.12, minutes, salt + 40)
+        timeouts = _counts((invocations * 0.12).astype(np.float64), minutes, salt + 40)
         timeouts = np.minimum(timeouts, invocations)
-    errors = np.minimum(_counts(invocations * rate, minutes, salt + 50) + timeouts, invocations)
+    errors = np.minimum(_counts((invocations * rate).astype(np.float64), minutes, salt + 50) + timeouts, invocations)
 
     init_lo, init_hi = fn.init_range
     init_avg = init_lo + (init_hi - init_lo) * _uniform(minutes, salt + 60)
@@ -301,11 +298,8 @@ def generate(fn: DemoFunction, seed: int, start_min: int, end_min: int) -> Itera
         if inv == 0 and thr == 0:
             continue  # providers leave idle minutes empty
         avg = float(avg_ms[i])
-        billed: float | None
-        if provider == "gcp":
-            billed = inv * math.ceil(avg / 100.0) * 100.0  # billed in 100 ms steps
-        else:
-            billed = inv * math.ceil(avg)
+        # GCP bills in 100 ms steps, the others per millisecond
+        billed = inv * math.ceil(avg / 100.0) * 100.0 if provider == "gcp" else float(inv * math.ceil(avg))
         has_cold = int(cold[i]) > 0
         yield Sample(
             key=key,

@@ -67,7 +67,9 @@ class IngestStats:
 
 
 class IngestReader(Protocol):
-    def __call__(self, stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[IngestEvent]:
+    def __call__(
+        self, stream: TextIO, source_name: str, function: str | None, stats: IngestStats
+    ) -> Iterator[IngestEvent]:
         """Yield events from one input; count every line (or record) read and every one skipped."""
         ...
 

@@ -248,7 +248,9 @@ DERIVED: Final[Mapping[str, DerivedFn]] = {
 ALL_MEASURES: Final[tuple[str, ...]] = MEASURE_NAMES + tuple(DERIVED)
 
 
-def measure_value(name: str, m: Measures, info: FunctionInfo | None = None, price: Price | None = None) -> float | int | None:
+def measure_value(
+    name: str, m: Measures, info: FunctionInfo | None = None, price: Price | None = None
+) -> float | int | None:
     """Any stored or derived measure by name; the one lookup alerts, top-N and views use."""
     if name in DERIVED:
         return DERIVED[name](m, info, price)

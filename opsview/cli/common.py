@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -51,7 +51,7 @@ class Env:
             fail(str(exc))
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> Any:
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"opsview: {message}", err=True)
     sys.exit(code)
 
@@ -75,7 +75,7 @@ def store_errors() -> Iterator[None]:
         fail(str(exc))
 
 
-class DurationType(click.ParamType):
+class DurationType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
     name = "DURATION"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:

@@ -95,7 +95,7 @@ def _open_viewer(config: Config, store: Store) -> None:
             runner.run()
             click.clear()
             render_table(fleet_status(store, config.pricing, window, utcnow()), window)
-            click.echo("Refreshing every %ds — Ctrl-C to quit." % config.collect.interval.total_seconds())
+            click.echo(f"Refreshing every {config.collect.interval.total_seconds():.0f}s — Ctrl-C to quit.")
             time.sleep(config.collect.interval.total_seconds())
     except KeyboardInterrupt:
         pass

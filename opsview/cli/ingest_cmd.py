@@ -37,7 +37,9 @@ def _open_text(path: str) -> TextIO:
     return file.open("r", encoding="utf-8", errors="replace", newline="")
 
 
-def _events(reader: IngestReader, files: tuple[str, ...], function: str | None, stats: IngestStats) -> Iterator[IngestEvent]:
+def _events(
+    reader: IngestReader, files: tuple[str, ...], function: str | None, stats: IngestStats
+) -> Iterator[IngestEvent]:
     for path in files:
         stream = _open_text(path)
         try:

@@ -70,7 +70,8 @@ def parse_toml(text: str, path: Path) -> dict[str, Any]:
         where = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
         if where:
-            raise ConfigError(f"{path}:{where.group(1)}: TOML syntax error: {reason} (column {where.group(2)})") from None
+            line, column = where.group(1), where.group(2)
+            raise ConfigError(f"{path}:{line}: TOML syntax error: {reason} (column {column})") from None
         raise ConfigError(f"{path}: TOML syntax error: {reason}") from None
 
 

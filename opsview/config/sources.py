@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -76,6 +77,12 @@ class AzureSource(SourceBase):
     """Override the Logs Query endpoint (sovereign clouds, a local test server)."""
     metrics_endpoint: str | None = None
     """Override the metrics batch endpoint, e.g. https://westeurope.metrics.monitor.azure.com."""
+    region: str = "unknown"
+    """Region of the function apps (the metrics batch endpoint is regional; also the region in function keys)."""
+    app_regions: dict[str, str] = Field(default_factory=dict)
+    """Per-app region where apps of this source live in several regions (app name -> region)."""
+    reread: Duration = timedelta(minutes=10)
+    """How far back each refresh re-reads stored buckets: App Insights ingestion lags by minutes."""
 
 
 class GcpSource(SourceBase):
@@ -97,12 +104,13 @@ class SourcesConfig(Model):
     def all(self) -> list[AnySource]:
         """Every enabled source, each with a unique name."""
         out: list[AnySource] = []
-        for group in (self.demo, self.aws, self.azure, self.gcp):
-            for index, src in enumerate(group):
-                if not src.enabled:
+        groups: tuple[Sequence[AnySource], ...] = (self.demo, self.aws, self.azure, self.gcp)
+        for group in groups:
+            for index, source in enumerate(group):
+                if not source.enabled:
                     continue
-                name = src.name or (src.type if len(group) == 1 else f"{src.type}-{index + 1}")
-                out.append(src.model_copy(update={"name": name}))
+                name = source.name or (source.type if len(group) == 1 else f"{source.type}-{index + 1}")
+                out.append(source.model_copy(update={"name": name}))
         return out
 
 

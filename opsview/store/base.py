@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from opsview.alerts.model import AlertEvent, AlertRecord, AlertState
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Measures, Sample
 
 
@@ -64,6 +65,10 @@ class Store(Protocol):
     def provider_series(
         self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None
     ) -> dict[str, list[tuple[datetime, Measures]]]: ...
+    def fleet_series(
+        self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None
+    ) -> dict[FunctionKey, list[tuple[datetime, Measures]]]: ...
+    """Every function's buckets regrouped by `step_s`, in one query (sparklines); absent buckets are absent."""
     def last_bucket(
         self, provider: str, account: str | None = None, region: str | None = None
     ) -> datetime | None: ...
@@ -71,6 +76,12 @@ class Store(Protocol):
     def health_history(
         self, source: str | None = None, since: datetime | None = None, limit: int = 200
     ) -> list[CollectorHealth]: ...
+
+    # alert state (written by opsview.alerts, read by the TUI and web)
+    def alert_records(self, states: set[AlertState] | None = None) -> list[AlertRecord]: ...
+    def alert_events(
+        self, key: FunctionKey | None = None, since: datetime | None = None, limit: int = 200
+    ) -> list[AlertEvent]: ...
 
     def close(self) -> None: ...
 

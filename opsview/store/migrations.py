@@ -65,6 +65,72 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ),
     ),
+    Migration(
+        2,
+        "alert state, history, silences, notification ledger and outbox, check lock",
+        (
+            """CREATE TABLE alert_state (
+    rule TEXT NOT NULL,
+    fkey TEXT NOT NULL,
+    state TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    active_since INTEGER,
+    value REAL,
+    threshold REAL NOT NULL,
+    op TEXT NOT NULL,
+    summary TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    silenced INTEGER NOT NULL DEFAULT 0,
+    labels TEXT NOT NULL DEFAULT '{}',
+    evaluated_at INTEGER,
+    PRIMARY KEY (rule, fkey)
+)""",
+            """CREATE TABLE alert_history (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    fkey TEXT NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    value REAL,
+    severity TEXT NOT NULL
+)""",
+            "CREATE INDEX alert_history_by_time ON alert_history (at)",
+            "CREATE INDEX alert_history_by_key ON alert_history (fkey, at)",
+            """CREATE TABLE alert_silences (
+    id INTEGER PRIMARY KEY,
+    rule TEXT NOT NULL,
+    function TEXT NOT NULL,
+    starts INTEGER NOT NULL,
+    ends INTEGER NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL DEFAULT ''
+)""",
+            """CREATE TABLE alert_ledger (
+    notifier TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    fkey TEXT NOT NULL,
+    status TEXT NOT NULL,
+    active_since INTEGER,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (notifier, rule, fkey)
+)""",
+            """CREATE TABLE alert_outbox (
+    id INTEGER PRIMARY KEY,
+    notifier TEXT NOT NULL,
+    status TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at INTEGER
+)""",
+            "CREATE INDEX alert_outbox_undelivered ON alert_outbox (delivered_at, id)",
+            "CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires INTEGER NOT NULL)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

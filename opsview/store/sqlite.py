@@ -7,6 +7,7 @@ previous batches whole and the interrupted one absent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opsview.alerts.model import AlertEvent, AlertRecord, AlertState
 from opsview.schema import (
     MEASURE_NAMES,
     CollectorHealth,
@@ -113,10 +115,8 @@ class SQLiteStore:
     def close(self) -> None:
         with self._connections_lock:
             for conn in self._connections:
-                try:
+                with contextlib.suppress(sqlite3.ProgrammingError):  # closed by another thread's teardown
                     conn.close()
-                except sqlite3.ProgrammingError:
-                    pass  # closed by another thread's teardown
             self._connections.clear()
         self._local = threading.local()
 
@@ -136,7 +136,8 @@ class SQLiteStore:
                 version = self._schema_version(conn)
                 if version > LATEST_VERSION:
                     raise StoreError(
-                        f"{self.path}: store schema v{version} is newer than this opsview (v{LATEST_VERSION}); upgrade opsview"
+                        f"{self.path}: store schema v{version} is newer than this opsview "
+                        f"(v{LATEST_VERSION}); upgrade opsview"
                     )
                 for migration in MIGRATIONS:
                     if migration.version > version:
@@ -177,7 +178,8 @@ class SQLiteStore:
             return 0
         with self._write() as conn:
             conn.executemany(
-                "INSERT INTO functions (provider, account, region, name, runtime, memory_mb, timeout_s, resource_id, labels) "
+                "INSERT INTO functions "
+                "(provider, account, region, name, runtime, memory_mb, timeout_s, resource_id, labels) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (provider, account, region, name) DO UPDATE SET "
                 "runtime = COALESCE(excluded.runtime, runtime), memory_mb = COALESCE(excluded.memory_mb, memory_mb), "
@@ -369,6 +371,28 @@ class SQLiteStore:
             out.setdefault(r[0], []).append((from_epoch(r[1]), _measures(r[2:])))
         return out
 
+    def fleet_series(
+        self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None
+    ) -> dict[FunctionKey, list[tuple[datetime, Measures]]]:
+        """Per-function series for the whole (filtered) fleet in one query, never one query per function."""
+        where, params = self._where(flt)
+        step = int(step_s)
+        rows = self._conn().execute(
+            f"SELECT f.id, f.provider, f.account, f.region, f.name, s.start - s.start % {step}, "
+            f"{', '.join(aggregate_sql('s.'))} FROM functions f JOIN samples s ON s.fid = f.id "
+            f"AND s.start >= ? AND s.start < ? WHERE {where} GROUP BY f.id, s.start - s.start % {step} ORDER BY 1, 6",
+            [to_epoch(start), to_epoch(end), *params],
+        )
+        out: dict[FunctionKey, list[tuple[datetime, Measures]]] = {}
+        keys: dict[int, FunctionKey] = {}
+        for r in rows:
+            key = keys.get(r[0])
+            if key is None:
+                key = keys[r[0]] = FunctionKey(r[1], r[2], r[3], r[4])
+                out[key] = []
+            out[key].append((from_epoch(r[5]), _measures(r[6:])))
+        return out
+
     def last_bucket(self, provider: str, account: str | None = None, region: str | None = None) -> datetime | None:
         where, params = self._where(FleetFilter(provider, account, region))
         row = self._conn().execute(
@@ -387,7 +411,8 @@ class SQLiteStore:
     def health_history(
         self, source: str | None = None, since: datetime | None = None, limit: int = 200
     ) -> list[CollectorHealth]:
-        clauses, params = ["1=1"], []
+        clauses: list[str] = ["1=1"]
+        params: list[Any] = []
         if source is not None:
             clauses.append("source = ?")
             params.append(source)
@@ -400,6 +425,16 @@ class SQLiteStore:
             [*params, limit],
         )
         return [_health(r) for r in rows]
+
+    # --- alert state (tables and writers arrive with the alert engine) -------------------------
+
+    def alert_records(self, states: set[AlertState] | None = None) -> list[AlertRecord]:
+        return []
+
+    def alert_events(
+        self, key: FunctionKey | None = None, since: datetime | None = None, limit: int = 200
+    ) -> list[AlertEvent]:
+        return []
 
     # --- small key/value state (last refresh time, etc.) ------------------------------------
 

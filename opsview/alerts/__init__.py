@@ -1,0 +1,1 @@
+"""Alert rules: evaluation, state, notifications (see opsview.alerts.model for the records viewers read)."""

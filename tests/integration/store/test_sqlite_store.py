@@ -1,0 +1,224 @@
+"""The embedded store against a real SQLite file, including other processes reading and a killed writer."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from collectors.demo import window_samples
+from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Measures, Sample, aggregate
+from opsview.store import FleetFilter, SQLiteStore, StoreError, open_store, top_n
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+KEY = FunctionKey("aws", "111111111111", "us-east-1", "checkout")
+OTHER = FunctionKey("gcp", "proj", "us-central1", "indexer")
+
+
+def minute(i: int) -> datetime:
+    return T0 + timedelta(minutes=i)
+
+
+def test_collecting_the_same_window_twice_never_duplicates(sqlite_store: SQLiteStore) -> None:
+    batch = [Sample(key=KEY, start=minute(i), invocations=10, errors=1) for i in range(30)]
+    sqlite_store.write_samples(batch)
+    sqlite_store.write_samples(batch)
+    [row] = sqlite_store.fleet(T0, minute(30))
+    assert row.measures.invocations == 300
+    assert row.buckets == 30
+
+
+def test_a_later_pass_fills_other_measures_without_erasing(sqlite_store: SQLiteStore) -> None:
+    sqlite_store.write_samples([Sample(key=KEY, start=T0, invocations=40, duration_p99_ms=120.0)])
+    sqlite_store.write_samples([Sample(key=KEY, start=T0, cold_starts=2, init_avg_ms=300.0)])  # from logs
+    sqlite_store.write_samples([Sample(key=KEY, start=T0, invocations=42)])  # CloudWatch revised the bucket
+    [s] = sqlite_store.series(KEY, T0, minute(1))
+    assert (s.invocations, s.cold_starts, s.init_avg_ms, s.duration_p99_ms) == (42, 2, 300.0, 120.0)
+    assert s.throttles is None  # never reported stays unreported
+
+
+def test_sql_aggregation_matches_the_schema_rules(sqlite_store: SQLiteStore) -> None:
+    samples = list(window_samples(7, 1, T0, T0 + timedelta(hours=2)))
+    sqlite_store.write_samples(samples)
+    by_key: dict[FunctionKey, list[Sample]] = {}
+    for s in samples:
+        by_key.setdefault(s.key, []).append(s)
+    rows = {r.key: r for r in sqlite_store.fleet(T0, T0 + timedelta(hours=2))}
+    assert len(rows) >= 50
+    for key, bucket_list in by_key.items():
+        expected = aggregate(bucket_list)
+        got = rows[key].measures
+        for name in Measures.__dataclass_fields__:
+            want, have = getattr(expected, name), getattr(got, name)
+            if want is None:
+                assert have is None, (key, name)
+            else:
+                assert have == pytest.approx(want, rel=1e-9), (key, name)
+
+
+def test_fleet_lists_idle_functions_with_no_data_not_zeros(sqlite_store: SQLiteStore) -> None:
+    sqlite_store.upsert_functions([FunctionInfo(KEY, "python3.12", 512, 30.0), FunctionInfo(OTHER, "go1.x", 256, 60.0)])
+    sqlite_store.write_samples([Sample(key=KEY, start=minute(1), invocations=5)])
+    rows = {r.key: r for r in sqlite_store.fleet(T0, minute(15))}
+    assert rows[OTHER].buckets == 0 and rows[OTHER].measures.invocations is None
+    assert rows[KEY].info.memory_mb == 512
+    assert [r.key for r in sqlite_store.fleet(T0, minute(15), FleetFilter(provider="gcp"))] == [OTHER]
+
+
+def test_series_totals_and_top_n(sqlite_store: SQLiteStore) -> None:
+    sqlite_store.write_samples(
+        [Sample(key=KEY, start=minute(i), invocations=10, errors=i % 3) for i in range(10)]
+        + [Sample(key=OTHER, start=minute(i), invocations=100, errors=0) for i in range(10)]
+    )
+    five = sqlite_store.series(KEY, T0, minute(10), step_s=300)
+    assert [s.invocations for s in five] == [50, 50] and five[0].period_s == 300
+    totals = sqlite_store.totals(T0, minute(10))
+    assert totals["aws"].invocations == 100 and totals["gcp"].invocations == 1000
+    series = sqlite_store.provider_series(T0, minute(10), 300)
+    assert [m.invocations for _, m in series["gcp"]] == [500, 500]
+    top = top_n(sqlite_store.fleet(T0, minute(10)), lambda r: r.measures.errors)
+    assert top[0][0].key == KEY and top[0][1] == 9
+
+
+def test_rollup_to_hours_and_retention(sqlite_store: SQLiteStore) -> None:
+    sqlite_store.write_samples(
+        [Sample(key=KEY, start=minute(i), invocations=10, duration_p99_ms=float(100 + i)) for i in range(120)]
+    )
+    before = sqlite_store.fleet(T0, minute(120))[0].measures
+    result = sqlite_store.maintain(T0 + timedelta(days=8), retention=timedelta(days=30), rollup_after=timedelta(days=7))
+    assert result.rolled_up_buckets == 2
+    hours = sqlite_store.series(KEY, T0, minute(120))
+    assert [(h.period_s, h.invocations) for h in hours] == [(3600, 600), (3600, 600)]
+    after = sqlite_store.fleet(T0, minute(120))[0].measures
+    assert after.invocations == before.invocations
+    assert after.duration_p99_ms == pytest.approx(before.duration_p99_ms)
+    gone = sqlite_store.maintain(T0 + timedelta(days=40), retention=timedelta(days=30), rollup_after=timedelta(days=7))
+    assert gone.deleted_samples == 2
+    assert sqlite_store.series(KEY, T0, minute(120)) == []
+
+
+def test_health_latest_per_source_and_history(sqlite_store: SQLiteStore) -> None:
+    sqlite_store.record_health([CollectorHealth("aws-prod", "aws", T0, True, scope="1/us-east-1", samples=10)])
+    sqlite_store.record_health(
+        [CollectorHealth("aws-prod", "aws", minute(1), False, "AccessDenied: not allowed", scope="1/us-east-1")]
+    )
+    [latest] = sqlite_store.latest_health()
+    assert not latest.ok and latest.error == "AccessDenied: not allowed"
+    assert [h.ok for h in sqlite_store.health_history("aws-prod")] == [False, True]
+
+
+def test_last_bucket_drives_incremental_collection(sqlite_store: SQLiteStore) -> None:
+    assert sqlite_store.last_bucket("aws") is None
+    sqlite_store.write_samples([Sample(key=KEY, start=minute(i), invocations=1) for i in range(5)])
+    assert sqlite_store.last_bucket("aws", "111111111111", "us-east-1") == minute(4)
+    assert sqlite_store.last_bucket("aws", "111111111111", "eu-west-1") is None
+
+
+def test_open_store_by_path_url_and_clear_errors(tmp_path: Path) -> None:
+    assert open_store(f"sqlite:///{tmp_path}/a.db").url.endswith("a.db")
+    with pytest.raises(StoreError, match="unknown store URL scheme"):
+        open_store("mysql://x/y")
+    bogus = tmp_path / "not-a-db.db"
+    bogus.write_text("hello, I am not SQLite" * 100)
+    with pytest.raises(StoreError, match="not a usable SQLite store"):
+        open_store(bogus)
+    with pytest.raises(StoreError, match="store not found"):
+        open_store(tmp_path / "missing.db", read_only=True)
+
+
+def test_newer_schema_is_refused_rather_than_corrupted(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    store._conn().execute("UPDATE schema_version SET version = 999")
+    store.close()
+    with pytest.raises(StoreError, match="newer than this opsview"):
+        SQLiteStore(tmp_path / "s.db")
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime, timedelta
+    from opsview.schema import FunctionKey, Sample
+    from opsview.store import SQLiteStore
+    store = SQLiteStore(sys.argv[1])
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    batch = 0
+    print("ready", flush=True)
+    while True:
+        keys = [FunctionKey("aws", "1", "us-east-1", f"fn-{i}") for i in range(200)]
+        store.write_samples(
+            Sample(key=k, start=t0 + timedelta(minutes=batch), invocations=7) for k in keys for _ in [0]
+        )
+        batch += 1
+    """
+)
+
+READER = textwrap.dedent(
+    """
+    import json, sys, time
+    from datetime import UTC, datetime, timedelta
+    from opsview.store import SQLiteStore
+    store = SQLiteStore(sys.argv[1])
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    reads = errors = 0
+    deadline = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < deadline:
+        try:
+            rows = store.fleet(t0, t0 + timedelta(days=30))
+            for r in rows:
+                inv = r.measures.invocations
+                # each committed batch writes 7 per function: a torn batch would break this
+                assert inv is None or inv % 7 == 0, inv
+            reads += 1
+        except Exception as exc:
+            errors += 1
+            print(repr(exc), file=sys.stderr)
+    print(json.dumps({"reads": reads, "errors": errors}))
+    """
+)
+
+
+def test_readers_in_other_processes_never_fail_while_a_writer_runs(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    SQLiteStore(db).close()
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        procs = [subprocess.Popen([sys.executable, "-c", READER, str(db), "3"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        outs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        writer.kill()
+        writer.wait()
+    for out, err in outs:
+        result = json.loads(out)
+        assert result["errors"] == 0, err
+        assert result["reads"] > 0
+
+
+def test_a_writer_killed_mid_batch_leaves_the_store_consistent(tmp_path: Path) -> None:
+    db = tmp_path / "killed.db"
+    SQLiteStore(db).close()
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+    time.sleep(1.5)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    store = SQLiteStore(db)
+    assert store._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = store.fleet(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    batches = {r.buckets for r in rows}
+    assert len(batches) == 1 and batches.pop() > 0  # every function has the same whole batches
+    # and the store still takes writes
+    store.write_samples([Sample(key=KEY, start=T0, invocations=1)])
+    assert store.series(KEY, T0, minute(1))[0].invocations == 1
