@@ -67,7 +67,8 @@ def main() -> None:
             t = time.perf_counter()
             rows = store.fleet(end - timedelta(minutes=15), end)
             fleet_ms.append((time.perf_counter() - t) * 1000)
-        assert len(rows) == args.functions and all(r.buckets == 15 for r in rows)
+        assert len(rows) == args.functions
+        assert all(r.buckets == 15 for r in rows)
         db_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
         store.close()
 

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("opsview.cli.check_cmd", "check", "Evaluate alert rules once and notify (for cron, CI, CronJobs)."),
     "rules": ("opsview.cli.rules_cmd", "rules", "Validate alert rule files and run their unit tests."),
     "silence": ("opsview.cli.silence_cmd", "silence", "Add, list and remove alert silences."),
+    "exporter": ("opsview.cli.exporter_cmd", "exporter", "Serve the store in the Prometheus text format (/metrics)."),
 }
 
 

@@ -8,6 +8,7 @@ import click
 from collectors import UnsupportedSource
 from opsview.cli.common import DURATION, common_options, fail, load_env, store_errors
 from opsview.collect import CollectionRunner, SourceReport
+from opsview.sharding import Shard, select
 
 
 @click.command(
@@ -15,14 +16,18 @@ from opsview.collect import CollectionRunner, SourceReport
 Examples:
   opsview collect                 # incremental: from the newest stored bucket
   opsview collect --since 6h      # reach back further on the first run
+  opsview collect --shard 2/3     # the second of three collector hosts
   */1 * * * * opsview collect --config /etc/opsview.toml   # crontab""",
 )
 @click.option("--since", type=DURATION, default=None,
               help="How far back to reach when the store has no newer data (default: [collect].since, 1h).")
 @click.option("--source", "only", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@click.option("--shard", "shard_text", default=None, metavar="I/N",
+              help="Collect only shard I of N (1-based; a stable hash of each source), so N collectors split "
+                   "the sources without overlap.")
 @common_options
-def collect(since: timedelta | None, only: tuple[str, ...], config_path: str | None, store_url: str | None,
-            log_level: str) -> None:
+def collect(since: timedelta | None, only: tuple[str, ...], shard_text: str | None, config_path: str | None,
+            store_url: str | None, log_level: str) -> None:
     """Collect every configured source once into the store.
 
     Prints one line per source: functions, samples, time taken and any error. A failing
@@ -35,6 +40,15 @@ def collect(since: timedelta | None, only: tuple[str, ...], config_path: str | N
         if unknown:
             fail(f"unknown source {unknown[0]!r} (configured: {', '.join(s.name or '' for s in sources) or 'none'})")
         sources = [s for s in sources if s.name in only]
+    if shard_text is not None:
+        try:
+            shard = Shard.parse(shard_text)
+        except ValueError as exc:
+            fail(str(exc))
+        sources = select(sources, shard)
+        if not sources:
+            click.echo(f"shard {shard.index}/{shard.count}: no sources fall in this shard; nothing to do")
+            return
     if not sources:
         where = env.config.path or "no config file found"
         fail(f"no sources configured ({where}); add [[sources.aws]], [[sources.azure]], [[sources.gcp]] "

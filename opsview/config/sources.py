@@ -92,7 +92,14 @@ class GcpSource(SourceBase):
     regions: StrList = Field(default_factory=list)
     """Only these regions; empty = all."""
     api_endpoint: str | None = None
-    """Override the Cloud Logging endpoint (a local test server)."""
+    """Override the Cloud Logging endpoint (a local test server). A plain `http://` endpoint gets
+    anonymous credentials: real tokens never travel unencrypted."""
+    calls_per_minute: int = Field(default=60, ge=1, le=6000)
+    """entries.list calls allowed per project per minute (Cloud Logging's default read quota is 60)."""
+    overlap: Duration = timedelta(minutes=3)
+    """How far before the newest stored bucket a refresh starts again, for log entries that arrive late."""
+    max_retries: int = Field(default=5, ge=0, le=20)
+    """Retries of one call refused with 429 RESOURCE_EXHAUSTED or a 5xx, with exponential backoff."""
 
 
 class SourcesConfig(Model):

@@ -47,9 +47,11 @@ def test_demo_history_then_status_json_lists_the_fleet_with_honest_nulls(demo_st
     for r in busy:
         assert 0 <= r["error_rate"] <= 1
         assert r["duration_p50_ms"] <= r["duration_p95_ms"] <= r["duration_p99_ms"] <= r["duration_max_ms"] * 1.0001
-        assert r["cost_usd"] is not None and r["cost_usd"] > 0
+        assert r["cost_usd"] is not None
+        assert r["cost_usd"] > 0
     gen1 = [r for r in rows if r["name"].startswith("legacy-") and r["invocations"]]
-    assert gen1 and all(r["cold_starts"] is None and r["throttles"] is None for r in gen1)  # gen1 has no marker
+    assert gen1
+    assert all(r["cold_starts"] is None and r["throttles"] is None for r in gen1)
     spike = next(r for r in rows if r["name"] == "payments-webhook")
     assert spike["error_rate"] is not None
 
@@ -57,9 +59,12 @@ def test_demo_history_then_status_json_lists_the_fleet_with_honest_nulls(demo_st
 def test_status_table_and_filters(demo_store: Path) -> None:
     result = opsview("status", "--store", str(demo_store), "--provider", "gcp", "--sort", "invocations")
     assert result.returncode == 0, result.stderr
-    assert "us-central1" in result.stdout and "us-east-1" not in result.stdout
+    assert "us-central1" in result.stdout
+    assert "us-east-1" not in result.stdout
     bad = opsview("status", "--store", str(demo_store), "--window", "5x")
-    assert bad.returncode == 2 and 'invalid duration "5x"' in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2
+    assert 'invalid duration "5x"' in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_collect_runs_configured_sources_and_reports_each(tmp_path: Path) -> None:
@@ -69,7 +74,9 @@ def test_collect_runs_configured_sources_and_reports_each(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     lines = sorted(result.stdout.strip().splitlines())  # printed as each source finishes
     assert len(lines) == 2
-    assert lines[0].startswith("fleet-a") and "60 functions" in lines[0] and "ok" in lines[0]
+    assert lines[0].startswith("fleet-a")
+    assert "60 functions" in lines[0]
+    assert "ok" in lines[0]
 
 
 def test_collect_without_sources_says_how_to_add_one(tmp_path: Path) -> None:
@@ -77,7 +84,8 @@ def test_collect_without_sources_says_how_to_add_one(tmp_path: Path) -> None:
     cfg.write_text("[collect]\ninterval = '30s'\n")
     result = opsview("collect", "--config", str(cfg), "--store", str(tmp_path / "c.db"))
     assert result.returncode == 2
-    assert "no sources configured" in result.stderr and "config.example.toml" in result.stderr
+    assert "no sources configured" in result.stderr
+    assert "config.example.toml" in result.stderr
 
 
 def test_help_lists_every_command_and_each_has_an_example() -> None:
@@ -89,8 +97,10 @@ def test_help_lists_every_command_and_each_has_an_example() -> None:
         assert name in top.stdout
     for name in ("collect", "status", "demo"):
         sub = opsview(name, "--help")
-        assert sub.returncode == 0 and "Example" in sub.stdout, name
-        assert "--store" in sub.stdout and "--config" in sub.stdout
+        assert sub.returncode == 0, name
+        assert "Example" in sub.stdout, name
+        assert "--store" in sub.stdout
+        assert "--config" in sub.stdout
 
 
 class _Broken:
@@ -123,8 +133,10 @@ def test_one_failing_source_never_sinks_the_others(tmp_path: Path) -> None:
     runner._collectors["broken"] = _Broken()
     runner._collectors["partly"] = _PartlyBroken()
     reports = {r.source: r for r in runner.run()}
-    assert reports["demo"].ok and reports["demo"].samples > 0
-    assert not reports["broken"].ok and "could not connect" in reports["broken"].errors[0]
+    assert reports["demo"].ok
+    assert reports["demo"].samples > 0
+    assert not reports["broken"].ok
+    assert "could not connect" in reports["broken"].errors[0]
     assert reports["partly"].errors == ("proj-b: 403 PERMISSION_DENIED",)
     health = {(h.source, h.scope): h for h in store.latest_health()}
     assert health[("broken", "")].ok is False

@@ -70,7 +70,8 @@ def test_fleet_lists_idle_functions_with_no_data_not_zeros(sqlite_store: SQLiteS
     sqlite_store.upsert_functions([FunctionInfo(KEY, "python3.12", 512, 30.0), FunctionInfo(OTHER, "go1.x", 256, 60.0)])
     sqlite_store.write_samples([Sample(key=KEY, start=minute(1), invocations=5)])
     rows = {r.key: r for r in sqlite_store.fleet(T0, minute(15))}
-    assert rows[OTHER].buckets == 0 and rows[OTHER].measures.invocations is None
+    assert rows[OTHER].buckets == 0
+    assert rows[OTHER].measures.invocations is None
     assert rows[KEY].info.memory_mb == 512
     assert [r.key for r in sqlite_store.fleet(T0, minute(15), FleetFilter(provider="gcp"))] == [OTHER]
 
@@ -81,13 +82,16 @@ def test_series_totals_and_top_n(sqlite_store: SQLiteStore) -> None:
         + [Sample(key=OTHER, start=minute(i), invocations=100, errors=0) for i in range(10)]
     )
     five = sqlite_store.series(KEY, T0, minute(10), step_s=300)
-    assert [s.invocations for s in five] == [50, 50] and five[0].period_s == 300
+    assert [s.invocations for s in five] == [50, 50]
+    assert five[0].period_s == 300
     totals = sqlite_store.totals(T0, minute(10))
-    assert totals["aws"].invocations == 100 and totals["gcp"].invocations == 1000
+    assert totals["aws"].invocations == 100
+    assert totals["gcp"].invocations == 1000
     series = sqlite_store.provider_series(T0, minute(10), 300)
     assert [m.invocations for _, m in series["gcp"]] == [500, 500]
     top = top_n(sqlite_store.fleet(T0, minute(10)), lambda r: r.measures.errors)
-    assert top[0][0].key == KEY and top[0][1] == 9
+    assert top[0][0].key == KEY
+    assert top[0][1] == 9
 
 
 def test_rollup_to_hours_and_retention(sqlite_store: SQLiteStore) -> None:
@@ -113,7 +117,8 @@ def test_health_latest_per_source_and_history(sqlite_store: SQLiteStore) -> None
         [CollectorHealth("aws-prod", "aws", minute(1), False, "AccessDenied: not allowed", scope="1/us-east-1")]
     )
     [latest] = sqlite_store.latest_health()
-    assert not latest.ok and latest.error == "AccessDenied: not allowed"
+    assert not latest.ok
+    assert latest.error == "AccessDenied: not allowed"
     assert [h.ok for h in sqlite_store.health_history("aws-prod")] == [False, True]
 
 
@@ -193,7 +198,8 @@ def test_readers_in_other_processes_never_fail_while_a_writer_runs(tmp_path: Pat
     SQLiteStore(db).close()
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
     try:
-        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "ready"
         procs = [subprocess.Popen([sys.executable, "-c", READER, str(db), "3"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(3)]
         outs = [p.communicate(timeout=60) for p in procs]
@@ -210,7 +216,8 @@ def test_a_writer_killed_mid_batch_leaves_the_store_consistent(tmp_path: Path) -
     db = tmp_path / "killed.db"
     SQLiteStore(db).close()
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
-    assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+    assert writer.stdout is not None
+    assert writer.stdout.readline().strip() == "ready"
     time.sleep(1.5)
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
@@ -218,7 +225,8 @@ def test_a_writer_killed_mid_batch_leaves_the_store_consistent(tmp_path: Path) -
     assert store._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     rows = store.fleet(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
     batches = {r.buckets for r in rows}
-    assert len(batches) == 1 and batches.pop() > 0  # every function has the same whole batches
+    assert len(batches) == 1
+    assert batches.pop() > 0
     # and the store still takes writes
     store.write_samples([Sample(key=KEY, start=T0, invocations=1)])
     assert store.series(KEY, T0, minute(1))[0].invocations == 1

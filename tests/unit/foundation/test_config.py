@@ -27,7 +27,9 @@ CASES = {
         "[collect]\ninterval = '1m'\nintervall = '2m'\n",
         r"bad.toml:3: collect.intervall: unknown key \(expected one of: interval, since, concurrency\)",
     ),
-    "wrong type": ("[collect]\nconcurrency = 'eight'\n", r'bad.toml:2: collect.concurrency: expected an integer, got "eight"'),
+    "wrong type": (
+        "[collect]\nconcurrency = 'eight'\n", r'bad.toml:2: collect.concurrency: expected an integer, got "eight"'
+    ),
     "bad duration": (
         "[[alerts.rules]]\nname = 'a'\nmeasure = 'errors'\nthreshold = 1\n\n[[alerts.rules]]\nname = 'b'\n"
         "measure = 'error_rate'\nthreshold = 0.05\nfor = '5x'\n",
@@ -41,7 +43,10 @@ CASES = {
         "[[alerts.rules]]\nname = 'a'\nmeasure = 'eror_rate'\nthreshold = 1\n",
         r"bad.toml:3: alerts.rules\[0\].measure: unknown measure 'eror_rate'",
     ),
-    "missing required": ("[[sources.azure]]\nworkspace_id = 'w'\n", r"bad.toml:1: sources.azure\[0\].subscription_id: required key is missing"),
+    "missing required": (
+        "[[sources.azure]]\nworkspace_id = 'w'\n",
+        r"bad.toml:1: sources.azure\[0\].subscription_id: required key is missing",
+    ),
     "not utf-8": (b"[store]\nurl = '\xff\xfe'\n", r"bad.toml: not UTF-8 text"),
 }
 

@@ -8,7 +8,8 @@ from opsview.durations import format_duration, parse_duration
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("30s", timedelta(seconds=30)), ("5m", timedelta(minutes=5)), ("1h30m", timedelta(minutes=90)),
-     ("7d", timedelta(days=7)), ("0s", timedelta(0)), ("250ms", timedelta(milliseconds=250)), ("1.5h", timedelta(minutes=90))],
+     ("7d", timedelta(days=7)), ("0s", timedelta(0)), ("250ms", timedelta(milliseconds=250)),
+     ("1.5h", timedelta(minutes=90))],
 )
 def test_durations_people_write(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected

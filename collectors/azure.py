@@ -1,0 +1,304 @@
+"""Azure Functions: App Insights logs (per function) and Azure Monitor platform metrics (per app).
+
+Per refresh and source: ONE KQL query against the workspace (or the App Insights resource)
+covering every app and function (azure_kql), and one `metrics:getBatch` call per 50 function
+apps of a region (azure_metrics). Nothing is ever asked per function.
+
+- Functions: `FunctionKey("azure", subscription_id, region, "app/function")`, app = `AppRoleName`,
+  function = `OperationName` without a leading `Functions.`; 60-second samples.
+- Discovery is config-only plus what the data shows: the apps in `function_app_ids` (for metrics)
+  and every (app, function) seen in `AppRequests`. No resource-listing SDK is used.
+- Cold starts: host starts per app, attributed to one function (see azure_rows).
+- Platform metrics: `FunctionExecutionUnits` (MB-ms) become `billed_ms` and the app's observed
+  memory; `FunctionExecutionCount` (or the Flex Consumption counts) is cross-checked against
+  App Insights' `sum(ItemCount)` and a large gap is logged (sampling or lost telemetry).
+- Health: one entry per scope: `logs:<workspace>` and `metrics:<region>`. A partial query result
+  keeps its data and is reported `ok=False` with the service's error; nothing raises out of
+  `collect()`. Concurrency, init duration and memory used are not reported by Azure: left `None`.
+- Log queries share a process-wide limit of 5 in flight (the service allows 5 concurrent per user).
+- Credentials: `DefaultAzureCredential` unless a credential is passed in (tests); never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any
+from urllib.parse import urlparse
+
+from collectors.azure_kql import function_buckets_query
+from collectors.azure_metrics import AppMinute, app_name, query_region
+from collectors.azure_rows import HostStartBucket, RequestBucket, apply_execution_units, parse_rows, to_samples
+from collectors.base import CollectRequest, CollectResult
+from opsview.config import AzureSource, Config
+from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
+
+log = logging.getLogger(__name__)
+
+PERIOD_S = 60
+MAX_CONCURRENT_LOG_QUERIES = 5
+_LOG_QUERY_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_LOG_QUERIES)
+_SERVER_TIMEOUT_S = 120
+_CROSS_CHECK_GAP = 0.2  # log when App Insights and platform counts differ by more than this share
+
+
+def _loopback(endpoint: str | None) -> bool:
+    """Plain http is allowed only to this machine (tests, a local proxy): tokens never cross a network bare."""
+    if not endpoint:
+        return False
+    parsed = urlparse(endpoint)
+    return parsed.scheme == "http" and parsed.hostname in {"127.0.0.1", "localhost", "::1"}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = text.split(" Content:")[0]
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class LogsOutcome:
+    requests: list[RequestBucket]
+    starts: list[HostStartBucket]
+    error: str | None
+    ok: bool
+
+
+class AzureCollector:
+    provider = "azure"
+
+    def __init__(
+        self,
+        source: AzureSource,
+        credential: Any = None,
+        logs_client_factory: Callable[[], Any] | None = None,
+        metrics_client_factory: Callable[[str], Any] | None = None,
+        retry_total: int | None = None,
+    ) -> None:
+        self.name = source.name or "azure"
+        self.source = source
+        self._credential = credential
+        self._logs_factory = logs_client_factory
+        self._metrics_factory = metrics_client_factory
+        self._retry_total = retry_total
+        self._logs_client: Any = None
+        self._metrics_clients: dict[str, Any] = {}
+        self.requests_sent = 0  # log queries + metrics batches, for the benchmark and tests
+
+    # --- clients (built lazily: importing the SDK or finding credentials never happens at import) ---
+
+    def _cred(self) -> Any:
+        if self._credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential()
+        return self._credential
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {} if self._retry_total is None else {"retry_total": self._retry_total, "retry_backoff_factor": 0.01}
+
+    def _logs(self) -> Any:
+        if self._logs_client is None:
+            if self._logs_factory is not None:
+                self._logs_client = self._logs_factory()
+            else:
+                from azure.monitor.query import LogsQueryClient
+
+                kwargs = self._client_kwargs()
+                if self.source.logs_endpoint:
+                    kwargs["endpoint"] = self.source.logs_endpoint
+                self._logs_client = LogsQueryClient(self._cred(), **kwargs)
+        return self._logs_client
+
+    def _metrics_endpoint(self, region: str) -> str:
+        template = self.source.metrics_endpoint or "https://{region}.metrics.monitor.azure.com"
+        return template.replace("{region}", region)
+
+    def _metrics(self, region: str) -> Any:
+        if region not in self._metrics_clients:
+            if self._metrics_factory is not None:
+                self._metrics_clients[region] = self._metrics_factory(region)
+            else:
+                from azure.monitor.querymetrics import MetricsClient
+
+                self._metrics_clients[region] = MetricsClient(
+                    self._metrics_endpoint(region), self._cred(), **self._client_kwargs()
+                )
+        return self._metrics_clients[region]
+
+    # --- selection -------------------------------------------------------------------------
+
+    def _region(self, app: str) -> str:
+        return self.source.app_regions.get(app, self.source.region)
+
+    def _app_selected(self, app: str, resource_group: str | None = None) -> bool:
+        if not any(fnmatchcase(app, g) for g in self.source.apps):
+            return False
+        return resource_group is None or any(fnmatchcase(resource_group, g) for g in self.source.resource_groups)
+
+    def _function_selected(self, name: str) -> bool:
+        src = self.source
+        return any(fnmatchcase(name, g) for g in src.include) and not any(fnmatchcase(name, g) for g in src.exclude)
+
+    def _app_resources(self) -> list[str]:
+        out = []
+        for rid in self.source.function_app_ids:
+            parts = [p for p in rid.split("/") if p]
+            lowered = [p.lower() for p in parts]
+            group = parts[lowered.index("resourcegroups") + 1] if "resourcegroups" in lowered[:-1] else None
+            if self._app_selected(app_name(rid), group):
+                out.append(rid)
+        return out
+
+    # --- collection --------------------------------------------------------------------------
+
+    def _window(self, request: CollectRequest) -> tuple[datetime, datetime]:
+        end = floor_time(request.end, PERIOD_S)
+        start = floor_time(request.start, PERIOD_S)
+        last = request.last_bucket(self.provider, self.source.subscription_id, None)
+        if last is not None:
+            start = max(start, floor_time(last - self.source.reread, PERIOD_S))
+        return start, max(start, end)
+
+    def _query_logs(self, start: datetime, end: datetime) -> LogsOutcome:
+        from azure.monitor.query import LogsQueryStatus
+
+        query = function_buckets_query(start, end, PERIOD_S)
+        client = self._logs()
+        kwargs: dict[str, Any] = {"timespan": (start, end), "server_timeout": _SERVER_TIMEOUT_S}
+        if _loopback(self.source.logs_endpoint):
+            kwargs["enforce_https"] = False
+        with _LOG_QUERY_SLOTS:
+            self.requests_sent += 1
+            if self.source.workspace_id:
+                response = client.query_workspace(self.source.workspace_id, query, **kwargs)
+            else:
+                response = client.query_resource(self.source.app_insights_resource_id, query, **kwargs)
+        if response.status == LogsQueryStatus.PARTIAL:
+            tables, err = response.partial_data, response.partial_error
+            error: str | None = f"partial result: {getattr(err, 'code', '')}: {getattr(err, 'message', err)}"
+            ok = False
+        else:
+            tables, error, ok = response.tables, None, True
+        requests: list[RequestBucket] = []
+        starts: list[HostStartBucket] = []
+        bad = 0
+        for table in tables or []:
+            r, s, b = parse_rows(table.columns, table.rows)
+            requests += r
+            starts += s
+            bad += b
+        if bad:
+            log.warning("source %s: %d result rows could not be read", self.name, bad)
+        return LogsOutcome(requests, starts, error, ok)
+
+    def _logs_scope(self) -> str:
+        return f"logs:{self.source.workspace_id or self.source.app_insights_resource_id}"
+
+    def collect(self, request: CollectRequest) -> CollectResult:
+        start, end = self._window(request)
+        health: list[CollectorHealth] = []
+        if start >= end:
+            return CollectResult([], [], [CollectorHealth(self.name, self.provider, utcnow(), True, scope="")])
+
+        # Logs and metrics go out together: the metrics batches do not wait for the KQL query.
+        metrics_result: dict[str, Any] = {}
+        metrics_thread: threading.Thread | None = None
+        if self.source.metrics and self.source.function_app_ids:
+            metrics_thread = threading.Thread(
+                target=self._collect_metrics, args=(start, end, metrics_result), name=f"{self.name}-metrics",
+                daemon=True,
+            )
+            metrics_thread.start()
+
+        began = time.monotonic()
+        samples: list[Sample] = []
+        infos: dict[FunctionKey, FunctionInfo] = {}
+        if self.source.workspace_id or self.source.app_insights_resource_id:
+            try:
+                outcome = self._query_logs(start, end)
+            except Exception as exc:  # FAILURE, 429 after retries, auth: a health entry, never a raise
+                log.warning("source %s: log query failed: %s", self.name, exc)
+                outcome = LogsOutcome([], [], _one_line(exc), False)
+            requests = [r for r in outcome.requests if self._app_selected(r.app)
+                        and self._function_selected(f"{r.app}/{r.function}")]
+            starts = [s for s in outcome.starts if self._app_selected(s.app)]
+            samples = to_samples(requests, starts, subscription_id=self.source.subscription_id,
+                                 region_of=self.source.app_regions, default_region=self.source.region,
+                                 period_s=PERIOD_S)
+            for s in samples:
+                infos.setdefault(s.key, FunctionInfo(s.key, labels={"app": s.key.name.split("/", 1)[0]}))
+            health.append(CollectorHealth(
+                self.name, self.provider, utcnow(), outcome.ok, outcome.error, scope=self._logs_scope(),
+                functions=len(infos), samples=len(samples), duration_s=time.monotonic() - began,
+            ))
+
+        if metrics_thread is not None:
+            metrics_thread.join()
+            minutes: list[AppMinute] = metrics_result.get("minutes", [])
+            health.extend(metrics_result.get("health", []))
+            samples, memory = apply_execution_units(
+                samples, {(m.app, m.start): m.execution_units_mb_ms for m in minutes
+                          if m.execution_units_mb_ms is not None}
+            )
+            infos = {k: replace(i, memory_mb=memory.get(k.name.split("/", 1)[0])) for k, i in infos.items()}
+            self._cross_check(samples, minutes)
+            for rid in self._app_resources():
+                app = app_name(rid)
+                for key, info in infos.items():
+                    if key.name.split("/", 1)[0] == app:
+                        infos[key] = replace(info, resource_id=f"{rid}/functions/{key.name.split('/', 1)[1]}")
+        return CollectResult(list(infos.values()), samples, health)
+
+    def _collect_metrics(self, start: datetime, end: datetime, out: dict[str, Any]) -> None:
+        by_region: dict[str, list[str]] = {}
+        for rid in self._app_resources():
+            by_region.setdefault(self._region(app_name(rid)), []).append(rid)
+        minutes: list[AppMinute] = []
+        health: list[CollectorHealth] = []
+        for region, ids in sorted(by_region.items()):
+            began = time.monotonic()
+            try:
+                client = self._metrics(region)
+                result = query_region(client, region, ids, start, end,
+                                      enforce_https=not _loopback(self._metrics_endpoint(region)))
+                self.requests_sent += result.calls
+                minutes.extend(result.minutes)
+                error = result.error
+            except Exception as exc:  # a region failing never sinks the logs or the other regions
+                error = _one_line(exc)
+            health.append(CollectorHealth(
+                self.name, self.provider, utcnow(), error is None, error, scope=f"metrics:{region}",
+                functions=len(ids), duration_s=time.monotonic() - began,
+            ))
+        out["minutes"] = minutes
+        out["health"] = health
+
+    def _cross_check(self, samples: Sequence[Sample], minutes: Sequence[AppMinute]) -> None:
+        platform: dict[str, float] = {}
+        for m in minutes:
+            if m.executions is not None:
+                platform[m.app] = platform.get(m.app, 0.0) + m.executions
+        insights: dict[str, int] = {}
+        for s in samples:
+            app = s.key.name.split("/", 1)[0]
+            insights[app] = insights.get(app, 0) + (s.invocations or 0) + (s.throttles or 0)
+        for app, executions in platform.items():
+            seen = insights.get(app, 0)
+            if executions > 0 and abs(executions - seen) / executions > _CROSS_CHECK_GAP:
+                log.warning("source %s: app %s ran %d executions (platform) but App Insights counts %d; "
+                            "check sampling and telemetry", self.name, app, executions, seen)
+
+    def close(self) -> None:
+        for client in [self._logs_client, *self._metrics_clients.values()]:
+            if client is not None and hasattr(client, "close"):
+                client.close()
+
+
+def create(source: AzureSource, config: Config) -> AzureCollector:
+    return AzureCollector(source)

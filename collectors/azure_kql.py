@@ -1,0 +1,73 @@
+"""The one KQL query the Azure collector sends per workspace and refresh.
+
+It answers for every function app in the workspace at once (never one query per function):
+one row per (app, function, minute) from `AppRequests`, plus one row per (app, minute) with
+the host starts from `AppTraces`, told apart by the `Kind` column. Both halves are bounded by
+the same explicit time range, on top of the `timespan` the SDK sends.
+
+Sampling: App Insights keeps one telemetry item for `ItemCount` real ones, so counts are
+`sum(ItemCount)` and the duration mean and percentiles are weighted by `ItemCount`.
+
+Throttles: a request answered 429 is counted as a throttle and kept out of invocations,
+errors and durations, because the common schema computes `throttles / (invocations + throttles)`.
+
+Cold starts: an instance that logs "Host started" or "Host initialized" (a host start writes
+both) counts once per `AppRoleInstance` and minute.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+KIND_REQUESTS: Final = "requests"
+KIND_HOST_STARTS: Final = "host_starts"
+
+# columns of the result, in order; azure_rows reads them by name
+COLUMNS: Final[tuple[str, ...]] = (
+    "Kind", "AppRoleName", "OperationName", "Bucket", "Invocations", "Errors", "Throttles",
+    "DurationAvg", "DurationP50", "DurationP95", "DurationP99", "DurationMax", "FirstAt", "LastAt",
+    "ColdStarts", "FirstStartAt",
+)
+
+HOST_START_MESSAGES: Final[tuple[str, ...]] = ("Host started", "Host initialized")
+
+
+def _kql_datetime(ts: datetime) -> str:
+    if ts.tzinfo is None:
+        raise ValueError("KQL time bounds must be timezone-aware")
+    return f"datetime({ts.isoformat().replace('+00:00', 'Z')})"
+
+
+def function_buckets_query(start: datetime, end: datetime, bucket_s: int = 60) -> str:
+    """Per-function minute buckets and per-app host starts for [start, end)."""
+    lo, hi = _kql_datetime(start), _kql_datetime(end)
+    starts = " or ".join(f'Message startswith "{m}"' for m in HOST_START_MESSAGES)
+    return f"""\
+let lo = {lo};
+let hi = {hi};
+let requests = AppRequests
+| where TimeGenerated >= lo and TimeGenerated < hi
+| extend Throttled = ResultCode == "429", Weight = toint(coalesce(ItemCount, 1))
+| summarize
+    Invocations = sumif(Weight, not(Throttled)),
+    Errors = sumif(Weight, Success == false and not(Throttled)),
+    Throttles = sumif(Weight, Throttled),
+    DurationSum = sumif(DurationMs * Weight, not(Throttled)),
+    DurationMax = maxif(DurationMs, not(Throttled)),
+    FirstAt = min(TimeGenerated),
+    LastAt = max(TimeGenerated),
+    Pct = percentilesw_array(iff(Throttled, real(null), DurationMs), Weight, 50, 95, 99)
+    by AppRoleName, OperationName, Bucket = bin(TimeGenerated, {bucket_s}s)
+| extend Kind = "{KIND_REQUESTS}",
+    DurationAvg = iff(Invocations > 0, DurationSum / Invocations, real(null)),
+    DurationP50 = todouble(Pct[0]), DurationP95 = todouble(Pct[1]), DurationP99 = todouble(Pct[2]);
+let host_starts = AppTraces
+| where TimeGenerated >= lo and TimeGenerated < hi
+| where {starts}
+| summarize At = min(TimeGenerated) by AppRoleName, AppRoleInstance, Bucket = bin(TimeGenerated, {bucket_s}s)
+| summarize ColdStarts = count(), FirstStartAt = min(At) by AppRoleName, Bucket
+| extend Kind = "{KIND_HOST_STARTS}", OperationName = "";
+union requests, host_starts
+| project {", ".join(COLUMNS)}
+"""

@@ -1,0 +1,209 @@
+"""A local server speaking the documented Azure Monitor REST shapes to the real SDK clients.
+
+- Logs Query: `POST /v1/workspaces/{id}/query` and `POST /v1/{resourceId}/query` with body
+  `{"query", "timespan"}`, answering `{"tables": [{"name", "columns": [{"name", "type"}], "rows"}]}`,
+  plus `"error": {"code": "PartialError", ...}` for a partial result, or an error status
+  with `{"error": {...}}` for a failure.
+- Metrics batch: `POST /subscriptions/{sub}/metrics:getBatch?metricnamespace=&metricnames=&...`
+  with body `{"resourceids": [...]}`, answering `{"values": [{..., "value": [metric, ...]}]}`.
+
+We cannot run KQL here, so the logs answer is the result table the test (or the benchmark)
+hands the server; the server checks the request is a well-formed KQL query with a timespan.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from azure.core.credentials import AccessToken
+
+from collectors.azure_kql import COLUMNS
+
+COLUMN_TYPES = {
+    "Kind": "string", "AppRoleName": "string", "OperationName": "string", "Bucket": "datetime",
+    "Invocations": "long", "Errors": "long", "Throttles": "long", "DurationAvg": "real", "DurationP50": "real",
+    "DurationP95": "real", "DurationP99": "real", "DurationMax": "real", "FirstAt": "datetime",
+    "LastAt": "datetime", "ColdStarts": "long", "FirstStartAt": "datetime",
+}
+
+
+class FakeCredential:
+    """A TokenCredential without Azure AD: the policy asks, we hand out a fixed bearer token."""
+
+    def __init__(self) -> None:
+        self.scopes: list[str] = []
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.scopes.extend(scopes)
+        return AccessToken("fake-token", int(time.time()) + 3600)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+
+def request_row(app: str, op: str, bucket: datetime, inv: int, errors: int = 0, throttles: int = 0,
+                avg: float | None = 100.0, p50: float | None = 90.0, p95: float | None = 200.0,
+                p99: float | None = 300.0, dmax: float | None = 400.0, first_s: float = 1.0,
+                last_s: float = 59.0) -> list[Any]:
+    return ["requests", app, op, iso(bucket), inv, errors, throttles, avg, p50, p95, p99, dmax,
+            iso(bucket + timedelta(seconds=first_s)), iso(bucket + timedelta(seconds=last_s)), None, None]
+
+
+def start_row(app: str, bucket: datetime, count: int, at_s: float = 0.5) -> list[Any]:
+    return ["host_starts", app, "", iso(bucket), None, None, None, None, None, None, None, None, None, None,
+            count, iso(bucket + timedelta(seconds=at_s))]
+
+
+def logs_body(rows: list[list[Any]], error: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"tables": [{
+        "name": "PrimaryResult",
+        "columns": [{"name": c, "type": COLUMN_TYPES[c]} for c in COLUMNS],
+        "rows": rows,
+    }]}
+    if error is not None:
+        body["error"] = error
+    return body
+
+
+MetricFn = Callable[[str, str, datetime], float | None]
+
+
+def metrics_body(resource_ids: list[str], names: list[str], start: datetime, end: datetime, region: str,
+                 value_of: MetricFn) -> dict[str, Any]:
+    values = []
+    for rid in resource_ids:
+        metrics = []
+        for name in names:
+            data = []
+            t = start
+            while t < end:
+                v = value_of(rid, name, t)
+                point: dict[str, Any] = {"timeStamp": t.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                if v is not None:
+                    point["total"] = v
+                data.append(point)
+                t += timedelta(minutes=1)
+            metrics.append({
+                "id": f"{rid}/providers/Microsoft.Insights/metrics/{name}", "type": "Microsoft.Insights/metrics",
+                "name": {"value": name, "localizedValue": name}, "displayDescription": "", "unit": "Count",
+                "timeseries": [{"metadatavalues": [], "data": data}], "errorCode": "Success",
+            })
+        values.append({
+            "starttime": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "endtime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "interval": "PT1M", "value": metrics, "namespace": "Microsoft.Web/sites", "resourceregion": region,
+            "resourceid": rid,
+        })
+    return {"values": values}
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    authorization: str | None
+
+
+@dataclass
+class FakeAzure:
+    """State of the fake service: canned log replies (the last one repeats) and a metric function."""
+
+    logs_replies: list[Reply] = field(default_factory=lambda: [Reply(200, logs_body([]))])
+    logs_reply_fn: Callable[[dict[str, Any]], Reply] | None = None
+    metric_value: MetricFn = lambda rid, name, t: None  # noqa: E731
+    metrics_status: int = 200
+    latency_s: float = 0.0
+    seen: list[Seen] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def next_logs_reply(self) -> Reply:
+        with self.lock:
+            return self.logs_replies.pop(0) if len(self.logs_replies) > 1 else self.logs_replies[0]
+
+    def logs(self) -> list[Seen]:
+        return [s for s in self.seen if s.path.endswith("/query")]
+
+    def metric_calls(self) -> list[Seen]:
+        return [s for s in self.seen if "metrics:getBatch" in s.path]
+
+
+def _handler(state: FakeAzure) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _send(self, reply: Reply) -> None:
+            data = json.dumps(reply.body).encode()
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in reply.headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else None
+            url = urlparse(self.path)
+            query = parse_qs(url.query)
+            with state.lock:
+                state.seen.append(Seen("POST", url.path, query, body, self.headers.get("Authorization")))
+            if state.latency_s:
+                time.sleep(state.latency_s)
+            if url.path.endswith("/query"):
+                if not isinstance(body, dict) or "AppRequests" not in body.get("query", "") or not body.get(
+                    "timespan"
+                ):
+                    self._send(Reply(400, {"error": {"code": "BadArgumentError", "message": "bad query body"}}))
+                    return
+                self._send(state.logs_reply_fn(body) if state.logs_reply_fn else state.next_logs_reply())
+                return
+            if url.path.endswith("metrics:getBatch"):
+                if state.metrics_status != 200:
+                    self._send(Reply(state.metrics_status, {"error": {"code": "Throttled",
+                                                                      "message": "too many requests"}},
+                                     {"Retry-After": "0"}))
+                    return
+                ids = body["resourceids"]
+                if len(ids) > 50:
+                    self._send(Reply(400, {"error": {"code": "BadRequest", "message": "max 50 resourceids"}}))
+                    return
+                start = datetime.fromisoformat(query["starttime"][0].replace("Z", "+00:00"))
+                end = datetime.fromisoformat(query["endtime"][0].replace("Z", "+00:00"))
+                names = query["metricnames"][0].split(",")
+                self._send(Reply(200, metrics_body(ids, names, start, end, "westeurope", state.metric_value)))
+                return
+            self._send(Reply(404, {"error": {"code": "NotFound", "message": url.path}}))
+
+    return Handler
+
+
+def start_fake_azure(state: FakeAzure) -> tuple[ThreadingHTTPServer, threading.Thread]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    return server, thread

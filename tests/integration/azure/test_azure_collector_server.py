@@ -1,0 +1,265 @@
+"""The Azure collector against a local server speaking the Logs Query and metrics batch REST shapes,
+through the real LogsQueryClient and MetricsClient."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from azure_fake_service import (
+    FakeAzure,
+    FakeCredential,
+    Reply,
+    logs_body,
+    request_row,
+    start_row,
+)
+
+from collectors.azure import AzureCollector
+from collectors.base import CollectRequest
+from opsview.collect import CollectionRunner
+from opsview.config import AzureSource
+from opsview.schema import FunctionKey
+from opsview.store import SQLiteStore
+
+pytestmark = pytest.mark.integration
+
+SUB = "11111111-2222-3333-4444-555555555555"
+WS = "ws-0001"
+T0 = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
+
+
+def _rid(app: str, rg: str = "rg-apps") -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Web/sites/{app}"
+
+
+def _collector(fake: FakeAzure, **source: object) -> tuple[AzureCollector, FakeCredential]:
+    fields: dict[str, object] = {
+        "name": "azure-test", "subscription_id": SUB, "workspace_id": WS, "region": "westeurope",
+        "logs_endpoint": fake.url, "metrics_endpoint": fake.url,
+    }
+    fields.update(source)
+    cred = FakeCredential()
+    return AzureCollector(AzureSource.model_validate(fields), credential=cred, retry_total=1), cred
+
+
+def _request(minutes: int = 5) -> CollectRequest:
+    return CollectRequest(start=T0, end=T0 + timedelta(minutes=minutes))
+
+
+def test_one_query_gives_per_function_samples_with_azure_keys(fake_azure: FakeAzure) -> None:
+    fake_azure.logs_replies = [Reply(200, logs_body([
+        request_row("orders-func", "Functions.ProcessOrder", T0, 120, errors=3, throttles=2),
+        request_row("orders-func", "GetOrder", T0, 40),
+        request_row("orders-func", "GetOrder", T0 + timedelta(minutes=1), 35, avg=None, p50=None, p95=None,
+                    p99=None, dmax=None),
+    ]))]
+    collector, cred = _collector(fake_azure)
+
+    result = collector.collect(_request())
+
+    assert len(fake_azure.logs()) == 1, "one KQL query per workspace and refresh, not one per function"
+    seen = fake_azure.logs()[0]
+    assert seen.path == f"/v1/workspaces/{WS}/query"
+    assert seen.authorization == "Bearer fake-token"
+    assert seen.body["timespan"].startswith("2025-03-04T10:00:00")
+    assert "bin(TimeGenerated, 60s)" in seen.body["query"]
+    key = FunctionKey("azure", SUB, "westeurope", "orders-func/ProcessOrder")
+    sample = next(s for s in result.samples if s.key == key)
+    assert (sample.invocations, sample.errors, sample.throttles, sample.period_s) == (120, 3, 2, 60)
+    assert (sample.duration_p50_ms, sample.duration_p95_ms, sample.duration_p99_ms) == (90.0, 200.0, 300.0)
+    assert (sample.concurrency_max, sample.init_avg_ms) == (None, None), "Azure reports neither"
+    assert sample.cold_starts == 0, "traces were read and held no host start"
+    empty = [s for s in result.samples if s.start == T0 + timedelta(minutes=1)]
+    assert empty[0].duration_avg_ms is None, "missing durations stay None, never 0"
+    assert {i.key.name for i in result.functions} == {"orders-func/ProcessOrder", "orders-func/GetOrder"}
+    assert [(h.scope, h.ok, h.samples) for h in result.health] == [(f"logs:{WS}", True, 3)]
+
+
+def test_cold_starts_go_to_the_first_function_served_after_the_host_started(fake_azure: FakeAzure) -> None:
+    fake_azure.logs_replies = [Reply(200, logs_body([
+        # host starts at :30; GetOrder's requests all came before, ProcessOrder serves first after
+        start_row("orders-func", T0, 2, at_s=30),
+        request_row("orders-func", "GetOrder", T0, 10, first_s=1, last_s=20),
+        request_row("orders-func", "ProcessOrder", T0, 5, first_s=31, last_s=50),
+        request_row("orders-func", "CancelOrder", T0, 5, first_s=40, last_s=55),
+        # a host that starts at :58 serves its first request in the next minute
+        start_row("billing-func", T0, 1, at_s=58),
+        request_row("billing-func", "Charge", T0 + timedelta(minutes=1), 4, first_s=2),
+        # an app that started and served nothing: no request paid for it
+        start_row("idle-func", T0, 1),
+    ]))]
+    collector, _ = _collector(fake_azure)
+
+    samples = {(s.key.name, s.start): s for s in collector.collect(_request()).samples}
+
+    assert samples[("orders-func/ProcessOrder", T0)].cold_starts == 2
+    assert samples[("orders-func/GetOrder", T0)].cold_starts == 0
+    assert samples[("orders-func/CancelOrder", T0)].cold_starts == 0
+    assert samples[("billing-func/Charge", T0 + timedelta(minutes=1))].cold_starts == 1
+    assert sum(s.cold_starts or 0 for s in samples.values()) == 3, "each host start counted once"
+
+
+def test_partial_result_keeps_data_and_reports_the_error(fake_azure: FakeAzure) -> None:
+    fake_azure.logs_replies = [Reply(200, logs_body(
+        [request_row("orders-func", "GetOrder", T0, 7)],
+        error={"code": "PartialError", "message": "There were some errors when processing your query.",
+               "details": [{"code": "EngineError", "message": "Query result exceeded the memory limit",
+                            "innererror": {"code": "E_LOW_MEMORY", "message": "memory limit reached"}}]},
+    ))]
+    collector, _ = _collector(fake_azure)
+
+    result = collector.collect(_request())
+
+    assert [s.invocations for s in result.samples] == [7], "partial data is kept"
+    (health,) = result.health
+    assert not health.ok
+    assert health.error is not None
+    assert "partial" in health.error
+    assert "PartialError" in health.error
+    assert health.samples == 1
+
+
+def test_failure_is_a_health_entry_not_an_exception(fake_azure: FakeAzure) -> None:
+    fake_azure.logs_replies = [Reply(400, {"error": {
+        "code": "BadArgumentError", "message": "The request had some invalid properties",
+        "innererror": {"code": "SemanticError", "message": "'AppRequests' could not be resolved"}}})]
+    collector, _ = _collector(fake_azure)
+
+    result = collector.collect(_request())
+
+    assert result.samples == []
+    (health,) = result.health
+    assert not health.ok
+    assert health.error is not None
+    assert "invalid properties" in health.error
+    assert "fake-token" not in health.error, "credentials never reach health text"
+
+
+def test_throttled_429_is_retried_and_then_succeeds(fake_azure: FakeAzure) -> None:
+    fake_azure.logs_replies = [
+        Reply(429, {"error": {"code": "TooManyRequests", "message": "throttled"}}, {"Retry-After": "0"}),
+        Reply(200, logs_body([request_row("orders-func", "GetOrder", T0, 9)])),
+    ]
+    collector, _ = _collector(fake_azure)
+
+    result = collector.collect(_request())
+
+    assert len(fake_azure.logs()) == 2
+    assert [s.invocations for s in result.samples] == [9]
+    assert all(h.ok for h in result.health)
+
+
+def test_throttled_past_retries_reports_unhealthy(fake_azure: FakeAzure) -> None:
+    fake_azure.logs_replies = [
+        Reply(429, {"error": {"code": "TooManyRequests", "message": "throttled"}}, {"Retry-After": "0"}),
+    ]
+    collector, _ = _collector(fake_azure)
+
+    result = collector.collect(_request())
+
+    assert result.samples == []
+    assert not result.health[0].ok
+    assert result.health[0].error
+
+
+def test_empty_tables_mean_no_samples_and_healthy(fake_azure: FakeAzure) -> None:
+    collector, _ = _collector(fake_azure)
+    result = collector.collect(_request())
+    assert result.samples == []
+    assert result.functions == []
+    assert result.health[0].ok
+
+
+def test_app_insights_resource_scope_uses_resource_query(fake_azure: FakeAzure) -> None:
+    component = f"/subscriptions/{SUB}/resourceGroups/rg/providers/microsoft.insights/components/ai-orders"
+    fake_azure.logs_replies = [Reply(200, logs_body([request_row("orders-func", "GetOrder", T0, 3)]))]
+    collector, _ = _collector(fake_azure, workspace_id=None, app_insights_resource_id=component)
+
+    result = collector.collect(_request())
+
+    assert fake_azure.logs()[0].path == f"/v1{component}/query"
+    assert result.samples[0].invocations == 3
+
+
+def test_metrics_are_batched_50_apps_per_call_and_fill_billed_time(fake_azure: FakeAzure) -> None:
+    apps = [f"app{i:03d}" for i in range(120)]
+    fake_azure.logs_replies = [Reply(200, logs_body(
+        [request_row(app, "Run", T0, 10, avg=100.0) for app in apps]
+    ))]
+
+    def value(rid: str, name: str, t: datetime) -> float | None:
+        if t != T0:
+            return None
+        return {"FunctionExecutionCount": 10.0, "FunctionExecutionUnits": 10 * 100.0 * 256}.get(name)
+
+    fake_azure.metric_value = value
+    collector, cred = _collector(fake_azure, function_app_ids=[_rid(a) for a in apps])
+
+    result = collector.collect(_request())
+
+    calls = fake_azure.metric_calls()
+    assert len(calls) == 3, "120 apps = 3 getBatch calls of at most 50"
+    assert all(c.path == f"/subscriptions/{SUB}/metrics:getBatch" for c in calls)
+    assert calls[0].query["metricnamespace"] == ["Microsoft.Web/sites"]
+    assert "FunctionExecutionUnits" in calls[0].query["metricnames"][0]
+    assert sum(len(c.body["resourceids"]) for c in calls) == 120
+    assert "https://metrics.monitor.azure.com/.default" in cred.scopes
+    sample = next(s for s in result.samples if s.key.name == "app007/Run")
+    assert sample.billed_ms == pytest.approx(1000.0), "10 runs x 100 ms at the observed 256 MB"
+    info = next(i for i in result.functions if i.key.name == "app007/Run")
+    assert info.memory_mb == 256
+    assert info.resource_id == _rid("app007") + "/functions/Run"
+    metrics_health = [h for h in result.health if h.scope == "metrics:westeurope"]
+    assert metrics_health
+    assert metrics_health[0].ok
+    assert metrics_health[0].functions == 120
+
+
+def test_metrics_failure_does_not_sink_the_logs(fake_azure: FakeAzure) -> None:
+    fake_azure.logs_replies = [Reply(200, logs_body([request_row("app1", "Run", T0, 10)]))]
+    fake_azure.metrics_status = 503
+    collector, _ = _collector(fake_azure, function_app_ids=[_rid("app1")])
+
+    result = collector.collect(_request())
+
+    assert [s.invocations for s in result.samples] == [10]
+    assert result.samples[0].billed_ms is None, "no execution units, no billed time"
+    by_scope = {h.scope: h for h in result.health}
+    assert by_scope[f"logs:{WS}"].ok
+    assert not by_scope["metrics:westeurope"].ok
+
+
+def test_app_globs_and_function_excludes_filter_the_data(fake_azure: FakeAzure) -> None:
+    fake_azure.logs_replies = [Reply(200, logs_body([
+        request_row("orders-func", "GetOrder", T0, 1),
+        request_row("orders-func", "Health", T0, 1),
+        request_row("legacy-func", "Run", T0, 1),
+    ]))]
+    collector, _ = _collector(fake_azure, apps=["orders-*"], exclude=["*/Health"])
+    names = {s.key.name for s in collector.collect(_request()).samples}
+    assert names == {"orders-func/GetOrder"}
+
+
+def test_runner_writes_azure_samples_into_sqlite(fake_azure: FakeAzure, tmp_path: Path) -> None:
+    from opsview.config import Config
+
+    fake_azure.logs_replies = [Reply(200, logs_body([request_row("orders-func", "GetOrder", T0, 11, errors=1)]))]
+    collector, _ = _collector(fake_azure)
+    config = Config.model_validate({})
+    store = SQLiteStore(tmp_path / "az.db")
+    try:
+        runner = CollectionRunner(config, store, [collector.source])
+        runner._collectors[collector.name] = collector
+        (report,) = runner.run(now=T0 + timedelta(minutes=5), since=timedelta(minutes=5))
+        assert report.ok
+        assert report.samples == 1
+        key = FunctionKey("azure", SUB, "westeurope", "orders-func/GetOrder")
+        (stored,) = store.series(key, T0, T0 + timedelta(minutes=5))
+        assert (stored.invocations, stored.errors, stored.cold_starts) == (11, 1, 0)
+        # the second refresh starts from the stored bucket minus `reread`, not from --since
+        runner.run(now=T0 + timedelta(minutes=30), since=timedelta(hours=6))
+        assert fake_azure.logs()[-1].body["timespan"].startswith("2025-03-04T09:50:00")
+    finally:
+        store.close()
