@@ -501,9 +501,10 @@ class SQLiteStore:
         with self._write() as conn:
             if changes.drop_rules_except is not None:
                 keep = sorted(changes.drop_rules_except)
-                marks = ", ".join("?" for _ in keep) or "NULL"
-                conn.execute(f"DELETE FROM alert_state WHERE rule NOT IN ({marks})", keep)
-                conn.execute(f"DELETE FROM alert_ledger WHERE rule NOT IN ({marks})", keep)
+                # `NOT IN ()` is not SQL; with no rules left every state goes.
+                where = f"rule NOT IN ({', '.join('?' for _ in keep)})" if keep else "1=1"
+                conn.execute(f"DELETE FROM alert_state WHERE {where}", keep)
+                conn.execute(f"DELETE FROM alert_ledger WHERE {where}", keep)
             conn.executemany(
                 f"INSERT OR REPLACE INTO alert_state ({self._ALERT_COLS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,0 +1,286 @@
+"""One evaluation of every rule over the fleet, with the time passed in.
+
+Speed: the store aggregates each distinct window for all functions in one query (`Store.fleet`), and
+M-of-N reads the last N datapoints of all functions in one query (`Store.fleet_buckets`). Values come
+from `schema.measure_value`, computed once per (window, measure) and function; rules then compare whole
+columns with numpy, and only breaching or already-active (rule, function) pairs reach the state machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from opsview.alerts.matching import match_key, matches, silenced_by
+from opsview.alerts.model import AlertChanges, AlertEvent, AlertRecord, AlertState, OutboxItem, Silence
+from opsview.alerts.notifications import plan_notifications
+from opsview.alerts.state import Observation, RuleFacts, step
+from opsview.alerts.templating import render, template_fields
+from opsview.config.alerts import NotifierConfig, RuleConfig
+from opsview.config.models import PricingConfig
+from opsview.schema import DEFAULT_PRICES, FunctionInfo, FunctionKey, Measures, Price, measure_value
+from opsview.store.base import Store
+
+log = logging.getLogger(__name__)
+
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+OPS: Mapping[str, Callable[[Floats, float], Bools]] = {
+    ">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal, "==": np.equal, "!=": np.not_equal,
+}
+SCALAR_OPS: Mapping[str, Callable[[float, float], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
+}
+DEFAULT_RESOLVED_RETENTION = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """What one evaluation found and wrote."""
+
+    at: datetime
+    records: tuple[AlertRecord, ...]  # every pair not inactive, after this evaluation
+    events: tuple[AlertEvent, ...]  # transitions made by this evaluation
+    queued: tuple[OutboxItem, ...]  # notifications queued by this evaluation
+    rules: int = 0
+    functions: int = 0
+    errors: tuple[str, ...] = field(default_factory=tuple)  # rules that could not be evaluated
+
+    def firing(self, severity: str | None = None) -> list[AlertRecord]:
+        return [
+            r for r in self.records
+            if r.state is AlertState.FIRING and (severity is None or r.severity == severity)
+        ]
+
+
+class _Fleet:
+    """Columns of measure values for every function, read once per distinct window."""
+
+    def __init__(self, store: Store, now: datetime, infos: Sequence[FunctionInfo], pricing: PricingConfig | None):
+        self.store = store
+        self.now = now
+        self.infos = list(infos)
+        self.index = {info.key: i for i, info in enumerate(self.infos)}
+        self.prices: list[Price | None] = [
+            pricing.price(i.key.provider) if pricing else DEFAULT_PRICES.get(i.key.provider) for i in self.infos
+        ]
+        self._measures: dict[tuple[datetime, datetime], list[Measures | None]] = {}
+        self._values: dict[tuple[datetime, datetime, str], Floats] = {}
+        self._buckets: dict[tuple[int, int], dict[FunctionKey, list[Measures | None]]] = {}
+        self._bucket_values: dict[tuple[int, int, str], Floats] = {}
+        self._masks: dict[str, Bools] = {}
+
+    def _value(self, name: str, m: Measures | None, i: int) -> float:
+        if m is None:
+            return np.nan
+        value = measure_value(name, m, self.infos[i], self.prices[i])
+        return np.nan if value is None else float(value)
+
+    def values(self, measure: str, start: datetime, end: datetime) -> Floats:
+        cached = self._values.get((start, end, measure))
+        if cached is not None:
+            return cached
+        per_fn = self._measures.get((start, end))
+        if per_fn is None:
+            per_fn = [None] * len(self.infos)
+            for row in self.store.fleet(start, end):
+                i = self.index.get(row.key)
+                if i is not None and row.buckets:
+                    per_fn[i] = row.measures
+            self._measures[(start, end)] = per_fn
+        out = np.array([self._value(measure, m, i) for i, m in enumerate(per_fn)], dtype=np.float64)
+        self._values[(start, end, measure)] = out
+        return out
+
+    def bucket_values(self, measure: str, step: timedelta, count: int) -> Floats:
+        """Shape (functions, count), newest datapoint first; NaN where a datapoint has no data."""
+        step_s = int(step.total_seconds())
+        cached = self._bucket_values.get((step_s, count, measure))
+        if cached is not None:
+            return cached
+        spans = self._buckets.get((step_s, count))
+        if spans is None:
+            spans = self._buckets[(step_s, count)] = self.store.fleet_buckets(self.now, step_s, count)
+        out = np.full((len(self.infos), count), np.nan)
+        for key, buckets in spans.items():
+            i = self.index.get(key)
+            if i is not None:
+                out[i] = [self._value(measure, m, i) for m in buckets]
+        self._bucket_values[(step_s, count, measure)] = out
+        return out
+
+    def mask(self, rule: RuleConfig) -> Bools:
+        k = match_key(rule.match)
+        cached = self._masks.get(k)
+        if cached is None:
+            cached = self._masks[k] = np.array([matches(rule.match, i) for i in self.infos], dtype=bool)
+        return cached
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    breaching: Bools  # condition holds
+    missing: Bools  # no data and missing = "ignore": keep state
+    value: Floats  # shown value (NaN = none)
+
+
+def _verdict(rule: RuleConfig, fleet: _Fleet) -> _Verdict:
+    now = fleet.now
+    compare = OPS[rule.op]
+    m_of_n = rule.m_of_n
+    if m_of_n is None:
+        value = fleet.values(rule.measure, now - rule.window, now)
+        absent = np.isnan(value)
+        with np.errstate(invalid="ignore"):
+            breaching = compare(value, rule.threshold) & ~absent
+    else:
+        m, n = m_of_n
+        points = fleet.bucket_values(rule.measure, rule.window, n)
+        present = ~np.isnan(points)
+        with np.errstate(invalid="ignore"):
+            hits = compare(points, rule.threshold) & present
+        if rule.missing == "breaching":
+            hits |= ~present
+        breaching = np.asarray(hits.sum(axis=1) >= m, dtype=bool)
+        absent = np.asarray(~present.any(axis=1), dtype=bool)
+        # The newest datapoint that has data is the value people want to see.
+        first = np.where(present.any(axis=1), present.argmax(axis=1), 0)
+        value = np.where(absent, np.nan, points[np.arange(points.shape[0]), first])
+    if rule.missing == "breaching":
+        breaching = breaching | absent
+        missing = np.zeros_like(absent)
+    elif rule.missing == "ok":
+        missing = np.zeros_like(absent)
+    else:
+        missing = absent
+    if rule.previous is not None:
+        prev = rule.previous
+        earlier = fleet.values(rule.measure, now - rule.window - prev.window, now - rule.window)
+        with np.errstate(invalid="ignore"):
+            applies = OPS[prev.op](earlier, prev.threshold) & ~np.isnan(earlier)
+        # Where the earlier span did not qualify the rule does not apply: that is "ok", not "unknown".
+        breaching = breaching & applies
+        missing = missing & applies
+    return _Verdict(breaching, missing, value)
+
+
+def _annotate(rule: RuleConfig, record: AlertRecord, silences: Sequence[Silence], now: datetime) -> AlertRecord:
+    fields = template_fields(
+        rule.name, rule.severity, rule.measure, record.key, record.value, rule.threshold, rule.window
+    )
+    default_summary = "{function}: " + rule.measure + " {value} " + rule.op + " {threshold} over {window}"
+    summary = render(rule.annotations.get("summary", default_summary), fields)
+    description = render(rule.annotations.get("description", ""), fields)
+    silenced = silenced_by(rule.name, record.key, [s for s in silences if s.active(now)]) is not None
+    return replace(record, summary=summary, description=description, silenced=silenced, labels=dict(rule.labels))
+
+
+def evaluate(
+    rules: Sequence[RuleConfig],
+    store: Store,
+    now: datetime,
+    *,
+    notifiers: Mapping[str, NotifierConfig] | None = None,
+    pricing: PricingConfig | None = None,
+    resolved_retention: timedelta = DEFAULT_RESOLVED_RETENTION,
+    forget_unknown_rules: bool = True,
+) -> Evaluation:
+    """Evaluate every rule at `now`, persist the new states and queue due notifications.
+
+    Call it under the store's "check" lock when notifiers are given (see `opsview check`).
+    """
+    if now.tzinfo is None:
+        raise ValueError("evaluate() needs a timezone-aware `now`")
+    infos = store.functions()
+    fleet = _Fleet(store, now, infos, pricing)
+    silences = store.silences(active_at=now)
+    existing: dict[str, dict[FunctionKey, AlertRecord]] = {}
+    for rec in store.alert_records():
+        existing.setdefault(rec.rule, {})[rec.key] = rec
+
+    upsert: list[AlertRecord] = []
+    delete: list[tuple[str, FunctionKey]] = []
+    events: list[AlertEvent] = []
+    final: list[AlertRecord] = []
+    errors: list[str] = []
+    for rule in rules:
+        facts = RuleFacts(rule.name, rule.severity, rule.op, rule.threshold, rule.for_)
+        try:
+            verdict = _verdict(rule, fleet)
+            mask = fleet.mask(rule)
+        except Exception as exc:  # one broken rule never stops the others
+            log.exception("rule %s failed", rule.name)
+            errors.append(f"rule {rule.name!r}: {exc}")
+            final.extend(existing.get(rule.name, {}).values())
+            continue
+        known = existing.get(rule.name, {})
+        candidates = set(np.flatnonzero(mask & (verdict.breaching | verdict.missing)).tolist())
+        for key in known:
+            i = fleet.index.get(key)
+            if i is not None:
+                candidates.add(i)
+        for key, gone in known.items():
+            if key not in fleet.index:  # the function is gone from the store: its alert resolves
+                result = step(gone, Observation(False, None), facts, key, now, resolved_retention)
+                _collect(rule, result.record, result.event, gone, key, silences, now, upsert, delete, events, final)
+        for i in sorted(candidates):
+            key = infos[i].key
+            prev = known.get(key)
+            value = verdict.value[i]
+            shown = None if np.isnan(value) else float(value)
+            if not mask[i]:
+                obs = Observation(False, shown)
+            elif verdict.missing[i]:
+                obs = Observation(None, shown)
+            else:
+                obs = Observation(bool(verdict.breaching[i]), shown)
+            if prev is None and not obs.breaching:
+                continue
+            result = step(prev, obs, facts, key, now, resolved_retention)
+            _collect(rule, result.record, result.event, prev, key, silences, now, upsert, delete, events, final)
+
+    plan = plan_notifications(
+        final,
+        {r.name: r for r in rules},
+        notifiers or {},
+        {(e.notifier, e.rule, e.key): e for e in store.alert_ledger()},
+        now,
+    )
+    store.apply_alert_changes(
+        AlertChanges(
+            upsert=tuple(upsert), delete=tuple(delete), events=tuple(events), ledger=plan.ledger,
+            outbox=plan.outbox, drop_rules_except=frozenset(r.name for r in rules) if forget_unknown_rules else None,
+        )
+    )
+    return Evaluation(now, tuple(final), tuple(events), plan.outbox, len(rules), len(infos), tuple(errors))
+
+
+def _collect(
+    rule: RuleConfig,
+    record: AlertRecord | None,
+    event: AlertEvent | None,
+    prev: AlertRecord | None,
+    key: FunctionKey,
+    silences: Sequence[Silence],
+    now: datetime,
+    upsert: list[AlertRecord],
+    delete: list[tuple[str, FunctionKey]],
+    events: list[AlertEvent],
+    final: list[AlertRecord],
+) -> None:
+    if event is not None:
+        events.append(event)
+    if record is None:
+        if prev is not None:
+            delete.append((rule.name, key))
+        return
+    annotated = _annotate(rule, record, silences, now)
+    upsert.append(annotated)
+    final.append(annotated)

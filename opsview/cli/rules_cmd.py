@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from opsview.config import ConfigError
+
+
+@click.group()
+def rules() -> None:
+    """Validate alert rule files and run their unit tests."""
+
+
+@rules.command(
+    epilog="""\b
+Examples:
+  opsview rules validate opsview.toml            # the config and every file its alerts.rule_files names
+  opsview rules validate rules/*.toml""",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check syntax and meaning of config or rule files; one line per problem, exit 2 if any."""
+    from opsview.alerts.validate import validate_files
+
+    problems, good = validate_files(list(files))
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
+        sys.exit(2)
+    click.echo(f"ok: {good} rule{'s' if good != 1 else ''} valid")
+
+
+@rules.command(
+    epilog="""\b
+A test file holds [[rules]] (or rule_files = [...]) and [[tests]]:
+  [[tests]]
+  name = "error spike fires after 5m"
+  interval = "1m"
+  [[tests.series]]
+  function = "aws/123/us-east-1/checkout"
+  invocations = "100x20"          # V, VxN (N times V), _ (no bucket)
+  errors = "0x10 20x10"
+  [[tests.alerts]]
+  at = "20m"
+  rule = "high-error-rate"
+  firing = ["aws/123/us-east-1/checkout"]
+\b
+Exit 0 when every test passes, 1 when one fails, 2 when a file is invalid.""",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def test(files: tuple[Path, ...]) -> None:
+    """Run rule unit tests: given input series and evaluation times, expect which alerts fire."""
+    from opsview.alerts.ruletest import run_file
+
+    failed = 0
+    passed = 0
+    for path in files:
+        try:
+            outcomes = run_file(path)
+        except ConfigError as exc:
+            click.echo(f"opsview: {exc}", err=True)
+            sys.exit(2)
+        for outcome in outcomes:
+            if outcome.ok:
+                passed += 1
+                click.echo(f"PASS  {path}: {outcome.name}")
+            else:
+                failed += 1
+                click.echo(f"FAIL  {path}: {outcome.name}")
+                for failure in outcome.failures:
+                    click.echo(f"        {failure}")
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,1 @@
+"""Notifiers (webhook, Apprise, stdout, JSON lines) and delivery of the store's notification outbox."""

@@ -1,0 +1,81 @@
+"""Deliver the store's outbox: retries with backoff now, and whatever still fails waits for the next check.
+
+A notification is marked delivered right after its receiver accepted it, so a later check never sends
+it again; per notifier, delivery stops at the first failure so a resolve never overtakes its firing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tenacity import Retrying, stop_after_attempt, wait_exponential
+
+from opsview.config.alerts import NotifierConfig
+from opsview.notify.base import Notifier, build_notifier
+from opsview.schema import utcnow
+from opsview.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0  # still undelivered after this run; retried by the next check
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
+
+
+def deliver_pending(
+    store: Store,
+    notifiers: Mapping[str, NotifierConfig],
+    *,
+    now: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+    build: Callable[[NotifierConfig], Notifier] = build_notifier,
+) -> DeliveryReport:
+    sent = 0
+    failed = 0
+    errors: list[str] = []
+    blocked: set[str] = set()
+    built: dict[str, Notifier] = {}
+    for item in store.outbox(undelivered=True):
+        config = notifiers.get(item.notifier)
+        if config is None:
+            failed += 1
+            message = f"{item.notifier}: notifier no longer configured; notification #{item.id} kept undelivered"
+            if message not in errors:
+                errors.append(message)
+            continue
+        if item.notifier in blocked:
+            failed += 1
+            continue
+        try:
+            notifier = built.get(item.notifier) or built.setdefault(item.notifier, build(config))
+            for attempt in Retrying(
+                stop=stop_after_attempt(config.retries + 1),
+                wait=wait_exponential(multiplier=config.backoff.total_seconds(), max=60),
+                sleep=sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    notifier.send(item.payload)
+        except Exception as exc:
+            log.warning("notification #%s to %s failed: %s", item.id, item.notifier, exc, exc_info=True)
+            message = f"{item.notifier}: {_one_line(exc)}"
+            store.mark_outbox(item.id, now(), message)
+            errors.append(message)
+            blocked.add(item.notifier)
+            failed += 1
+            continue
+        store.mark_outbox(item.id, now())
+        sent += 1
+    return DeliveryReport(sent, failed, tuple(errors))
