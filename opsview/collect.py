@@ -52,6 +52,20 @@ class CollectionRunner:
         self.store = store
         self.sources = list(sources if sources is not None else config.sources.all())
         self._collectors: dict[str, Collector] = {}
+        # One pool for the runner's life: a viewer collects every minute for hours, and fresh
+        # threads each pass would each open (and keep) a store connection of their own.
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, min(config.collect.concurrency, len(self.sources) or 1)), thread_name_prefix="collect"
+        )
+
+    def close(self, *, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def __enter__(self) -> CollectionRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _collector(self, source: AnySource) -> Collector:
         assert source.name is not None
@@ -71,14 +85,12 @@ class CollectionRunner:
             start=end - (since or self.config.collect.since), end=end, last_bucket=self.store.last_bucket
         )
         reports: list[SourceReport] = []
-        workers = max(1, min(self.config.collect.concurrency, len(self.sources)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
-            futures = {pool.submit(self._run_source, source, request): source for source in self.sources}
-            for future in as_completed(futures):
-                report = future.result()
-                reports.append(report)
-                if on_report:
-                    on_report(report)
+        futures = {self._pool.submit(self._run_source, source, request): source for source in self.sources}
+        for future in as_completed(futures):
+            report = future.result()
+            reports.append(report)
+            if on_report:
+                on_report(report)
         self._maybe_maintain(end)
         return sorted(reports, key=lambda r: r.source)
 

@@ -117,7 +117,8 @@ def run_check(
         if collect and config.sources.all():
             from opsview.collect import CollectionRunner
 
-            reports = CollectionRunner(config, store).run()
+            with CollectionRunner(config, store) as runner:
+                reports = runner.run()
             sources = len(reports)
             for report in reports:
                 if not report.ok:

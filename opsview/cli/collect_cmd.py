@@ -56,6 +56,8 @@ def collect(since: timedelta | None, only: tuple[str, ...], shard_text: str | No
     with store_errors():
         store = env.open_store()
         runner = CollectionRunner(env.config, store, sources)
+        ctx = click.get_current_context()
+        ctx.call_on_close(runner.close)
 
         def show(report: SourceReport) -> None:
             status = "ok" if report.ok else "FAILED"

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import math
+import os
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,18 +22,21 @@ def demo_config(base: Config, seed: int, scale: int) -> Config:
 
 def fill_history(config: Config, store: Store, hours: float, *, progress: bool = True) -> int:
     """Collect `hours` of demo history hour by hour, so memory stays flat and progress shows."""
-    runner = CollectionRunner(config, store)
     now = utcnow()
     start = now - timedelta(hours=hours)
     steps = max(1, math.ceil(hours))
     total = 0
-    with click.progressbar(length=steps, label="Generating demo history", show_eta=True,
-                           file=None if progress else open("/dev/null", "w")) as bar:  # noqa: SIM115
+    sink = None if progress else open(os.devnull, "w")  # noqa: SIM115 (closed below)
+    with CollectionRunner(config, store) as runner, click.progressbar(
+        length=steps, label="Generating demo history", show_eta=True, file=sink
+    ) as bar:
         for step in range(1, steps + 1):
             chunk_end = min(now, start + timedelta(hours=step))
             reports = runner.run(now=chunk_end, since=chunk_end - start)
             total += sum(r.samples for r in reports)
             bar.update(1)
+    if sink is not None:
+        sink.close()
     return total
 
 
@@ -76,26 +79,15 @@ def demo(seed: int, scale: int, hours: float, collect_only: bool, config_path: s
             click.echo(f"demo: {functions} functions, {samples} samples written to {store_url}")
             return
         try:
-            _open_viewer(config, store)
+            _open_viewer(config, store, log_level)
         finally:
             store.close()
             if tmp is not None:
                 tmp.cleanup()
 
 
-def _open_viewer(config: Config, store: Store) -> None:
-    """Until the TUI lands: a refreshing status table (Ctrl-C to quit)."""
-    from opsview.cli.status_cmd import render_table
-    from opsview.fleet import fleet_status
+def _open_viewer(config: Config, store: Store, log_level: str) -> None:
+    """The TUI on the demo store, collecting the demo fleet every [collect].interval."""
+    from opsview.cli.tui_cmd import run_tui
 
-    runner = CollectionRunner(config, store)
-    window = timedelta(minutes=15)
-    try:
-        while True:
-            runner.run()
-            click.clear()
-            render_table(fleet_status(store, config.pricing, window, utcnow()), window)
-            click.echo(f"Refreshing every {config.collect.interval.total_seconds():.0f}s — Ctrl-C to quit.")
-            time.sleep(config.collect.interval.total_seconds())
-    except KeyboardInterrupt:
-        pass
+    run_tui(config, store, read_only=False, window=timedelta(minutes=15), log_level=log_level)

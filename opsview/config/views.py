@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from opsview.config.base import Model
 
@@ -25,6 +25,15 @@ class WebAuthConfig(Model):
     """Environment variable holding the basic-auth password (never put it in the file)."""
     token_env: str | None = None
     """Environment variable holding the bearer token."""
+
+    @model_validator(mode="after")
+    def _needs_its_secret(self) -> WebAuthConfig:
+        if self.type == "basic" and not (self.username and self.password_env):
+            missing = "username" if not self.username else "password_env"
+            raise ValueError(f"{missing} is required for basic auth")
+        if self.type == "bearer" and not self.token_env:
+            raise ValueError("token_env is required for bearer auth")
+        return self
 
 
 class WebConfig(Model):

@@ -7,7 +7,8 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from opsview.store.base import FleetFilter, FleetRow, MaintenanceResult, Store, top_n
-from opsview.store.sqlite import SQLiteStore, StoreError
+from opsview.store.errors import StoreError
+from opsview.store.sqlite import SQLiteStore
 
 __all__ = [
     "FleetFilter",
@@ -30,7 +31,9 @@ def open_store(url: str | Path | None = None, *, read_only: bool = False) -> Sto
     """Open a store by path or URL (`sqlite:///path`, a bare path, or `postgresql://...`)."""
     text = str(url) if url is not None else str(default_store_path())
     if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError(f"{text.split('@')[-1]}: PostgreSQL stores are not supported by this build yet")
+        from opsview.store.postgres import PostgresStore  # psycopg loads only for teams that use it
+
+        return PostgresStore(text, read_only=read_only)
     if text.startswith("sqlite:///"):
         text = text.removeprefix("sqlite://")
     elif "://" in text:

@@ -66,9 +66,12 @@ class Store(Protocol):
         self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None
     ) -> dict[str, list[tuple[datetime, Measures]]]: ...
     def fleet_series(
-        self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None
+        self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None,
+        measures: Sequence[str] | None = None,
     ) -> dict[FunctionKey, list[tuple[datetime, Measures]]]: ...
-    """Every function's buckets regrouped by `step_s`, in one query (sparklines); absent buckets are absent."""
+    """Every function's buckets regrouped by `step_s` in one query (sparklines); absent buckets are absent.
+
+    `measures` limits the aggregation to those names (the rest stay None), which keeps it cheap."""
     def last_bucket(
         self, provider: str, account: str | None = None, region: str | None = None
     ) -> datetime | None: ...

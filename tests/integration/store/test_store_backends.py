@@ -1,4 +1,4 @@
-"""The embedded store against a real SQLite file, including other processes reading and a killed writer."""
+"""The store contract against a real SQLite file and a real PostgreSQL server; SQLite-only process tests at the end."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 
 from collectors.demo import window_samples
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Measures, Sample, aggregate
-from opsview.store import FleetFilter, SQLiteStore, StoreError, open_store, top_n
+from opsview.store import FleetFilter, SQLiteStore, Store, StoreError, open_store, top_n
 
 pytestmark = pytest.mark.integration
 
@@ -29,31 +29,31 @@ def minute(i: int) -> datetime:
     return T0 + timedelta(minutes=i)
 
 
-def test_collecting_the_same_window_twice_never_duplicates(sqlite_store: SQLiteStore) -> None:
+def test_collecting_the_same_window_twice_never_duplicates(store: Store) -> None:
     batch = [Sample(key=KEY, start=minute(i), invocations=10, errors=1) for i in range(30)]
-    sqlite_store.write_samples(batch)
-    sqlite_store.write_samples(batch)
-    [row] = sqlite_store.fleet(T0, minute(30))
+    store.write_samples(batch)
+    store.write_samples(batch)
+    [row] = store.fleet(T0, minute(30))
     assert row.measures.invocations == 300
     assert row.buckets == 30
 
 
-def test_a_later_pass_fills_other_measures_without_erasing(sqlite_store: SQLiteStore) -> None:
-    sqlite_store.write_samples([Sample(key=KEY, start=T0, invocations=40, duration_p99_ms=120.0)])
-    sqlite_store.write_samples([Sample(key=KEY, start=T0, cold_starts=2, init_avg_ms=300.0)])  # from logs
-    sqlite_store.write_samples([Sample(key=KEY, start=T0, invocations=42)])  # CloudWatch revised the bucket
-    [s] = sqlite_store.series(KEY, T0, minute(1))
+def test_a_later_pass_fills_other_measures_without_erasing(store: Store) -> None:
+    store.write_samples([Sample(key=KEY, start=T0, invocations=40, duration_p99_ms=120.0)])
+    store.write_samples([Sample(key=KEY, start=T0, cold_starts=2, init_avg_ms=300.0)])  # from logs
+    store.write_samples([Sample(key=KEY, start=T0, invocations=42)])  # CloudWatch revised the bucket
+    [s] = store.series(KEY, T0, minute(1))
     assert (s.invocations, s.cold_starts, s.init_avg_ms, s.duration_p99_ms) == (42, 2, 300.0, 120.0)
     assert s.throttles is None  # never reported stays unreported
 
 
-def test_sql_aggregation_matches_the_schema_rules(sqlite_store: SQLiteStore) -> None:
+def test_sql_aggregation_matches_the_schema_rules(store: Store) -> None:
     samples = list(window_samples(7, 1, T0, T0 + timedelta(hours=2)))
-    sqlite_store.write_samples(samples)
+    store.write_samples(samples)
     by_key: dict[FunctionKey, list[Sample]] = {}
     for s in samples:
         by_key.setdefault(s.key, []).append(s)
-    rows = {r.key: r for r in sqlite_store.fleet(T0, T0 + timedelta(hours=2))}
+    rows = {r.key: r for r in store.fleet(T0, T0 + timedelta(hours=2))}
     assert len(rows) >= 50
     for key, bucket_list in by_key.items():
         expected = aggregate(bucket_list)
@@ -66,67 +66,67 @@ def test_sql_aggregation_matches_the_schema_rules(sqlite_store: SQLiteStore) -> 
                 assert have == pytest.approx(want, rel=1e-9), (key, name)
 
 
-def test_fleet_lists_idle_functions_with_no_data_not_zeros(sqlite_store: SQLiteStore) -> None:
-    sqlite_store.upsert_functions([FunctionInfo(KEY, "python3.12", 512, 30.0), FunctionInfo(OTHER, "go1.x", 256, 60.0)])
-    sqlite_store.write_samples([Sample(key=KEY, start=minute(1), invocations=5)])
-    rows = {r.key: r for r in sqlite_store.fleet(T0, minute(15))}
+def test_fleet_lists_idle_functions_with_no_data_not_zeros(store: Store) -> None:
+    store.upsert_functions([FunctionInfo(KEY, "python3.12", 512, 30.0), FunctionInfo(OTHER, "go1.x", 256, 60.0)])
+    store.write_samples([Sample(key=KEY, start=minute(1), invocations=5)])
+    rows = {r.key: r for r in store.fleet(T0, minute(15))}
     assert rows[OTHER].buckets == 0
     assert rows[OTHER].measures.invocations is None
     assert rows[KEY].info.memory_mb == 512
-    assert [r.key for r in sqlite_store.fleet(T0, minute(15), FleetFilter(provider="gcp"))] == [OTHER]
+    assert [r.key for r in store.fleet(T0, minute(15), FleetFilter(provider="gcp"))] == [OTHER]
 
 
-def test_series_totals_and_top_n(sqlite_store: SQLiteStore) -> None:
-    sqlite_store.write_samples(
+def test_series_totals_and_top_n(store: Store) -> None:
+    store.write_samples(
         [Sample(key=KEY, start=minute(i), invocations=10, errors=i % 3) for i in range(10)]
         + [Sample(key=OTHER, start=minute(i), invocations=100, errors=0) for i in range(10)]
     )
-    five = sqlite_store.series(KEY, T0, minute(10), step_s=300)
+    five = store.series(KEY, T0, minute(10), step_s=300)
     assert [s.invocations for s in five] == [50, 50]
     assert five[0].period_s == 300
-    totals = sqlite_store.totals(T0, minute(10))
+    totals = store.totals(T0, minute(10))
     assert totals["aws"].invocations == 100
     assert totals["gcp"].invocations == 1000
-    series = sqlite_store.provider_series(T0, minute(10), 300)
+    series = store.provider_series(T0, minute(10), 300)
     assert [m.invocations for _, m in series["gcp"]] == [500, 500]
-    top = top_n(sqlite_store.fleet(T0, minute(10)), lambda r: r.measures.errors)
+    top = top_n(store.fleet(T0, minute(10)), lambda r: r.measures.errors)
     assert top[0][0].key == KEY
     assert top[0][1] == 9
 
 
-def test_rollup_to_hours_and_retention(sqlite_store: SQLiteStore) -> None:
-    sqlite_store.write_samples(
+def test_rollup_to_hours_and_retention(store: Store) -> None:
+    store.write_samples(
         [Sample(key=KEY, start=minute(i), invocations=10, duration_p99_ms=float(100 + i)) for i in range(120)]
     )
-    before = sqlite_store.fleet(T0, minute(120))[0].measures
-    result = sqlite_store.maintain(T0 + timedelta(days=8), retention=timedelta(days=30), rollup_after=timedelta(days=7))
+    before = store.fleet(T0, minute(120))[0].measures
+    result = store.maintain(T0 + timedelta(days=8), retention=timedelta(days=30), rollup_after=timedelta(days=7))
     assert result.rolled_up_buckets == 2
-    hours = sqlite_store.series(KEY, T0, minute(120))
+    hours = store.series(KEY, T0, minute(120))
     assert [(h.period_s, h.invocations) for h in hours] == [(3600, 600), (3600, 600)]
-    after = sqlite_store.fleet(T0, minute(120))[0].measures
+    after = store.fleet(T0, minute(120))[0].measures
     assert after.invocations == before.invocations
     assert after.duration_p99_ms == pytest.approx(before.duration_p99_ms)
-    gone = sqlite_store.maintain(T0 + timedelta(days=40), retention=timedelta(days=30), rollup_after=timedelta(days=7))
+    gone = store.maintain(T0 + timedelta(days=40), retention=timedelta(days=30), rollup_after=timedelta(days=7))
     assert gone.deleted_samples == 2
-    assert sqlite_store.series(KEY, T0, minute(120)) == []
+    assert store.series(KEY, T0, minute(120)) == []
 
 
-def test_health_latest_per_source_and_history(sqlite_store: SQLiteStore) -> None:
-    sqlite_store.record_health([CollectorHealth("aws-prod", "aws", T0, True, scope="1/us-east-1", samples=10)])
-    sqlite_store.record_health(
+def test_health_latest_per_source_and_history(store: Store) -> None:
+    store.record_health([CollectorHealth("aws-prod", "aws", T0, True, scope="1/us-east-1", samples=10)])
+    store.record_health(
         [CollectorHealth("aws-prod", "aws", minute(1), False, "AccessDenied: not allowed", scope="1/us-east-1")]
     )
-    [latest] = sqlite_store.latest_health()
+    [latest] = store.latest_health()
     assert not latest.ok
     assert latest.error == "AccessDenied: not allowed"
-    assert [h.ok for h in sqlite_store.health_history("aws-prod")] == [False, True]
+    assert [h.ok for h in store.health_history("aws-prod")] == [False, True]
 
 
-def test_last_bucket_drives_incremental_collection(sqlite_store: SQLiteStore) -> None:
-    assert sqlite_store.last_bucket("aws") is None
-    sqlite_store.write_samples([Sample(key=KEY, start=minute(i), invocations=1) for i in range(5)])
-    assert sqlite_store.last_bucket("aws", "111111111111", "us-east-1") == minute(4)
-    assert sqlite_store.last_bucket("aws", "111111111111", "eu-west-1") is None
+def test_last_bucket_drives_incremental_collection(store: Store) -> None:
+    assert store.last_bucket("aws") is None
+    store.write_samples([Sample(key=KEY, start=minute(i), invocations=1) for i in range(5)])
+    assert store.last_bucket("aws", "111111111111", "us-east-1") == minute(4)
+    assert store.last_bucket("aws", "111111111111", "eu-west-1") is None
 
 
 def test_open_store_by_path_url_and_clear_errors(tmp_path: Path) -> None:

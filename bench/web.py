@@ -1,0 +1,142 @@
+"""Web dashboard benchmark: overview render time, bytes transferred, provider-filter latency (JSON).
+
+The issue's target is 5,000 functions with 24 h of minute data (`--scale 84 --hours 24`,
+~7 M samples: slow to generate on a small machine). The default is a reduced fleet; the JSON
+says what ran. The naive baseline is the size of the raw minute table for the window, which a
+page that did not downsample on the server would have to ship.
+
+    .venv/bin/python bench/web.py                      # 600 functions, 6 h
+    .venv/bin/python bench/web.py --scale 84 --hours 24 # the issue's size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from waitress.server import create_server
+
+from collectors.demo import build_fleet, window_samples
+from dashboards.app import create_app
+from opsview.config import Config
+from opsview.schema import floor_time, utcnow
+from opsview.store import SQLiteStore
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+_RENDERED = """() => document.querySelector('#kpi-total-invocations')
+    && ['overview-invocations', 'overview-errors', 'overview-durations'].every(
+        id => document.querySelector('#' + id + ' .main-svg .scatterlayer .trace'))
+    && document.querySelectorAll('.top-box').length === 5
+    && document.querySelector('#overview-health table, #overview-health .empty-state')"""
+
+
+def fill(store: SQLiteStore, scale: int, hours: float) -> int:
+    now = utcnow()
+    store.upsert_functions(fn.info for fn in build_fleet(42, scale))
+    return store.write_samples(window_samples(42, scale, floor_time(now - timedelta(hours=hours), 60), now))
+
+
+def raw_window_bytes(store: SQLiteStore, window: timedelta) -> int:
+    """Naive baseline: every minute sample of every function in the window, as JSON."""
+    now = utcnow()
+    total = 0
+    for info in store.functions():
+        rows = [asdict(s) for s in store.series(info.key, now - window, now)]
+        total += len(json.dumps(rows, default=str))
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=10, help="demo fleet copies (x60 functions; 84 = 5,040)")
+    parser.add_argument("--hours", type=float, default=6.0, help="hours of minute data to generate")
+    parser.add_argument("--filter-changes", type=int, default=5, help="provider changes to time")
+    parser.add_argument("--store", type=Path, default=None, help="reuse (or keep) this store file")
+    args = parser.parse_args()
+
+    tmp = tempfile.TemporaryDirectory(prefix="opsview-bench-web-")
+    path = args.store or Path(tmp.name) / "bench.db"
+    fresh = not path.exists()
+    store = SQLiteStore(path)
+    t0 = time.perf_counter()
+    samples = fill(store, args.scale, args.hours) if fresh else -1
+    generate_s = time.perf_counter() - t0
+    functions = len(store.functions())
+
+    server = create_server(create_app(store, Config()).server, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.effective_port}/"
+
+    from playwright.sync_api import sync_playwright
+
+    received = {"bytes": 0, "data_bytes": 0}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+
+        def measured_load() -> tuple[Any, float, int, int]:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Network.enable")
+            urls: dict[str, str] = {}
+            received.update(bytes=0, data_bytes=0)
+            cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
+
+            def done(e: dict[str, Any]) -> None:
+                received["bytes"] += int(e["encodedDataLength"])
+                if "_dash-update-component" in urls.get(e["requestId"], ""):
+                    received["data_bytes"] += int(e["encodedDataLength"])
+
+            cdp.on("Network.loadingFinished", done)
+            start = time.perf_counter()
+            page.goto(url)
+            page.wait_for_function(_RENDERED, timeout=120_000, polling=20)
+            return page, time.perf_counter() - start, received["bytes"], received["data_bytes"]
+
+        cold_page, cold_s, cold_bytes, data_bytes = measured_load()
+        cold_page.close()
+        page, warm_s, _, _ = measured_load()  # plotly.js and friends come from the HTTP cache now
+
+        latencies = []
+        for i in range(args.filter_changes):
+            provider = ("aws", "gcp", "azure")[i % 3]
+            page.click("#ctl-provider")
+            start = time.perf_counter()
+            page.get_by_role("option", name=provider, exact=True).click()
+            page.wait_for_function(
+                f"""() => document.querySelector('#kpi-card-{provider}') &&
+                    document.querySelectorAll('.kpi-card').length === 2 &&
+                    document.querySelectorAll('#overview-invocations .scatterlayer .trace').length === 1""",
+                timeout=60_000, polling=10)
+            latencies.append(time.perf_counter() - start)
+            time.sleep(0.3)
+        browser.close()
+    server.close()
+    server.task_dispatcher.shutdown()
+
+    baseline = raw_window_bytes(store, timedelta(hours=1))
+    store.close()
+    print(json.dumps({
+        "functions": functions, "hours": args.hours, "samples_generated": samples,
+        "generate_s": round(generate_s, 1), "window": "1h",
+        "overview_rendered_cold_s": round(cold_s, 3), "overview_rendered_warm_s": round(warm_s, 3),
+        "bytes_transferred_cold": cold_bytes, "data_bytes_cold": data_bytes,
+        "naive_raw_window_bytes": baseline, "raw_over_data_ratio": round(baseline / max(1, data_bytes), 1),
+        "filter_change_ms": [round(x * 1000) for x in latencies],
+        "filter_change_median_ms": round(statistics.median(latencies) * 1000),
+        "goals": {"rendered_s": 1.5, "bytes": 2_000_000, "filter_change_ms": 300},
+    }, indent=2))
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The app factory: one Dash app per (store, config), no state at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from dash import Dash
+
+from dashboards import controls, server
+from dashboards.context import WebContext, attach
+from opsview.config import Config
+from opsview.schema import utcnow
+from opsview.store import Store
+
+_HERE = Path(__file__).resolve().parent
+
+
+def create_app(store: Store, config: Config, *, clock: Callable[[], datetime] = utcnow,
+               environ: Mapping[str, str] | None = None) -> Dash:
+    """Build the dashboard. Raises `server.AuthSetupError` when [web.auth] names a missing secret."""
+    creds = server.resolve_credentials(config.web.auth, os.environ if environ is None else environ)
+    app = Dash(
+        "dashboards", use_pages=True, pages_folder=str(_HERE / "pages"), assets_folder=str(_HERE / "assets"),
+        title="opsview", update_title="", compress=True,  # gzip: plotly.js alone is ~4.5 MB raw
+    )
+    app.layout = controls.shell
+    controls.register(app)
+    ctx = WebContext(store, config, clock)
+    attach(app.server, ctx)
+    server.install(app.server, ctx, creds)
+    # Dash hands the global `@callback`s of the page modules (re-run for every app) to the first
+    # app that serves a request; claim them now so several apps in one process each get theirs.
+    with app.server.app_context():
+        app._setup_server()  # type: ignore[no-untyped-call]
+    return app

@@ -1,0 +1,105 @@
+"""Small building blocks shared by pages: KPI cards, top-N tables, empty states."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from dash import dcc, html
+
+from dashboards.data import TOTAL, HealthRow, Kpi, TopList, function_href
+from opsview import formatting as fmt
+
+_FORMATS: dict[str, Callable[[float | None], str]] = {"count": fmt.count, "millis": fmt.millis, "usd": fmt.usd}
+
+
+def empty_state(title: str, detail: str, *, id_: str | None = None) -> html.Div:
+    children = [html.Strong(title), html.P(detail)]
+    if id_:
+        return html.Div(children, className="empty-state", id=id_)
+    return html.Div(children, className="empty-state")
+
+
+def _relative_change(now: float | None, before: float | None) -> str:
+    if now is None or before is None:
+        return ""
+    if before == 0:
+        return "new" if now else "±0%"
+    change = (now - before) / before * 100
+    return f"{'▲' if change > 0 else '▼' if change < 0 else '±'}{abs(change):.0f}%"
+
+
+def _point_change(now: float | None, before: float | None) -> str:
+    if now is None or before is None:
+        return ""
+    delta = (now - before) * 100
+    return f"{'▲' if delta > 0 else '▼' if delta < 0 else '±'}{abs(delta):.1f} pt"
+
+
+def _metric(name: str, value: str, change: str, metric_id: str) -> html.Div:
+    return html.Div([
+        html.Span(name, className="kpi-name"),
+        html.Span(value, className="kpi-value", id=metric_id),
+        html.Span(change, className="kpi-change", title="change vs the previous window of the same length"),
+    ], className="kpi-metric")
+
+
+def kpi_card(k: Kpi) -> html.Div:
+    c, p = k.current, k.previous
+    slug = k.label
+    title = "All providers" if k.label == TOTAL else k.label.upper()
+    return html.Div([
+        html.Div([html.Span(title), html.Span(f"{k.functions:,} functions", className="kpi-sub")],
+                 className="kpi-title"),
+        _metric("invocations", fmt.count(c.invocations), _relative_change(c.invocations, p.invocations),
+                f"kpi-{slug}-invocations"),
+        _metric("error %", fmt.percent(k.error_rate), _point_change(k.error_rate, k.previous_error_rate),
+                f"kpi-{slug}-errors"),
+        _metric("throttles", fmt.count(c.throttles), _relative_change(c.throttles, p.throttles),
+                f"kpi-{slug}-throttles"),
+        _metric("cold start %", fmt.percent(k.cold_start_rate),
+                _point_change(k.cold_start_rate, k.previous_cold_start_rate), f"kpi-{slug}-cold"),
+        _metric("p95", fmt.millis(c.duration_p95_ms), _relative_change(c.duration_p95_ms, p.duration_p95_ms),
+                f"kpi-{slug}-p95"),
+        _metric("est. cost", fmt.usd(k.cost), _relative_change(k.cost, k.previous_cost), f"kpi-{slug}-cost"),
+    ], className=f"kpi-card kpi-{slug}", id=f"kpi-card-{slug}")
+
+
+def top_table(top: TopList, query: str) -> html.Div:
+    render = _FORMATS[top.measure]
+    if not top.entries:
+        body: html.Table | html.P = html.P("nothing in this window", className="muted")
+    else:
+        body = html.Table(html.Tbody([
+            html.Tr([
+                html.Td(dcc.Link(f"{e.key.provider}/{e.key.region}/{e.key.name}", href=function_href(e.key, query))),
+                html.Td(render(e.value), className="num"),
+            ]) for e in top.entries
+        ]), className="top-table")
+    return html.Div([html.H4(top.title), body], className="top-box")
+
+
+def when(ts: datetime | None, now: datetime) -> str:
+    if ts is None:
+        return "never"
+    age = (now - ts).total_seconds()
+    ago = f"{age:.0f}s ago" if age < 120 else f"{age / 60:.0f}m ago" if age < 7200 else f"{age / 3600:.0f}h ago"
+    return f"{ts:%Y-%m-%d %H:%M:%S} UTC ({ago})"
+
+
+def health_table(rows: Sequence[HealthRow], now: datetime) -> html.Div | html.Table:
+    if not rows:
+        return empty_state("No collector has reported yet",
+                           "Run `opsview collect` (or keep a collector running) to fill the store.")
+    return html.Table([
+        html.Thead(html.Tr([html.Th(h) for h in ("source", "scope", "status", "last run", "last success",
+                                                  "functions", "error")])),
+        html.Tbody([
+            html.Tr([
+                html.Td(r.source), html.Td(r.scope or "—"),
+                html.Td("ok" if r.ok else "failing", className="ok" if r.ok else "bad"),
+                html.Td(when(r.at, now)), html.Td(when(r.last_success, now)), html.Td(f"{r.functions:,}"),
+                html.Td(r.error or "", className="error-text"),
+            ]) for r in rows
+        ]),
+    ], className="health-table")

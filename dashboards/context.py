@@ -1,0 +1,31 @@
+"""What callbacks read: the app's store, config and clock, kept on the Flask app (no module globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask, current_app
+
+from opsview.config import Config
+from opsview.store import Store
+
+_EXTENSION = "opsview"
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    store: Store
+    config: Config
+    clock: Callable[[], datetime]
+
+
+def attach(server: Flask, ctx: WebContext) -> None:
+    server.extensions[_EXTENSION] = ctx
+
+
+def web_context() -> WebContext:
+    """The context of the app serving the current request (callbacks run inside one)."""
+    ctx: WebContext = current_app.extensions[_EXTENSION]
+    return ctx

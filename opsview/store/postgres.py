@@ -1,0 +1,260 @@
+"""The team store: PostgreSQL behind the same interface as SQLite.
+
+psycopg 3 with a connection pool; each thread keeps one pooled connection (as the SQLite
+store keeps one connection per thread). The SQL is shared with SQLite (`SqlStore`); here
+live the differences: `%s` placeholders, COPY for bulk sample writes, identity ids,
+session advisory locks for `opsview check`, and a TimescaleDB hypertable when the
+extension is available.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.adapt import Loader
+from psycopg_pool import ConnectionPool
+
+from opsview.schema import MEASURE_NAMES
+from opsview.store.errors import StoreError
+from opsview.store.migrations import LATEST_VERSION, MIGRATIONS, postgres_statements
+from opsview.store.sql import MEASURE_COLUMNS
+from opsview.store.sqlbase import SqlStore
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_LOCK = 0x6F70737669657701  # advisory lock key: one migrator at a time across hosts
+_STAGE_COLUMNS = f"fid, start, period_s, {MEASURE_COLUMNS}"
+
+
+@functools.lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """`?` placeholders to `%s` (and literal `%` to `%%`, as psycopg requires with parameters)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _NumericLoader(Loader):
+    """SUM() over BIGINT is NUMERIC in PostgreSQL; hand back int (or float), as SQLite does."""
+
+    def load(self, data: Any) -> int | float:
+        value = Decimal(bytes(data).decode())
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+class _Conn:
+    """A psycopg connection that speaks the `?` SQL the shared store code writes."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
+        return self.raw.execute(translate(sql), params or None)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        batch = list(rows)
+        if batch:
+            with self.raw.cursor() as cur:
+                cur.executemany(translate(sql), batch)
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.adapters.register_loader("numeric", _NumericLoader)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
+
+
+class PostgresStore(SqlStore):
+    """`Store` on PostgreSQL."""
+
+    def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 16) -> None:
+        super().__init__()
+        self.url = _redact(url)
+        self._conninfo = url  # may hold a password: used to connect, never shown or logged
+        self.read_only = read_only
+        self._local = threading.local()
+        self._held: list[psycopg.Connection[Any]] = []
+        self._held_lock = threading.Lock()
+        self._lock_conns: dict[str, psycopg.Connection[Any]] = {}
+        try:
+            self._pool = ConnectionPool(
+                url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, configure=_configure,
+                open=True, timeout=15, name="opsview",
+            )
+            self._pool.wait(timeout=15)
+        except Exception as exc:
+            raise StoreError(f"{self.url}: cannot connect to PostgreSQL ({' '.join(str(exc).split())})") from None
+        self._migrate()
+
+    # --- connections -----------------------------------------------------------------------------
+
+    def _conn(self) -> _Conn:
+        conn: _Conn | None = getattr(self._local, "conn", None)
+        if conn is None or conn.raw.closed:
+            raw = self._pool.getconn()
+            with self._held_lock:
+                self._held.append(raw)
+            conn = self._local.conn = _Conn(raw)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[_Conn]:
+        if self.read_only:
+            raise StoreError(f"{self.url}: store opened read-only")
+        conn = self._conn()
+        with conn.raw.transaction():
+            yield conn
+
+    def close(self) -> None:
+        with self._held_lock:
+            for raw in self._held:
+                if not raw.closed:
+                    self._pool.putconn(raw)
+            self._held.clear()
+        for raw in self._lock_conns.values():
+            raw.close()
+        self._lock_conns.clear()
+        self._local = threading.local()
+        self._pool.close()
+
+    def _insert_id(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
+        row = conn.execute(sql + " RETURNING id", params).fetchone()
+        return int(row[0])
+
+    # --- schema ----------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        conn = self._conn()
+        try:
+            with conn.raw.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+                version = int(row[0]) if row and row[0] is not None else 0
+                if version > LATEST_VERSION:
+                    raise StoreError(
+                        f"{self.url}: store schema v{version} is newer than this opsview (v{LATEST_VERSION}); "
+                        "upgrade opsview"
+                    )
+                if self.read_only:
+                    return
+                for migration in MIGRATIONS:
+                    if migration.version > version:
+                        for statement in migration.statements:
+                            conn.raw.execute(postgres_statements(statement))
+                        for statement in migration.postgres_only:
+                            conn.raw.execute(statement)
+                        if migration.version == 1:
+                            self._try_hypertable(conn)
+                        conn.execute("DELETE FROM schema_version")
+                        conn.execute("INSERT INTO schema_version VALUES (?)", (migration.version,))
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.url}: cannot prepare the store ({' '.join(str(exc).split())})") from None
+
+    @staticmethod
+    def _try_hypertable(conn: _Conn) -> None:
+        available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+        if not available:
+            return
+        # A savepoint, so a TimescaleDB that refuses (permissions, version) leaves a plain table behind.
+        try:
+            with conn.raw.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                conn.execute(
+                    "SELECT create_hypertable('samples', 'start', chunk_time_interval => 86400, if_not_exists => TRUE)"
+                )
+            log.info("samples is a TimescaleDB hypertable")
+        except psycopg.Error as exc:
+            log.warning("TimescaleDB present but not usable, keeping a plain table: %s", exc)
+
+    @property
+    def schema_version(self) -> int:
+        row = self._conn().execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # --- bulk writes -----------------------------------------------------------------------------
+
+    def _upsert_sample_rows(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
+        """COPY into a temporary table, then one INSERT ... ON CONFLICT: several times executemany's rate."""
+        raw: psycopg.Connection[Any] = conn.raw
+        # A commit lost in a crash is re-collected by the next refresh (collection restarts from the
+        # newest stored bucket minus a look-back), so sample writes need not wait for the WAL flush.
+        raw.execute("SET LOCAL synchronous_commit = off")
+        raw.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS samples_stage (LIKE samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        with raw.cursor().copy(f"COPY samples_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
+            previous: tuple[Any, ...] | None = None
+            for row in rows:  # sorted by key: a bucket sent twice in one batch is adjacent, keep the last
+                if previous is not None and previous[:3] != row[:3]:
+                    copy.write_row(previous)
+                previous = row
+            if previous is not None:
+                copy.write_row(previous)
+        updates = ", ".join(f"{m} = COALESCE(excluded.{m}, samples.{m})" for m in MEASURE_NAMES)
+        raw.execute(
+            f"INSERT INTO samples ({_STAGE_COLUMNS}) SELECT {_STAGE_COLUMNS} FROM samples_stage "
+            f"ON CONFLICT (fid, start, period_s) DO UPDATE SET {updates}"
+        )
+
+    # --- locks: session advisory locks, released by PostgreSQL if the holder dies ---------------
+
+    def acquire_lock(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Take a named lock across hosts; `ttl` is not needed: the lock dies with its session."""
+        if name in self._lock_conns:
+            return True
+        raw = psycopg.connect(self._conninfo, autocommit=True)
+        got = raw.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key(name),)).fetchone()
+        if not got or not got[0]:
+            raw.close()
+            return False
+        self._lock_conns[name] = raw
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO locks (name, owner, expires) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires",
+                (name, owner, int((now + ttl).timestamp())),
+            )
+        return True
+
+    def lock_owner(self, name: str) -> str | None:
+        unsigned = _lock_key(name) & 0xFFFFFFFFFFFFFFFF
+        row = self._conn().execute(
+            "SELECT l.owner FROM locks l WHERE l.name = ? AND EXISTS (SELECT 1 FROM pg_locks p "
+            "WHERE p.locktype = 'advisory' AND p.granted AND p.objsubid = 1 "
+            "AND p.classid::bigint = ? AND p.objid::bigint = ?)",
+            (name, unsigned >> 32, unsigned & 0xFFFFFFFF),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def release_lock(self, name: str, owner: str) -> None:
+        raw = self._lock_conns.pop(name, None)
+        if raw is None:
+            return
+        with self._write() as conn:
+            conn.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
+        raw.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(name),))
+        raw.close()
+
+
+def _lock_key(name: str) -> int:
+    """A stable signed 64-bit key for a lock name (the same on every host)."""
+    high = zlib.crc32(b"opsview")
+    low = zlib.crc32(name.encode())
+    value = (high << 32) | low
+    return value - (1 << 64) if value >= 1 << 63 else value

@@ -1,0 +1,166 @@
+"""The Textual app: wires the store, config and clock to the screens, runs background collection.
+
+Screens own their reads (thread workers posting typed messages); this module only builds them,
+applies the theme and keymap, and schedules collection when the TUI is not read-only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import timedelta
+from functools import partial
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+
+from opsview.collect import CollectionRunner, one_line
+from opsview.config import Config
+from opsview.schema import utcnow
+from opsview.store import Store
+from opsview.tui.context import Clock, TuiContext
+from opsview.tui.messages import CollectionFinished
+from opsview.tui.model import ViewState, next_window, window_label
+from opsview.tui.screens.alerts import AlertsScreen
+from opsview.tui.screens.detail import DetailScreen
+from opsview.tui.screens.fleet import FleetScreen
+from opsview.tui.screens.help import HelpScreen
+
+log = logging.getLogger(__name__)
+
+
+class OpsviewApp(App[None]):
+    CSS_PATH = "opsview.tcss"
+    TITLE = "opsview"
+    BINDINGS = [
+        Binding("w", "cycle_window", "Window", id="window"),
+        Binding("r", "refresh_now", "Refresh", id="refresh"),
+        Binding("a", "alerts", "Alerts", id="alerts"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        read_only: bool = False,
+        window: timedelta = timedelta(minutes=15),
+        clock: Clock = utcnow,
+    ) -> None:
+        super().__init__()
+        self.ctx = TuiContext(store, config, clock, read_only, ViewState(window=window))
+        self.runner = None if read_only else CollectionRunner(config, store)
+        self.collecting = False
+        self.collections = 0
+        self._next_collection: Timer | None = None
+
+    # --- wiring ----------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[None]:
+        return FleetScreen(self.ctx)
+
+    def on_mount(self) -> None:
+        theme = self.ctx.config.tui.theme
+        if theme in self.available_themes:
+            self.theme = theme
+        else:
+            log.warning("unknown theme %r in [tui].theme; keeping %s", theme, self.theme)
+        self.set_keymap(self.ctx.config.tui.keymap)
+        self._update_title()
+        if self.runner is not None:
+            self.start_collection()
+
+    @property
+    def fleet(self) -> FleetScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, FleetScreen)
+        return screen
+
+    def _reload_screens(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, FleetScreen | DetailScreen | AlertsScreen):
+                screen.reload()
+
+    def _update_title(self) -> None:
+        mode = "read-only" if self.ctx.read_only else "collecting"
+        self.sub_title = f"{window_label(self.ctx.view.window)} window · {mode}"
+
+    # --- background collection -------------------------------------------------------------
+
+    def start_collection(self) -> None:
+        if self.runner is None or self.collecting:
+            return
+        if self._next_collection is not None:
+            self._next_collection.stop()
+            self._next_collection = None
+        self.collecting = True
+        self._collect(self.runner)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="collect")
+    def _collect(self, runner: CollectionRunner) -> None:
+        try:
+            reports = runner.run()
+        except Exception as exc:  # a failing source is already contained in its report; this is the store
+            log.exception("collection failed")
+            self.post_message(CollectionFinished([], one_line(exc)))
+            return
+        self.post_message(CollectionFinished(reports))
+
+    def on_collection_finished(self, message: CollectionFinished) -> None:
+        self.collecting = False
+        self.collections += 1
+        if message.error:
+            self.notify(message.error, title="Collection failed", severity="error")
+        self._reload_screens()
+        # rescheduled after the pass finishes, so a slow cloud never stacks collections
+        self._next_collection = self.set_timer(self.ctx.interval.total_seconds(), self.start_collection)
+
+    # --- global actions --------------------------------------------------------------------
+
+    def action_cycle_window(self) -> None:
+        self.ctx.view = replace(self.ctx.view, window=next_window(self.ctx.view.window))
+        self._update_title()
+        self._reload_screens()
+
+    def on_unmount(self) -> None:
+        if self.runner is not None:
+            self.runner.close(wait=False)  # a collection in flight finishes on its own thread
+
+    def action_refresh_now(self) -> None:
+        if self.runner is not None:
+            if self.collecting:
+                self.notify("A collection is already running.", timeout=3)
+            self.start_collection()
+        self._reload_screens()
+
+    def action_alerts(self) -> None:
+        if not isinstance(self.screen, AlertsScreen):
+            self.push_screen(AlertsScreen(self.ctx))
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        sections = [
+            ("everywhere", self.BINDINGS),
+            ("fleet", FleetScreen.BINDINGS),
+            ("detail/alerts", DetailScreen.BINDINGS),
+        ]
+        self.push_screen(HelpScreen(sections, self.ctx.config.tui.keymap))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id != "quit":  # the palette has its own Quit
+                yield SystemCommand(binding.description, f"key {binding.key}", partial(self.run_action, binding.action))
+        if isinstance(screen, FleetScreen):
+            for binding in FleetScreen.BINDINGS:
+                if isinstance(binding, Binding) and binding.id != "clear_filter":
+                    yield SystemCommand(
+                        binding.description, f"key {binding.key}", partial(self.run_action, binding.action, screen)
+                    )

@@ -1,0 +1,55 @@
+"""What the thread workers post back to the UI thread: small, typed, applied by one handler each."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+
+from opsview.alerts.model import AlertRecord
+from opsview.collect import SourceReport
+from opsview.schema import FunctionKey
+from opsview.tui.loader import DetailData
+from opsview.tui.model import FleetSnapshot
+
+
+@dataclass
+class FleetLoaded(Message):
+    """A fleet read finished; `cells` holds every function's row, ready to show."""
+
+    generation: int
+    snapshot: FleetSnapshot
+    cells: Mapping[FunctionKey, Mapping[str, Text]]
+
+    def can_replace(self, message: Message) -> bool:
+        # only the newest read matters when several queue up behind a busy UI thread
+        return isinstance(message, FleetLoaded)
+
+
+@dataclass
+class FleetLoadFailed(Message):
+    generation: int
+    error: str
+
+
+@dataclass
+class CollectionFinished(Message):
+    """A background collection pass ended (each failing source is inside `reports`, not raised)."""
+
+    reports: Sequence[SourceReport]
+    error: str | None = None
+
+
+@dataclass
+class DetailLoaded(Message):
+    data: DetailData | None
+    error: str | None = None
+
+
+@dataclass
+class AlertsLoaded(Message):
+    records: Sequence[AlertRecord]
+    has_rules: bool
+    error: str | None = None

@@ -1,0 +1,200 @@
+"""What the terminal UI shows, as plain data: the view the user chose and the fleet it was read into.
+
+Nothing here imports Textual, so filtering, sorting and staleness are tested as functions and the
+thread worker can build a whole snapshot without touching a widget.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+from typing import Any, Final
+
+from opsview.fleet import FunctionStatus
+from opsview.schema import CollectorHealth, FunctionKey, Measures
+
+WINDOWS: Final[tuple[timedelta, ...]] = (
+    timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=6), timedelta(hours=24),
+)
+PROVIDERS: Final[Mapping[str, str | None]] = {"aws": "aws", "azure": "azure", "gcp": "gcp", "all": None}
+
+# Sparklines cover the last hour in SPARK_POINTS buckets of SPARK_STEP_S, the newest one partial.
+SPARK_POINTS: Final = 10
+SPARK_STEP_S: Final = 360
+STALE_AFTER_INTERVALS: Final = 3
+
+
+class SortColumn(enum.Enum):
+    """Columns `s` cycles through, with the label the header shows."""
+
+    FUNCTION = "function"
+    INVOCATIONS = "inv/min"
+    ERROR_RATE = "err %"
+    THROTTLES = "throttles"
+    COLD_STARTS = "cold %"
+    P99 = "p99"
+    COST = "$/h"
+
+
+_SORT_VALUE: Final[Mapping[SortColumn, Callable[[FunctionStatus], float | int | None]]] = {
+    SortColumn.INVOCATIONS: lambda s: s.invocations_per_min,
+    SortColumn.ERROR_RATE: lambda s: s.error_rate,
+    SortColumn.THROTTLES: lambda s: s.measures.throttles,
+    SortColumn.COLD_STARTS: lambda s: s.cold_start_rate,
+    SortColumn.P99: lambda s: s.measures.duration_p99_ms,
+    SortColumn.COST: lambda s: s.cost_per_hour,
+}
+
+
+def window_label(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def next_window(window: timedelta) -> timedelta:
+    """The next larger preset, wrapping to the smallest (a custom --window joins the cycle at its place)."""
+    larger = [w for w in WINDOWS if w > window]
+    return larger[0] if larger else WINDOWS[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewState:
+    """The choices the user made; kept across refreshes."""
+
+    window: timedelta = timedelta(minutes=15)
+    provider: str | None = None
+    text: str = ""
+    sort: SortColumn = SortColumn.ERROR_RATE
+    descending: bool = True
+
+    def cycle_sort(self) -> ViewState:
+        columns = list(SortColumn)
+        column = columns[(columns.index(self.sort) + 1) % len(columns)]
+        # names read naturally A→Z; every measure reads worst-first
+        return replace(self, sort=column, descending=column is not SortColumn.FUNCTION)
+
+    def sort_label(self) -> str:
+        return f"{self.sort.value} {'↓' if self.descending else '↑'}"
+
+
+def matches(key: FunctionKey, text: str) -> bool:
+    """Case-insensitive substring of `provider/account/region/name`, or a glob when it has `*?[`."""
+    needle = text.strip().lower()
+    if not needle:
+        return True
+    haystack = str(key).lower()
+    if any(ch in needle for ch in "*?["):
+        return fnmatchcase(haystack, needle) or fnmatchcase(key.name.lower(), needle)
+    return needle in haystack
+
+
+def visible_rows(rows: Sequence[FunctionStatus], view: ViewState) -> list[FunctionStatus]:
+    """Filter then sort. Functions without a value sort last in either direction."""
+    chosen = [r for r in rows if matches(r.key, view.text)] if view.text.strip() else list(rows)
+    if view.sort is SortColumn.FUNCTION:
+        chosen.sort(key=lambda r: r.key, reverse=view.descending)
+        return chosen
+    value_of = _SORT_VALUE[view.sort]
+    known = [(v, r) for r in chosen if (v := value_of(r)) is not None]
+    unknown = sorted((r for r in chosen if value_of(r) is None), key=lambda r: r.key)
+    # ties broken by name so the order is stable from one refresh to the next
+    known.sort(key=lambda pair: pair[1].key)
+    known.sort(key=lambda pair: pair[0], reverse=view.descending)
+    return [r for _, r in known] + unknown
+
+
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    """A source (or one scope of it) whose latest collection failed."""
+
+    source: str
+    scope: str
+    error: str
+    at: datetime
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}/{self.scope}" if self.scope else self.source
+
+
+def source_problems(health: Sequence[CollectorHealth]) -> list[SourceProblem]:
+    return [
+        SourceProblem(h.source, h.scope, h.error or "failed without a message", h.at) for h in health if not h.ok
+    ]
+
+
+def last_success(health: Sequence[CollectorHealth]) -> datetime | None:
+    """When data last arrived: the newest successful collection of any source."""
+    times = [h.at for h in health if h.ok]
+    return max(times) if times else None
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSnapshot:
+    """One read of the store, built in a thread and applied to the screen in one go."""
+
+    view: ViewState
+    read_at: datetime
+    statuses: tuple[FunctionStatus, ...]
+    sparks: Mapping[FunctionKey, tuple[Sequence[float | None], Sequence[float | None]]]
+    health: tuple[CollectorHealth, ...]
+    totals: Mapping[str, Measures] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> list[SourceProblem]:
+        return source_problems(self.health)
+
+    @property
+    def last_success(self) -> datetime | None:
+        return last_success(self.health)
+
+
+def is_stale(last: datetime | None, now: datetime, interval: timedelta) -> bool:
+    """Older than STALE_AFTER_INTERVALS refresh intervals, or never collected at all."""
+    return last is None or now - last > interval * STALE_AFTER_INTERVALS
+
+
+def age_text(age: timedelta) -> str:
+    seconds = max(0, int(age.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return f"{seconds // 86400}d{(seconds % 86400) // 3600:02d}h"
+
+
+def spark_grid(now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the sparkline buckets, aligned so every refresh lands on the same grid."""
+    epoch = int(now.timestamp())
+    first = epoch - epoch % SPARK_STEP_S - (SPARK_POINTS - 1) * SPARK_STEP_S
+    return datetime.fromtimestamp(first, now.tzinfo), now
+
+
+def spark_values(
+    series: Sequence[tuple[datetime, Measures]], start: datetime, end: datetime, attr: str
+) -> list[float | None]:
+    """Per-minute rate in each grid bucket, so the newest, partial bucket does not look like a drop.
+
+    A bucket the store has nothing for stays None (drawn blank, not as zero).
+    """
+    out: list[float | None] = [None] * SPARK_POINTS
+    base = int(start.timestamp())
+    # only whole minutes are collected, so the open minute does not count toward the newest bucket
+    last_minute = int(end.timestamp()) // 60 * 60
+    for at, measures in series:
+        index = (int(at.timestamp()) - base) // SPARK_STEP_S
+        value: Any = getattr(measures, attr)
+        if 0 <= index < SPARK_POINTS and value is not None:
+            bucket_start = base + index * SPARK_STEP_S
+            minutes = max(1, min(SPARK_STEP_S, last_minute - bucket_start) // 60)
+            out[index] = float(value) / minutes
+    return out

@@ -1,0 +1,1 @@
+"""The TUI's screens: fleet (the default), function detail, alerts and key help."""

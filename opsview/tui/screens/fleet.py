@@ -1,0 +1,205 @@
+"""The fleet screen: header, filter box and the table; re-reads the store on the refresh interval."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input
+from textual.worker import get_current_worker
+
+from opsview.collect import one_line
+from opsview.schema import FunctionKey
+from opsview.tui.context import TuiContext
+from opsview.tui.loader import load_fleet
+from opsview.tui.messages import FleetLoaded, FleetLoadFailed
+from opsview.tui.model import PROVIDERS, FleetSnapshot, ViewState, last_success, visible_rows
+from opsview.tui.widgets.cells import Palette, row_cells
+from opsview.tui.widgets.fleet_header import FleetHeader
+from opsview.tui.widgets.fleet_table import FleetTable
+
+log = logging.getLogger(__name__)
+
+
+class FleetScreen(Screen[None]):
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
+        Binding("1", "provider('aws')", "aws", id="provider_aws", tooltip="Only AWS Lambda functions"),
+        Binding("2", "provider('azure')", "azure", id="provider_azure", tooltip="Only Azure Functions"),
+        Binding("3", "provider('gcp')", "gcp", id="provider_gcp", tooltip="Only Google Cloud Functions"),
+        Binding("0", "provider('all')", "all", id="provider_all", tooltip="Every cloud"),
+        Binding("s", "cycle_sort", "Sort", id="sort"),
+        Binding("S", "reverse_sort", "Reverse sort", id="sort_direction", show=False),
+        # priority: the table's own enter binding would otherwise take it
+        Binding("enter", "open_detail", "Detail", id="detail", priority=True),
+    ]
+
+    def __init__(self, ctx: TuiContext) -> None:
+        super().__init__(id="fleet")
+        self.ctx = ctx
+        self.snapshot: FleetSnapshot | None = None
+        self.read_error: str | None = None
+        self._cells: dict[FunctionKey, Mapping[str, Text]] = {}
+        self._generation = 0
+        self._next_read: Timer | None = None
+        self.loads = 0  # applied reads, for tests and the benchmark
+
+    def compose(self) -> ComposeResult:
+        yield FleetHeader(id="fleet-header")
+        yield Input(id="filter", placeholder="filter: text or glob, e.g. payments or aws/*/us-east-1/*")
+        yield FleetTable(id="fleet-table")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one(FleetTable).focus()
+        self._show_header()
+        self.set_interval(1.0, self._tick)
+        self.reload()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @property
+    def table(self) -> FleetTable:
+        return self.query_one(FleetTable)
+
+    @property
+    def header(self) -> FleetHeader:
+        return self.query_one(FleetHeader)
+
+    def reload(self) -> None:
+        """Start a read now; a read still in flight for an older view is ignored when it lands."""
+        if self._next_read is not None:
+            self._next_read.stop()
+            self._next_read = None
+        self._generation += 1
+        self._read(self._generation, self.ctx.view, Palette.from_theme(self.app.theme_variables))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-read")
+    def _read(self, generation: int, view: ViewState, palette: Palette) -> None:
+        worker = get_current_worker()
+        try:
+            snapshot = load_fleet(self.ctx.store, self.ctx.config, view, self.ctx.clock())
+            cells = {s.key: row_cells(s, snapshot.sparks.get(s.key), palette) for s in snapshot.statuses}
+        except Exception as exc:  # the screen shows it; the traceback goes to the log file
+            log.exception("fleet read failed")
+            self.post_message(FleetLoadFailed(generation, one_line(exc)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(FleetLoaded(generation, snapshot, cells))
+
+    def on_fleet_loaded(self, message: FleetLoaded) -> None:
+        if message.generation != self._generation:
+            return
+        self.snapshot = message.snapshot
+        self._cells = dict(message.cells)
+        self.read_error = None
+        with self.app.batch_update():
+            self._show_rows()
+            self.header.show_totals(message.snapshot)
+            self.header.show_problems(message.snapshot.problems)
+            self._show_header()
+        self.loads += 1
+        self._schedule_next_read()
+
+    def on_fleet_load_failed(self, message: FleetLoadFailed) -> None:
+        if message.generation != self._generation:
+            return
+        self.read_error = message.error
+        self._show_header()
+        self._schedule_next_read()
+
+    def _schedule_next_read(self) -> None:
+        # rescheduled after each read lands, so a slow store never stacks reads
+        if self._next_read is not None:
+            self._next_read.stop()
+        self._next_read = self.set_timer(self.ctx.interval.total_seconds(), self.reload)
+
+    # --- showing ---------------------------------------------------------------------------
+
+    def _show_rows(self) -> None:
+        if self.snapshot is None:
+            return
+        rows = visible_rows(self.snapshot.statuses, self.ctx.view)
+        self.table.show_rows([(s.key, self._cells[s.key]) for s in rows])
+        self.header.show_view(self.ctx.view, len(rows), len(self.snapshot.statuses))
+
+    def _show_header(self) -> None:
+        if self.snapshot is None:
+            self.header.show_view(self.ctx.view, 0, 0)
+        self.header.show_freshness(
+            last_success(self.snapshot.health) if self.snapshot else None,
+            self.ctx.clock(), self.ctx.interval, self.read_error,
+        )
+
+    def _tick(self) -> None:
+        if self.snapshot is not None or self.read_error:
+            self._show_header()
+
+    def _set_view(self, view: ViewState, *, reread: bool) -> None:
+        self.ctx.view = view
+        if reread:
+            self.reload()
+        else:
+            with self.app.batch_update():
+                self._show_rows()
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_focus:
+            self.table.focus()
+            box.display = bool(box.value.strip())
+            return
+        if box.value:
+            box.value = ""  # Input.Changed re-filters
+        box.display = False
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if event.value != self.ctx.view.text:
+            self._set_view(replace(self.ctx.view, text=event.value), reread=False)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.table.focus()
+
+    def action_provider(self, name: str) -> None:
+        provider = PROVIDERS.get(name)
+        if provider != self.ctx.view.provider:
+            self._set_view(replace(self.ctx.view, provider=provider), reread=True)
+
+    def action_cycle_sort(self) -> None:
+        self._set_view(self.ctx.view.cycle_sort(), reread=False)
+
+    def action_reverse_sort(self) -> None:
+        self._set_view(replace(self.ctx.view, descending=not self.ctx.view.descending), reread=False)
+
+    def action_open_detail(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_focus:
+            self.table.focus()
+            return
+        key = self.table.cursor_key
+        if key is not None:
+            from opsview.tui.screens.detail import DetailScreen
+
+            self.app.push_screen(DetailScreen(self.ctx, key))
+
+    @on(DataTable.RowSelected, "#fleet-table")
+    def _row_clicked(self, event: DataTable.RowSelected) -> None:
+        self.action_open_detail()

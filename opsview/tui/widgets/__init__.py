@@ -1,0 +1,1 @@
+"""Widgets and cell rendering used by the TUI screens."""

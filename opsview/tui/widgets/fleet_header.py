@@ -1,0 +1,109 @@
+"""The fleet header: totals per provider, the view, data freshness with a STALE warning, source badges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from opsview import formatting as fmt
+from opsview.tui.model import FleetSnapshot, SourceProblem, ViewState, age_text, is_stale, window_label
+
+
+class SourceBadge(Static):
+    """One failing source; focus it (tab) to read why, or hover for the tooltip."""
+
+    can_focus = True
+
+    def __init__(self, problem: SourceProblem) -> None:
+        super().__init__(f"✗ {problem.label}", classes="source-badge", markup=False)
+        self.problem = problem
+        self.tooltip = problem.error
+
+
+class FleetHeader(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Static(id="summary", markup=False)
+        yield Static(id="totals", markup=False)
+        with Horizontal(id="status-line"):
+            yield Static(id="freshness", markup=False)
+            yield Horizontal(id="badges")
+        yield Static(id="reason", markup=False)
+
+    def show_view(self, view: ViewState, shown: int, total: int) -> None:
+        parts = [f"window {window_label(view.window)}", f"{shown}/{total} functions", f"sort {view.sort_label()}"]
+        parts.append(f"cloud {view.provider or 'all'}")
+        if view.text.strip():
+            parts.append(f"filter “{view.text.strip()}”")
+        self.query_one("#summary", Static).update(" · ".join(parts))
+
+    def show_totals(self, snapshot: FleetSnapshot) -> None:
+        minutes = snapshot.view.window.total_seconds() / 60
+        counts: dict[str, int] = {}
+        for status in snapshot.statuses:
+            counts[status.key.provider] = counts.get(status.key.provider, 0) + 1
+        parts = []
+        for provider in sorted(counts):
+            m = snapshot.totals.get(provider)
+            inv = m.invocations if m else None
+            err = (m.errors / m.invocations) if m and m.errors is not None and m.invocations else None
+            rate = None if inv is None else inv / minutes
+            parts.append(f"{provider} {counts[provider]} fn {_rate(rate)}/min err {fmt.percent(err)}")
+        self.query_one("#totals", Static).update(" │ ".join(parts) or "no functions in the store yet")
+
+    def show_freshness(self, last: datetime | None, now: datetime, interval: timedelta, read_error: str | None) -> None:
+        line = self.query_one("#freshness", Static)
+        stale = is_stale(last, now, interval)
+        if last is None:
+            text = Text("STALE no successful collection yet", end="")
+        else:
+            when = last.strftime("%H:%M:%S UTC")
+            text = Text(f"{'STALE ' if stale else ''}data as of {when} ({age_text(now - last)} ago)", end="")
+        if read_error:
+            text.append(f"  store read failed: {read_error}")
+        line.set_class(stale, "stale")
+        line.set_class(read_error is not None, "read-error")
+        line.update(text)
+
+    @property
+    def is_stale(self) -> bool:
+        return self.query_one("#freshness", Static).has_class("stale")
+
+    def show_problems(self, problems: Sequence[SourceProblem]) -> None:
+        box = self.query_one("#badges", Horizontal)
+        current = list(box.query(SourceBadge))
+        if [b.problem.label for b in current] == [p.label for p in problems]:
+            for badge, problem in zip(current, problems, strict=True):
+                badge.problem = problem
+                badge.tooltip = problem.error
+            return
+        box.remove_children()
+        box.mount_all([SourceBadge(p) for p in problems])
+        self._show_reason(None)
+
+    @property
+    def badge_labels(self) -> list[str]:
+        return [b.problem.label for b in self.query(SourceBadge)]
+
+    def _show_reason(self, problem: SourceProblem | None) -> None:
+        reason = self.query_one("#reason", Static)
+        reason.display = problem is not None
+        if problem is not None:
+            reason.update(f"{problem.label}: {problem.error} (at {problem.at:%H:%M:%S} UTC)")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, SourceBadge):
+            self._show_reason(event.widget.problem)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        if isinstance(event.widget, SourceBadge):
+            self._show_reason(None)
+
+
+def _rate(value: float | None) -> str:
+    return fmt.count(value) if value is None or value < 1000 else f"{value / 1000:.1f}k"

@@ -1,0 +1,87 @@
+"""A demo-fleet store frozen at a fixed instant, and an app whose clock reads that instant."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from collectors.demo import build_fleet, window_samples
+from opsview.config import Config
+from opsview.schema import CollectorHealth
+from opsview.store import SQLiteStore
+from opsview.tui.app import OpsviewApp
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run `async def` tests on a fresh event loop (Pilot needs one; no asyncio plugin required)."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    asyncio.run(pyfuncitem.obj(**kwargs))
+    return True
+
+
+NOW = datetime(2025, 3, 4, 12, 7, 30, tzinfo=UTC)  # just after a throttle burst and an error spike
+SIZES = {"wide": (120, 40), "small": (80, 24)}
+
+
+@dataclass
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def fill_demo_store(store: SQLiteStore, *, now: datetime = NOW, hours: float = 2.0, scale: int = 1) -> None:
+    store.upsert_functions(f.info for f in build_fleet(42, scale))
+    store.write_samples(window_samples(42, scale, now - timedelta(hours=hours), now))
+    store.record_health([CollectorHealth("demo", "demo", now - timedelta(seconds=20), True, functions=60)])
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per session; each test copies it, so tests may write to their copy."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    store = SQLiteStore(path)
+    fill_demo_store(store)
+    store.close()
+    return path
+
+
+@pytest.fixture
+def demo_store(demo_db: Path, tmp_path: Path) -> Iterator[SQLiteStore]:
+    import shutil
+
+    target = tmp_path / "demo.db"
+    shutil.copy(demo_db, target)
+    store = SQLiteStore(target)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_app(demo_store: SQLiteStore, clock: FakeClock) -> Callable[..., OpsviewApp]:
+    """Read-only by default: tests drive refreshes themselves instead of racing a collector."""
+
+    def make(config: Config | None = None, *, read_only: bool = True, **kwargs: object) -> OpsviewApp:
+        return OpsviewApp(demo_store, config or Config(), read_only=read_only, clock=clock, **kwargs)  # type: ignore[arg-type]
+
+    return make

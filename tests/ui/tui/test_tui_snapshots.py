@@ -1,0 +1,51 @@
+"""SVG snapshots of the fleet, detail and alerts screens at 120x40 and 80x24, on a frozen demo fleet.
+
+Update after an intended change with `pytest tests/ui/tui/test_tui_snapshots.py --snapshot-update`
+and look at the report before committing the new SVGs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from opsview.tui.app import OpsviewApp
+
+from .conftest import SIZES
+
+pytestmark = pytest.mark.ui
+
+MakeApp = Callable[..., OpsviewApp]
+
+
+async def _settle(pilot: Pilot[None]) -> None:
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def _script(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await _settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await _settle(pilot)
+
+    return run_before
+
+
+SCREENS = {
+    "fleet": (),
+    "fleet_filtered": ("slash", *"payments", "enter"),
+    "detail": ("down", "enter"),
+    "alerts": ("a",),
+}
+
+
+@pytest.mark.parametrize("size", sorted(SIZES))
+@pytest.mark.parametrize("screen", sorted(SCREENS))
+def test_screen_snapshot(snap_compare: Any, make_app: MakeApp, screen: str, size: str) -> None:
+    assert snap_compare(make_app(), run_before=_script(*SCREENS[screen]), terminal_size=SIZES[size])

@@ -1,0 +1,96 @@
+"""A real waitress server on loopback and Debian's Chromium driven by Playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from waitress.server import create_server
+
+from collectors.demo import build_fleet, window_samples
+from dashboards.app import create_app
+from opsview.config import Config
+from opsview.schema import CollectorHealth, floor_time, utcnow
+from opsview.store import SQLiteStore
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def fill_demo(store: SQLiteStore, hours: float = 2.0) -> None:
+    """Two hours of the demo fleet (60 functions over AWS, Azure and GCP) and one failing collector."""
+    now = utcnow()
+    store.upsert_functions(fn.info for fn in build_fleet(42, 1))
+    store.write_samples(window_samples(42, 1, floor_time(now - timedelta(hours=hours), 60), now))
+    store.record_health([
+        CollectorHealth("demo", "demo", now - timedelta(minutes=1), True, functions=60, samples=7000),
+        CollectorHealth("aws-prod", "aws", now - timedelta(minutes=2), False, "AccessDenied: lambda:ListFunctions",
+                        scope="eu-west-1"),
+    ])
+
+
+class LiveServer:
+    def __init__(self, app: Any) -> None:
+        self._server = create_server(app.server, host="127.0.0.1", port=0, threads=4)
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"  # type: ignore[union-attr]
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.close()
+        self._server.task_dispatcher.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
+    store = SQLiteStore(tmp_path_factory.mktemp("web") / "opsview.db")
+    fill_demo(store)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def serve() -> Iterator[Callable[[Any], LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(app: Any) -> LiveServer:
+        server = LiveServer(app)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def live(demo_store: SQLiteStore, serve: Callable[[Any], LiveServer]) -> LiveServer:
+    return serve(create_app(demo_store, Config()))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    yield pg
+    context.close()

@@ -1,0 +1,120 @@
+"""Auth, /healthz and error handling through Flask's test client, plus `opsview web`'s safety checks."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from pydantic import ValidationError
+
+from dashboards.app import create_app
+from dashboards.server import AuthSetupError, resolve_credentials
+from opsview.cli.web_cmd import exposure_problem, web
+from opsview.config import Config
+from opsview.config.views import WebAuthConfig, WebConfig
+from opsview.store import SQLiteStore
+
+BASIC = {"web": {"auth": {"type": "basic", "username": "ops", "password_env": "OPSVIEW_WEB_PASSWORD"}}}
+ENV = {"OPSVIEW_WEB_PASSWORD": "correct horse"}
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+@pytest.fixture
+def basic_client(filled_store: SQLiteStore) -> Any:
+    return create_app(filled_store, Config.model_validate(BASIC), environ=ENV).server.test_client()
+
+
+def test_basic_auth_refuses_missing_and_wrong_credentials(basic_client: Any) -> None:
+    refused = basic_client.get("/")
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith("Basic")
+    assert basic_client.get("/_dash-layout", headers=_basic("ops", "wrong")).status_code == 401
+    assert basic_client.get("/", headers=_basic("root", "correct horse")).status_code == 401
+    assert basic_client.post("/_dash-update-component", json={}).status_code == 401
+    assert basic_client.get("/", headers=_basic("ops", "correct horse")).status_code == 200
+
+
+def test_bearer_auth(filled_store: SQLiteStore) -> None:
+    config = Config.model_validate({"web": {"auth": {"type": "bearer", "token_env": "TOKEN"}}})
+    client = create_app(filled_store, config, environ={"TOKEN": "t0ken"}).server.test_client()
+    assert client.get("/functions").status_code == 401
+    assert client.get("/functions", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/functions", headers={"Authorization": "Bearer t0ken"}).status_code == 200
+
+
+def test_healthz_answers_without_auth_and_reports_the_store(basic_client: Any, filled_store: SQLiteStore) -> None:
+    ok = basic_client.get("/healthz")
+    assert (ok.status_code, ok.json) == (200, {"status": "ok", "store": "ok"})
+    filled_store._conn().execute("DROP TABLE health")  # the store breaks under the running app
+    broken = basic_client.get("/healthz")
+    assert (broken.status_code, broken.json["status"]) == (503, "error")
+    assert "Traceback" not in broken.get_data(as_text=True)
+
+
+def test_callback_failure_shows_no_stack_trace(filled_store: SQLiteStore) -> None:
+    client = create_app(filled_store, Config()).server.test_client()
+    filled_store._conn().execute("DROP TABLE health")
+    response = client.post("/_dash-update-component", json={
+        "output": "overview-health.children", "outputs": {"id": "overview-health", "property": "children"},
+        "inputs": [{"id": "app-view", "property": "data", "value": {"range": "1h"}},
+                   {"id": "app-interval", "property": "n_intervals", "value": 0}],
+        "changedPropIds": ["app-view.data"], "state": [],
+    })
+    body = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Traceback" not in body
+    assert "sqlite" not in body.lower()
+
+
+def test_secret_must_come_from_the_environment() -> None:
+    auth = WebAuthConfig(type="basic", username="ops", password_env="OPSVIEW_WEB_PASSWORD")
+    with pytest.raises(AuthSetupError, match="environment variable OPSVIEW_WEB_PASSWORD is not set"):
+        resolve_credentials(auth, {})
+    creds = resolve_credentials(auth, ENV)
+    assert creds is not None
+    assert "correct horse" not in repr(creds)
+
+
+def test_auth_config_names_the_missing_key() -> None:
+    with pytest.raises(ValidationError, match="token_env"):
+        WebAuthConfig(type="bearer")
+    with pytest.raises(ValidationError, match="username"):
+        WebAuthConfig(type="basic", password_env="X")
+
+
+@pytest.mark.parametrize(("host", "auth", "insecure", "refused"), [
+    ("127.0.0.1", None, False, False),
+    ("localhost", None, False, False),
+    ("::1", None, False, False),
+    ("0.0.0.0", None, False, True),
+    ("0.0.0.0", None, True, False),
+    ("10.0.0.5", WebAuthConfig(type="bearer", token_env="T"), False, False),
+])
+def test_binding_beyond_loopback_needs_auth_or_insecure(host: str, auth: WebAuthConfig | None, insecure: bool,
+                                                        refused: bool) -> None:
+    assert (exposure_problem(host, WebConfig(auth=auth), insecure) is not None) is refused
+
+
+def _config_file(tmp_path: Any) -> str:
+    path = tmp_path / "opsview.toml"
+    path.write_text("[web]\nport = 8050\n")
+    return str(path)
+
+
+def test_web_command_refuses_to_expose_without_auth(tmp_path: Any) -> None:
+    result = CliRunner().invoke(web, ["--host", "0.0.0.0", "--store", str(tmp_path / "x.db"),
+                                      "--config", _config_file(tmp_path)])
+    assert result.exit_code == 2
+    assert "configure [web.auth]" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_web_command_names_a_missing_store(tmp_path: Any) -> None:
+    result = CliRunner().invoke(web, ["--store", str(tmp_path / "absent.db"), "--config", _config_file(tmp_path)])
+    assert result.exit_code == 2
+    assert "store not found" in result.output
