@@ -25,21 +25,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 FUNCTIONS_PER_WRITER = 1250
+READ_WINDOW_MIN = 15  # readers query [T0, T0 + 15 min), filled before the race; writers write after it
+
+
+def _sample(key: Any, minute: int) -> Any:
+    from opsview.schema import Sample
+
+    return Sample(key=key, start=T0 + timedelta(minutes=minute), invocations=100, errors=1, throttles=0,
+                  cold_starts=0, duration_avg_ms=80.0, duration_p50_ms=70.0, duration_p95_ms=180.0,
+                  duration_p99_ms=260.0, duration_max_ms=400.0, concurrency_max=4.0, billed_ms=8000.0)
+
+
+def _keys(index: int) -> list[Any]:
+    from opsview.schema import FunctionKey
+
+    return [FunctionKey("aws", f"acct-{index}", "us-east-1", f"fn-{i:05d}") for i in range(FUNCTIONS_PER_WRITER)]
 
 
 def _writer(url: str, index: int, samples: int, batch: int, start: Any, out: Any) -> None:
-    from opsview.schema import FunctionKey, Sample
     from opsview.store import open_store
 
     store = open_store(url)
-    keys = [FunctionKey("aws", f"acct-{index}", "us-east-1", f"fn-{i:05d}") for i in range(FUNCTIONS_PER_WRITER)]
+    keys = _keys(index)
     minutes = samples // len(keys)
-    data = [
-        Sample(key=k, start=T0 + timedelta(minutes=m), invocations=100, errors=1, throttles=0, cold_starts=0,
-               duration_avg_ms=80.0, duration_p50_ms=70.0, duration_p95_ms=180.0, duration_p99_ms=260.0,
-               duration_max_ms=400.0, concurrency_max=4.0, billed_ms=8000.0)
-        for m in range(minutes) for k in keys
-    ]
+    data = [_sample(k, READ_WINDOW_MIN + m) for m in range(minutes) for k in keys]
     errors = 0
     start.wait()
     began = time.perf_counter()
@@ -53,18 +62,19 @@ def _writer(url: str, index: int, samples: int, batch: int, start: Any, out: Any
     store.close()
 
 
-def _reader(url: str, minutes: int, start: Any, stop: Any, out: Any) -> None:
+def _reader(url: str, start: Any, stop: Any, out: Any) -> None:
     from opsview.store import open_store
 
     store = open_store(url)
     latencies: list[float] = []
     errors = 0
     start.wait()
-    end = T0 + timedelta(minutes=minutes)  # the window the writers are filling
+    end = T0 + timedelta(minutes=READ_WINDOW_MIN)
     while not stop.is_set():
         t = time.perf_counter()
         try:
-            store.fleet(end - timedelta(minutes=15), end)
+            rows = store.fleet(T0, end)
+            assert sum(r.buckets for r in rows) == len(rows) * READ_WINDOW_MIN
             latencies.append((time.perf_counter() - t) * 1000)
         except Exception as exc:
             errors += 1
@@ -76,14 +86,15 @@ def _reader(url: str, minutes: int, start: Any, stop: Any, out: Any) -> None:
 def run(url: str, writers: int, samples: int, readers: int, batch: int) -> dict[str, Any]:
     from opsview.store import open_store
 
-    open_store(url).close()  # migrate once, before the race
+    store = open_store(url)  # migrate and fill the readers' window once, before the race
+    store.write_samples(_sample(k, m) for i in range(writers) for k in _keys(i) for m in range(READ_WINDOW_MIN))
+    store.close()
     ctx = mp.get_context("spawn")
     start = ctx.Barrier(writers + readers + 1)
     stop = ctx.Event()
     wq, rq = ctx.Queue(), ctx.Queue()
     wprocs = [ctx.Process(target=_writer, args=(url, i, samples, batch, start, wq)) for i in range(writers)]
-    minutes = samples // FUNCTIONS_PER_WRITER
-    rprocs = [ctx.Process(target=_reader, args=(url, minutes, start, stop, rq)) for _ in range(readers)]
+    rprocs = [ctx.Process(target=_reader, args=(url, start, stop, rq)) for _ in range(readers)]
     for p in wprocs + rprocs:
         p.start()
     start.wait()

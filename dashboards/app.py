@@ -31,8 +31,26 @@ def create_app(store: Store, config: Config, *, clock: Callable[[], datetime] = 
     ctx = WebContext(store, config, clock)
     attach(app.server, ctx)
     server.install(app.server, ctx, creds)
+    _add_metrics(app, store, config, clock)
     # Dash hands the global `@callback`s of the page modules (re-run for every app) to the first
     # app that serves a request; claim them now so several apps in one process each get theirs.
     with app.server.app_context():
         app._setup_server()  # type: ignore[no-untyped-call]
     return app
+
+
+def _add_metrics(app: Dash, store: Store, config: Config, clock: Callable[[], datetime]) -> None:
+    """`/metrics` in the Prometheus text format, behind the same auth as the pages."""
+    from datetime import timedelta
+
+    from flask import Response
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from opsview.exporter import registry_for
+
+    registry = registry_for(store, config, timedelta(minutes=5), clock)
+
+    def metrics() -> Response:
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+    app.server.add_url_rule("/metrics", "opsview_metrics", metrics)

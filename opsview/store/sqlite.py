@@ -19,7 +19,7 @@ from opsview.store.errors import StoreError
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS
 from opsview.store.sqlbase import SqlStore
 
-_BUSY_TIMEOUT_MS = 15_000
+_BUSY_TIMEOUT_MS = 60_000  # several collectors queue for the one writer slot: wait rather than fail
 
 
 class SQLiteStore(SqlStore):

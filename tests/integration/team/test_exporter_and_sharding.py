@@ -117,3 +117,22 @@ def test_two_sharded_collector_processes_split_the_sources(tmp_path: Path) -> No
     assert not set(collected[0]) & set(collected[1])
     health = {h.source for h in SQLiteStore(store).latest_health()}
     assert health == set(names)
+
+
+def test_web_app_serves_metrics_and_a_worker_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store_path = tmp_path / "w.db"
+    store = SQLiteStore(store_path)
+    store.upsert_functions(f.info for f in build_fleet(42, 1))
+    store.write_samples(window_samples(42, 1, NOW - timedelta(minutes=30), NOW))
+    store.close()
+    monkeypatch.setenv("OPSVIEW_STORE", str(store_path))
+    monkeypatch.setenv("OPSVIEW_CONFIG", str(tmp_path / "opsview.toml"))
+    (tmp_path / "opsview.toml").write_text("[collect]\ninterval = '30s'\n")
+    from dashboards.wsgi import create
+
+    client = create().test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    families = {f.name for f in text_string_to_metric_families(response.get_data(as_text=True))}
+    assert {"opsview_invocations", "opsview_collector_up"} <= families
