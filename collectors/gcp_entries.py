@@ -1,0 +1,282 @@
+"""Cloud Logging `LogEntry` records (REST/JSON shape) -> typed GCP function events.
+
+Pure: no SDK, no I/O. Shared by the live collector (`collectors.gcp`) and the offline reader
+(`collectors.gcp_ingest`), so both read the same lines the same way.
+
+What counts:
+- gen1 (`resource.type="cloud_function"`): the execution line, in either wording
+  `Function execution took 12 ms, finished with status code: 200`,
+  `Function execution took 60003 ms, finished with status: 'timeout'`,
+  `Function execution took 54 ms. Finished with status: timeout`. Other lines are not invocations.
+- gen2 (`resource.type="cloud_run_revision"`): request logs (`httpRequest.status`, `.latency`) and the
+  system line `Starting new instance. Reason: <REASON> - ...`.
+
+An entry is *ignored* (`None`) when it is simply not one of those lines, and *malformed*
+(`MalformedEntryError`) when it is one of them but a field we need is missing or unreadable.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+GEN1_RESOURCE: Final = "cloud_function"
+GEN2_RESOURCE: Final = "cloud_run_revision"
+AUTOSCALING: Final = "AUTOSCALING"
+"""The one instance-start reason that is a cold start caused by traffic."""
+
+
+class Generation(enum.StrEnum):
+    GEN1 = "gen1"
+    GEN2 = "gen2"
+
+
+class MalformedEntryError(ValueError):
+    """A relevant entry that lacks (or garbles) a field we need; counted and skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One finished request/execution. `timeout` is None when the log cannot tell (gen2)."""
+
+    project: str
+    region: str
+    function: str
+    generation: Generation
+    at: datetime
+    duration_ms: float | None
+    status: str
+    """HTTP status code as text (`"200"`) or the gen1 status word (`"ok"`, `"crash"`, ...)."""
+    error: bool
+    timeout: bool | None
+    throttled: bool
+    """Rejected by the platform (429 / "no available instance"): not an invocation of the code."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceStart:
+    """gen2 `Starting new instance. Reason: ...`; only `AUTOSCALING` is a cold start of traffic."""
+
+    project: str
+    region: str
+    function: str
+    at: datetime
+    reason: str
+
+    @property
+    def cold_start(self) -> bool:
+        return self.reason == AUTOSCALING
+
+
+GcpEvent = Invocation | InstanceStart
+
+_GEN1_LINE = re.compile(
+    r"(?:Function execution took (?P<ms>\d+(?:\.\d+)?) ms[,.]?\s*)?"
+    r"[Ff]inished with status(?P<code_word> code)?:\s*'?(?P<status>[^'\n]*?)'?\s*$"
+)
+_START_LINE = re.compile(r"Starting new instance\. Reason: (?P<reason>[A-Z_]+)")
+_NO_INSTANCE = "no available instance"
+_OK_WORDS: Final = frozenset({"ok", "success"})
+
+# Timestamps of one window repeat their second many times: parse each second once.
+_SECONDS: dict[str, datetime] = {}
+_SECONDS_LIMIT: Final = 200_000
+
+
+def parse_timestamp(text: str) -> datetime:
+    """RFC 3339 (nanoseconds allowed) -> tz-aware UTC, truncated to the second (buckets are minutes)."""
+    key = text[:19]
+    tail = text[19:]
+    if tail.endswith("Z") or tail.endswith("+00:00"):
+        cached = _SECONDS.get(key)
+        if cached is not None:
+            return cached
+        try:
+            value = datetime(
+                int(key[0:4]), int(key[5:7]), int(key[8:10]), int(key[11:13]), int(key[14:16]), int(key[17:19]),
+                tzinfo=UTC,
+            )
+        except (ValueError, IndexError):
+            raise MalformedEntryError(f"unreadable timestamp {text!r}") from None
+        if key[4] != "-" or key[10] not in "Tt ":
+            raise MalformedEntryError(f"unreadable timestamp {text!r}")
+        if len(_SECONDS) >= _SECONDS_LIMIT:
+            _SECONDS.clear()
+        _SECONDS[key] = value
+        return value
+    try:  # an offset other than UTC: rare, take the slow, general path
+        # fromisoformat takes at most 6 fractional digits; LogEntry carries up to 9
+        trimmed = re.sub(r"(\.\d{6})\d+", r"\1", text)
+        parsed = datetime.fromisoformat(trimmed)
+    except ValueError:
+        raise MalformedEntryError(f"unreadable timestamp {text!r}") from None
+    if parsed.tzinfo is None:
+        raise MalformedEntryError(f"timestamp without a time zone {text!r}")
+    return parsed.astimezone(UTC).replace(microsecond=0)
+
+
+def parse_latency_ms(value: object) -> float | None:
+    """`httpRequest.latency` (`"0.012s"`, `"0s"`, or the `{seconds, nanos}` form) -> ms; absent -> None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if not value.endswith("s"):
+            raise MalformedEntryError(f"unreadable httpRequest.latency {value!r}")
+        try:
+            seconds = float(value[:-1])
+        except ValueError:
+            raise MalformedEntryError(f"unreadable httpRequest.latency {value!r}") from None
+    elif isinstance(value, Mapping):
+        try:
+            seconds = float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+        except (TypeError, ValueError):
+            raise MalformedEntryError(f"unreadable httpRequest.latency {value!r}") from None
+    else:
+        raise MalformedEntryError(f"unreadable httpRequest.latency {value!r}")
+    if seconds < 0 or seconds != seconds:
+        raise MalformedEntryError(f"negative httpRequest.latency {value!r}")
+    return seconds * 1000.0
+
+
+def _text(entry: Mapping[str, Any]) -> str | None:
+    text = entry.get("textPayload")
+    if isinstance(text, str):
+        return text
+    payload = entry.get("jsonPayload")
+    if isinstance(payload, dict):
+        message = payload.get("message") or payload.get("textPayload")
+        if isinstance(message, str):
+            return message
+    return None
+
+
+def _when(entry: Mapping[str, Any]) -> datetime:
+    # `timestamp` is when it happened; `receiveTimestamp` (seconds later) is all some exports keep
+    stamp = entry.get("timestamp") or entry.get("receiveTimestamp")
+    if not isinstance(stamp, str):
+        raise MalformedEntryError("no timestamp or receiveTimestamp")
+    return parse_timestamp(stamp)
+
+
+def _project(entry: Mapping[str, Any], labels: Mapping[str, Any]) -> str:
+    project = labels.get("project_id")
+    if isinstance(project, str) and project:
+        return project
+    log_name = entry.get("logName")
+    if isinstance(log_name, str) and log_name.startswith("projects/"):
+        return log_name.split("/", 2)[1]
+    raise MalformedEntryError("no resource.labels.project_id")
+
+
+def _label(labels: Mapping[str, Any], name: str, fallback: str | None = None) -> str:
+    value = labels.get(name)
+    if isinstance(value, str) and value:
+        return value
+    if fallback:
+        return fallback
+    raise MalformedEntryError(f"no resource.labels.{name}")
+
+
+def parse_entry(entry: object, function: str | None = None) -> GcpEvent | None:
+    """One LogEntry dict (as JSON decodes it) -> an event, `None` when the entry is not one we count.
+
+    `function` names the function when the entry's resource labels do not (ingest `--function`).
+    Raises `MalformedEntryError` for a relevant entry we cannot read.
+    """
+    if not isinstance(entry, dict):
+        raise MalformedEntryError(f"a LogEntry is a JSON object, got {type(entry).__name__}")
+    resource = entry.get("resource")
+    if not isinstance(resource, dict):
+        return None
+    kind = resource.get("type")
+    if kind == GEN1_RESOURCE:
+        return _gen1(entry, resource, function)
+    if kind == GEN2_RESOURCE:
+        return _gen2(entry, resource, function)
+    return None
+
+
+def _resource_labels(resource: Mapping[str, Any]) -> Mapping[str, Any]:
+    labels = resource.get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+def _gen1(entry: Mapping[str, Any], resource: Mapping[str, Any], function: str | None) -> Invocation | None:
+    text = _text(entry)
+    if text is None or "inished with status" not in text:
+        return None
+    match = _GEN1_LINE.search(text)
+    if match is None:
+        raise MalformedEntryError(f"unreadable gen1 execution line {text[:80]!r}")
+    labels = _resource_labels(resource)
+    status = match["status"].strip()
+    ms = match["ms"]
+    if match["code_word"]:
+        try:
+            code = int(status)
+        except ValueError:
+            raise MalformedEntryError(f"unreadable gen1 status code {status!r}") from None
+        error, timeout = code >= 500, False
+    else:
+        status = status.lower()
+        if not status:
+            raise MalformedEntryError("gen1 execution line without a status")
+        error, timeout = status not in _OK_WORDS, status == "timeout"
+    return Invocation(
+        project=_project(entry, labels),
+        region=_label(labels, "region"),
+        function=_label(labels, "function_name", function),
+        generation=Generation.GEN1,
+        at=_when(entry),
+        duration_ms=float(ms) if ms is not None else None,
+        status=status,
+        error=error,
+        timeout=timeout,
+        # gen1 never logs the platform's own rejections; a 429 in this line is the code's reply
+        throttled=False,
+    )
+
+
+def _gen2(entry: Mapping[str, Any], resource: Mapping[str, Any], function: str | None) -> GcpEvent | None:
+    http = entry.get("httpRequest")
+    if isinstance(http, dict):
+        labels = _resource_labels(resource)
+        raw_status = http.get("status")
+        if isinstance(raw_status, bool) or not isinstance(raw_status, int | str):
+            raise MalformedEntryError("request log without httpRequest.status")
+        try:
+            code = int(raw_status)
+        except ValueError:
+            raise MalformedEntryError(f"unreadable httpRequest.status {raw_status!r}") from None
+        text = _text(entry)
+        throttled = code == 429 or (text is not None and _NO_INSTANCE in text)
+        return Invocation(
+            project=_project(entry, labels),
+            region=_label(labels, "location"),
+            function=_label(labels, "service_name", function),
+            generation=Generation.GEN2,
+            at=_when(entry),
+            duration_ms=parse_latency_ms(http.get("latency")),
+            status=str(code),
+            error=code >= 500 and not throttled,
+            timeout=None,
+            throttled=throttled,
+        )
+    text = _text(entry)
+    if text is None or not text.startswith("Starting new instance"):
+        return None
+    match = _START_LINE.match(text)
+    if match is None:
+        raise MalformedEntryError(f"unreadable instance start line {text[:80]!r}")
+    labels = _resource_labels(resource)
+    return InstanceStart(
+        project=_project(entry, labels),
+        region=_label(labels, "location"),
+        function=_label(labels, "service_name", function),
+        at=_when(entry),
+        reason=match["reason"],
+    )
