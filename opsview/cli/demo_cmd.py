@@ -16,8 +16,17 @@ from opsview.store import Store
 
 
 def demo_config(base: Config, seed: int, scale: int) -> Config:
-    """The user's config (pricing, tui, alerts) with the demo fleet as its only source."""
-    return base.model_copy(update={"sources": SourcesConfig(demo=[DemoSource(name="demo", seed=seed, scale=scale)])})
+    """The user's config (pricing, tui, alerts) with the demo fleet as its only source.
+
+    Without rules of the user's own, the demo watches the default rule pack, so the alerts
+    screen shows what the demo fleet's troubled functions trip.
+    """
+    update: dict[str, object] = {"sources": SourcesConfig(demo=[DemoSource(name="demo", seed=seed, scale=scale)])}
+    if not base.alerts.rules and not base.alerts.rule_files:
+        from opsview.alerts.defaults import default_rules
+
+        update["alerts"] = base.alerts.model_copy(update={"rules": default_rules()})
+    return base.model_copy(update=update)
 
 
 def fill_history(config: Config, store: Store, hours: float, *, progress: bool = True) -> int:

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from opsview.collect import CollectionRunner, one_line
-from opsview.config import Config
+from opsview.config import Config, RuleConfig
 from opsview.schema import utcnow
 from opsview.store import Store
 from opsview.tui.context import Clock, TuiContext
@@ -56,6 +56,7 @@ class OpsviewApp(App[None]):
         super().__init__()
         self.ctx = TuiContext(store, config, clock, read_only, ViewState(window=window))
         self.runner = None if read_only else CollectionRunner(config, store)
+        self.rules, self.rules_error = _load_rules(config) if not read_only else ([], None)
         self.collecting = False
         self.collections = 0
         self._next_collection: Timer | None = None
@@ -73,6 +74,8 @@ class OpsviewApp(App[None]):
             log.warning("unknown theme %r in [tui].theme; keeping %s", theme, self.theme)
         self.set_keymap(self.ctx.config.tui.keymap)
         self._update_title()
+        if self.rules_error:
+            self.notify(self.rules_error, title="Alert rules not loaded", severity="error", timeout=15)
         if self.runner is not None:
             self.start_collection()
 
@@ -105,12 +108,31 @@ class OpsviewApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="collect")
     def _collect(self, runner: CollectionRunner) -> None:
         try:
-            reports = runner.run()
+            reports = runner.run(now=self.ctx.clock())
         except Exception as exc:  # a failing source is already contained in its report; this is the store
             log.exception("collection failed")
             self.post_message(CollectionFinished([], one_line(exc)))
             return
+        self._check_alerts()
         self.post_message(CollectionFinished(reports))
+
+    def _check_alerts(self) -> None:
+        """Rules are checked live after every collection (on this worker thread, never the UI's).
+
+        Under the same store lock as `opsview check`, so a cron check and this TUI never
+        notify twice; if a check holds the lock right now, this pass leaves it to them.
+        """
+        if not self.rules:
+            return
+        from opsview.alerts.check import LockBusyError, run_check
+
+        try:
+            run_check(self.ctx.config, self.rules, self.ctx.store, collect=False, now=self.ctx.clock(),
+                      lock_wait=timedelta(0))
+        except LockBusyError:
+            log.info("alert check skipped: another check holds the lock")
+        except Exception:
+            log.exception("alert evaluation failed")
 
     def on_collection_finished(self, message: CollectionFinished) -> None:
         self.collecting = False
@@ -164,3 +186,12 @@ class OpsviewApp(App[None]):
                     yield SystemCommand(
                         binding.description, f"key {binding.key}", partial(self.run_action, binding.action, screen)
                     )
+
+
+def _load_rules(config: Config) -> tuple[list[RuleConfig], str | None]:
+    from opsview.alerts.rules import load_rules
+
+    try:
+        return load_rules(config), None
+    except Exception as exc:  # a broken rule file must not keep the fleet view from opening
+        return [], one_line(exc)

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 from rich.console import Console
+from textual.coordinate import Coordinate
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from opsview.config import Config, TuiConfig
 from opsview.schema import CollectorHealth, FunctionKey, Sample
@@ -296,3 +297,25 @@ async def test_command_palette_offers_every_fleet_action(make_app: MakeApp) -> N
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Filter", "aws", "azure", "gcp", "all", "Sort", "Reverse sort", "Detail", "Window", "Refresh",
                 "Alerts", "Help", "Quit"} <= titles
+
+
+async def test_rules_are_checked_live_after_each_collection(make_app: MakeApp) -> None:
+    """Not read-only: the background worker collects, then evaluates the rules; the alerts screen shows them."""
+    from opsview.alerts.model import AlertState
+    from opsview.config import AlertsConfig, RuleConfig
+
+    rule = RuleConfig.model_validate({"name": "throttled", "measure": "throttles", "window": "5m", "op": ">",
+                                      "threshold": 0, "for": "0s", "severity": "warning"})
+    app = make_app(Config(alerts=AlertsConfig(rules=[rule])), read_only=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        firing = app.ctx.store.alert_records({AlertState.FIRING})
+        assert "image-resize" in {r.key.name for r in firing}  # the demo's throttle burst just happened
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, AlertsScreen)
+        table = app.screen.query_one("#alerts-table", DataTable)
+        shown = " ".join(str(table.get_cell_at(Coordinate(r, c))) for r in range(table.row_count)
+                         for c in range(len(table.columns)))
+        assert "image-resize" in shown
+        assert "throttled" in shown
