@@ -250,6 +250,29 @@ DERIVED: Final[Mapping[str, DerivedFn]] = {
 
 ALL_MEASURES: Final[tuple[str, ...]] = MEASURE_NAMES + tuple(DERIVED)
 
+# Which stored measures each derived one reads, so a reader can aggregate only what it needs.
+DERIVED_INPUTS: Final[Mapping[str, frozenset[str]]] = {
+    "error_rate": frozenset({"errors", "invocations"}),
+    "throttle_rate": frozenset({"throttles", "invocations"}),
+    "cold_start_rate": frozenset({"cold_starts", "invocations"}),
+    "timeout_ratio": frozenset({"duration_p99_ms"}),
+    "cost_usd": frozenset({"invocations", "billed_ms", "duration_avg_ms"}),
+}
+assert set(DERIVED_INPUTS) == set(DERIVED)
+
+
+def measure_inputs(names: Iterable[str]) -> frozenset[str]:
+    """The stored measures that the given stored or derived measures are computed from."""
+    out: set[str] = set()
+    for name in names:
+        if name in DERIVED_INPUTS:
+            out |= DERIVED_INPUTS[name]
+        elif name in AGGREGATION:
+            out.add(name)
+        else:
+            raise KeyError(f"unknown measure {name!r}; known: {', '.join(ALL_MEASURES)}")
+    return frozenset(out)
+
 
 def measure_value(
     name: str, m: Measures, info: FunctionInfo | None = None, price: Price | None = None

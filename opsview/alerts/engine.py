@@ -24,7 +24,7 @@ from opsview.alerts.state import Observation, RuleFacts, step
 from opsview.alerts.templating import render, template_fields
 from opsview.config.alerts import NotifierConfig, RuleConfig
 from opsview.config.models import PricingConfig
-from opsview.schema import DEFAULT_PRICES, FunctionInfo, FunctionKey, Measures, Price, measure_value
+from opsview.schema import DEFAULT_PRICES, FunctionInfo, FunctionKey, Measures, Price, measure_inputs, measure_value
 from opsview.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,10 @@ class Evaluation:
 class _Fleet:
     """Columns of measure values for every function, read once per distinct window."""
 
-    def __init__(self, store: Store, now: datetime, infos: Sequence[FunctionInfo], pricing: PricingConfig | None):
+    def __init__(self, store: Store, now: datetime, infos: Sequence[FunctionInfo], pricing: PricingConfig | None,
+                 needs: Mapping[tuple[datetime, datetime], frozenset[str]] | None = None):
         self.store = store
+        self.needs = needs or {}  # per window, the stored measures its rules read (others are not aggregated)
         self.now = now
         self.infos = list(infos)
         self.index = {info.key: i for i, info in enumerate(self.infos)}
@@ -90,7 +92,7 @@ class _Fleet:
         per_fn = self._measures.get((start, end))
         if per_fn is None:
             per_fn = [None] * len(self.infos)
-            for row in self.store.fleet(start, end):
+            for row in self.store.fleet(start, end, measures=self.needs.get((start, end))):
                 i = self.index.get(row.key)
                 if i is not None and row.buckets:
                     per_fn[i] = row.measures
@@ -182,6 +184,22 @@ def _annotate(rule: RuleConfig, record: AlertRecord, silences: Sequence[Silence]
     return replace(record, summary=summary, description=description, silenced=silenced, labels=dict(rule.labels))
 
 
+def _window_needs(rules: Sequence[RuleConfig], now: datetime) -> dict[tuple[datetime, datetime], frozenset[str]]:
+    """Per aggregation window, the stored measures the rules over it need."""
+    needs: dict[tuple[datetime, datetime], frozenset[str]] = {}
+    for rule in rules:
+        try:
+            inputs = measure_inputs([rule.measure])
+        except KeyError:
+            continue  # reported per rule by the evaluation itself
+        spans = [(now - rule.window, now)]
+        if rule.previous is not None:
+            spans.append((now - rule.window - rule.previous.window, now - rule.window))
+        for span in spans:
+            needs[span] = needs.get(span, frozenset()) | inputs
+    return needs
+
+
 def evaluate(
     rules: Sequence[RuleConfig],
     store: Store,
@@ -199,7 +217,7 @@ def evaluate(
     if now.tzinfo is None:
         raise ValueError("evaluate() needs a timezone-aware `now`")
     infos = store.functions()
-    fleet = _Fleet(store, now, infos, pricing)
+    fleet = _Fleet(store, now, infos, pricing, _window_needs(rules, now))
     silences = store.silences(active_at=now)
     existing: dict[str, dict[FunctionKey, AlertRecord]] = {}
     for rec in store.alert_records():

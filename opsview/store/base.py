@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -55,7 +55,9 @@ class Store(Protocol):
     # reads
     def functions(self, flt: FleetFilter | None = None) -> list[FunctionInfo]: ...
     def function(self, key: FunctionKey) -> FunctionInfo | None: ...
-    def fleet(self, start: datetime, end: datetime, flt: FleetFilter | None = None) -> list[FleetRow]: ...
+    def fleet(
+        self, start: datetime, end: datetime, flt: FleetFilter | None = None, measures: Collection[str] | None = None
+    ) -> list[FleetRow]: ...
     def series(
         self, key: FunctionKey, start: datetime, end: datetime, step_s: int | None = None
     ) -> list[Sample]: ...

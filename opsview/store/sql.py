@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from opsview.schema import AGGREGATION, MEASURE_NAMES, Agg
 
 
@@ -11,10 +13,17 @@ def weight_sql(column: str, alias: str = "") -> str:
     return f"(CASE WHEN {col} > 0 THEN {col} ELSE 1 END)"
 
 
-def aggregate_sql(alias: str = "") -> list[str]:
-    """One expression per measure, in MEASURE_NAMES order, aggregating rows of `samples`."""
+def aggregate_sql(alias: str = "", measures: Collection[str] | None = None) -> list[str]:
+    """One expression per measure, in MEASURE_NAMES order, aggregating rows of `samples`.
+
+    With `measures`, the others are NULL: each aggregate costs per row scanned, and a reader
+    that needs two measures should not pay for fourteen.
+    """
     out = []
     for name in MEASURE_NAMES:
+        if measures is not None and name not in measures:
+            out.append("NULL")
+            continue
         rule = AGGREGATION[name]
         col = f"{alias}{name}"
         if rule.kind is Agg.SUM:

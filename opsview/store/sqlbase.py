@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import operator
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
@@ -221,9 +221,12 @@ class SqlStore:
         ).fetchone()
         return self._info(row) if row else None
 
-    def fleet(self, start: datetime, end: datetime, flt: FleetFilter | None = None) -> list[FleetRow]:
+    def fleet(
+        self, start: datetime, end: datetime, flt: FleetFilter | None = None, measures: Collection[str] | None = None
+    ) -> list[FleetRow]:
+        """Every function aggregated over [start, end); `measures` limits the aggregation (others are None)."""
         where, params = self._where(flt)
-        aggs = ", ".join(aggregate_sql("s."))
+        aggs = ", ".join(aggregate_sql("s.", measures))
         # The correlated join lets the database seek (fid, start) per function instead of scanning.
         rows = self._conn().execute(
             f"SELECT {self._INFO_COLS}, COUNT(s.start), {aggs} FROM functions f "

@@ -230,3 +230,18 @@ def test_a_writer_killed_mid_batch_leaves_the_store_consistent(tmp_path: Path) -
     # and the store still takes writes
     store.write_samples([Sample(key=KEY, start=T0, invocations=1)])
     assert store.series(KEY, T0, minute(1))[0].invocations == 1
+
+
+def test_fleet_can_aggregate_only_the_measures_a_reader_needs(store: Store) -> None:
+    from opsview.schema import measure_inputs
+
+    store.write_samples(window_samples(7, 1, T0, T0 + timedelta(minutes=30)))
+    full = {r.key: r for r in store.fleet(T0, T0 + timedelta(minutes=30))}
+    needed = measure_inputs(["error_rate", "timeout_ratio"])
+    assert needed == {"errors", "invocations", "duration_p99_ms"}
+    part = {r.key: r for r in store.fleet(T0, T0 + timedelta(minutes=30), measures=needed)}
+    for key, row in part.items():
+        assert row.measures.errors == full[key].measures.errors
+        assert row.measures.duration_p99_ms == full[key].measures.duration_p99_ms
+        assert row.measures.duration_max_ms is None  # not asked for, not aggregated
+        assert row.buckets == full[key].buckets
