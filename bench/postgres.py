@@ -62,7 +62,7 @@ def _writer(url: str, index: int, samples: int, batch: int, start: Any, out: Any
     store.close()
 
 
-def _reader(url: str, start: Any, stop: Any, out: Any) -> None:
+def _reader(url: str, interval: float, start: Any, stop: Any, out: Any) -> None:
     from opsview.store import open_store
 
     store = open_store(url)
@@ -75,6 +75,8 @@ def _reader(url: str, start: Any, stop: Any, out: Any) -> None:
         try:
             rows = store.fleet(T0, end)
             assert sum(r.buckets for r in rows) == len(rows) * READ_WINDOW_MIN
+            if interval:
+                stop.wait(interval)  # a dashboard's refresh cadence instead of a tight loop
             latencies.append((time.perf_counter() - t) * 1000)
         except Exception as exc:
             errors += 1
@@ -83,7 +85,7 @@ def _reader(url: str, start: Any, stop: Any, out: Any) -> None:
     store.close()
 
 
-def run(url: str, writers: int, samples: int, readers: int, batch: int) -> dict[str, Any]:
+def run(url: str, writers: int, samples: int, readers: int, batch: int, interval: float = 0.0) -> dict[str, Any]:
     from opsview.store import open_store
 
     store = open_store(url)  # migrate and fill the readers' window once, before the race
@@ -94,7 +96,7 @@ def run(url: str, writers: int, samples: int, readers: int, batch: int) -> dict[
     stop = ctx.Event()
     wq, rq = ctx.Queue(), ctx.Queue()
     wprocs = [ctx.Process(target=_writer, args=(url, i, samples, batch, start, wq)) for i in range(writers)]
-    rprocs = [ctx.Process(target=_reader, args=(url, start, stop, rq)) for _ in range(readers)]
+    rprocs = [ctx.Process(target=_reader, args=(url, interval, start, stop, rq)) for _ in range(readers)]
     for p in wprocs + rprocs:
         p.start()
     start.wait()
@@ -125,8 +127,11 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--batch", type=int, default=50_000)
     parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
+    parser.add_argument("--reader-interval", type=float, default=0.0,
+                        help="seconds between a reader's queries (0 = back to back, the worst case)")
     args = parser.parse_args()
     results: dict[str, Any] = {"benchmark": "team-store", "writers": args.writers, "readers": args.readers,
+                               "reader_interval_s": args.reader_interval,
                                "samples_per_writer": args.samples, "cores": mp.cpu_count(),
                                "goals": {"postgres_samples_per_s": 200_000, "reader_p95_ms": 100, "errors": 0}}
     if args.backend in ("postgres", "both"):
@@ -137,12 +142,14 @@ def main() -> None:
             results["postgres"] = "skipped: PostgreSQL server binaries not installed"
         else:
             try:
-                results["postgres"] = run(cluster.url, args.writers, args.samples, args.readers, args.batch)
+                results["postgres"] = run(cluster.url, args.writers, args.samples, args.readers, args.batch,
+                                          args.reader_interval)
             finally:
                 cluster.stop()
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            results["sqlite"] = run(str(Path(tmp) / "bench.db"), args.writers, args.samples, args.readers, args.batch)
+            results["sqlite"] = run(str(Path(tmp) / "bench.db"), args.writers, args.samples, args.readers, args.batch,
+                                    args.reader_interval)
     print(json.dumps(results, indent=2))
 
 
