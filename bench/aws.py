@@ -1,0 +1,260 @@
+"""Benchmarks for the AWS collector and `opsview ingest --provider aws`; prints one JSON object.
+
+refresh: one collection of N functions in one region against moto's server, 20 ms added to every request
+         (a botocore `before-send` hook sleeps, standing in for the network), beside the naive baseline
+         most CLI tools use: GetMetricStatistics once per function per metric, one after another.
+ingest:  a generated Lambda log of N lines through the real reader + accumulator, beside a naive
+         line-by-line regex that keeps every duration in a list; each run in its own process so its
+         peak RSS is its own. Run twice (N/5 and N lines) to show memory does not grow with the file.
+
+Default run (~1-2 min): 200 functions, 200,000 lines. Full size: --functions 1000 --lines 1000000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+LATENCY_S = 0.020
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- refresh ------------------------------------------------------------------------------
+
+
+def _moto_percentiles() -> None:
+    """moto answers percentile stats with a null it cannot serialise; add a nearest-rank percentile."""
+    from moto.cloudwatch import models
+
+    original = models.Statistics.get_statistics_for_type
+
+    def with_percentiles(self: Any, stat: str) -> Any:
+        if stat.startswith("p") and stat[1:].replace(".", "", 1).isdigit():
+            values = sorted(self.metric_single_values_list)
+            return values[max(0, math.ceil(float(stat[1:]) / 100 * len(values)) - 1)] if values else None
+        return original(self, stat)
+
+    models.Statistics.get_statistics_for_type = with_percentiles
+
+
+def _delay(**_: Any) -> None:
+    time.sleep(LATENCY_S)
+
+
+def bench_refresh(functions: int) -> dict[str, Any]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from collectors.aws import AwsCollector
+    from collectors.base import CollectRequest
+    from opsview.config import AwsSource
+    from opsview.schema import floor_time, utcnow
+
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    _moto_percentiles()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        role = boto3.client("iam", endpoint_url=url).create_role(
+            RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as zf:
+            zf.writestr("app.py", "def handler(e, c):\n    return 1\n")
+        lam = boto3.client("lambda", endpoint_url=url)
+        for i in range(functions):
+            lam.create_function(FunctionName=f"fn-{i:04d}", Runtime="python3.12", Role=role, Handler="app.handler",
+                                Code={"ZipFile": code.getvalue()}, Timeout=30)
+        now = utcnow()
+        minute = floor_time(now, 60) - timedelta(minutes=2)
+        cw = boto3.client("cloudwatch", endpoint_url=url)
+        # sparse data (one minute, three metrics): moto scans every datapoint for every query
+        batch = []
+        for i in range(functions):
+            dims = [{"Name": "FunctionName", "Value": f"fn-{i:04d}"}]
+            for metric, value in (("Invocations", 10.0 + i % 7), ("Errors", float(i % 3)), ("Duration", 120.0)):
+                batch.append({"MetricName": metric, "Dimensions": dims, "Timestamp": minute, "Value": value})
+            if len(batch) >= 900:
+                cw.put_metric_data(Namespace="AWS/Lambda", MetricData=batch)
+                batch = []
+        if batch:
+            cw.put_metric_data(Namespace="AWS/Lambda", MetricData=batch)
+        start, end = now - timedelta(minutes=3), now
+
+        # ours: one refresh as `opsview collect` runs it (cold starts off: this measures metrics)
+        collector = AwsCollector(AwsSource(name="bench", regions=["us-east-1"], endpoint_url=url, cold_starts="off"))
+        collector._client("sts", "us-east-1").meta.events.register("before-send", _delay)
+        for service in ("lambda", "cloudwatch"):
+            collector._client(service, "us-east-1").meta.events.register("before-send", _delay)
+        began = time.perf_counter()
+        result = collector.collect(CollectRequest(start=start, end=end))
+        ours_s = time.perf_counter() - began
+        assert all(h.ok for h in result.health), result.health
+        ours_samples = len(result.samples)
+
+        # naive: list, then GetMetricStatistics per function per metric, sequentially
+        calls = 0
+
+        def count(**_: Any) -> None:
+            nonlocal calls
+            calls += 1
+            time.sleep(LATENCY_S)
+
+        naive_lam = boto3.client("lambda", endpoint_url=url)
+        naive_cw = boto3.client("cloudwatch", endpoint_url=url)
+        for client in (naive_lam, naive_cw):
+            client.meta.events.register("before-send", count)
+        began = time.perf_counter()
+        pages = naive_lam.get_paginator("list_functions").paginate()
+        names = [f["FunctionName"] for page in pages for f in page["Functions"]]
+        naive_samples = 0
+        for name in names:
+            dims = [{"Name": "FunctionName", "Value": name}]
+            got = False
+            for metric, stats in (("Invocations", ["Sum"]), ("Errors", ["Sum"]), ("Throttles", ["Sum"]),
+                                  ("Duration", ["Average", "Maximum"]), ("ConcurrentExecutions", ["Maximum"])):
+                reply = naive_cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName=metric, Dimensions=dims,
+                                                       StartTime=start, EndTime=end, Period=60, Statistics=stats)
+                got = got or bool(reply["Datapoints"])
+            naive_samples += got
+        naive_s = time.perf_counter() - began
+    finally:
+        server.stop()
+    return {
+        "functions": functions,
+        "added_latency_ms": LATENCY_S * 1000,
+        "ours": {"api_calls": collector.api_calls, "wall_s": round(ours_s, 3), "samples": ours_samples,
+                 "measures": "Invocations, Errors, Throttles, Duration avg/p50/p95/p99/max, ConcurrentExecutions"},
+        "naive_get_metric_statistics": {"api_calls": calls, "wall_s": round(naive_s, 3),
+                                        "functions_with_data": naive_samples,
+                                        "measures": "same minus percentiles"},
+        "calls_ratio": round(calls / max(1, collector.api_calls), 1),
+        "wall_ratio": round(naive_s / ours_s, 1),
+    }
+
+
+# --- ingest -------------------------------------------------------------------------------
+
+
+def generate_log(path: Path, lines: int) -> None:
+    """START / app line / END / REPORT per invocation, 8 functions' worth of request ids, ~3% cold."""
+    with path.open("w") as out:
+        i = 0
+        written = 0
+        while written < lines:
+            rid = f"{i:08x}-ee49-115b-a5b6-4fd21e8dedac"
+            ts = f"2024-05-01T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}.000Z"
+            init = f"\tInit Duration: {150 + i % 300}.12 ms" if i % 33 == 0 else ""
+            out.write(f"{ts} START RequestId: {rid} Version: $LATEST\n"
+                      f"{ts}\t{rid}\tINFO\tprocessed order {i} in {i % 90} ms\n"
+                      f"{ts} END RequestId: {rid}\n"
+                      f"{ts} REPORT RequestId: {rid}\tDuration: {10 + (i * 7919) % 900}.{i % 100:02d} ms\t"
+                      f"Billed Duration: {11 + (i * 7919) % 900} ms\tMemory Size: 512 MB\tMax Memory Used: "
+                      f"{60 + i % 40} MB{init}\n")
+            i += 1
+            written += 4
+
+
+def _run_ours(path: str) -> dict[str, Any]:
+    from collectors.aws_ingest import read
+    from opsview.ingest import Ingest
+    from opsview.schema import DEFAULT_PRICES
+
+    began = time.perf_counter()
+    acc = Ingest("aws", DEFAULT_PRICES["aws"])
+    with open(path, encoding="utf-8", errors="replace", newline="") as stream:
+        acc.add_all(read(stream, Path(path).name, "bench-fn", acc.stats))
+    result = acc.result()
+    elapsed = time.perf_counter() - began
+    return {"lines": result.stats.lines_read, "seconds": elapsed,
+            "invocations": result.functions[0].measures.invocations}
+
+
+_NAIVE = re.compile(r"REPORT RequestId: (\S+)\s+Duration: ([\d.]+) ms.*?(?:Init Duration: ([\d.]+) ms)?$")
+
+
+def _run_naive(path: str) -> dict[str, Any]:
+    began = time.perf_counter()
+    durations: list[float] = []
+    cold = 0
+    lines = 0
+    with open(path, encoding="utf-8") as stream:
+        for line in stream:
+            lines += 1
+            match = _NAIVE.search(line)
+            if match:
+                durations.append(float(match.group(2)))
+                cold += match.group(3) is not None
+    durations.sort()
+    _ = durations[int(0.99 * (len(durations) - 1))]
+    return {"lines": lines, "seconds": time.perf_counter() - began, "invocations": len(durations)}
+
+
+def _child(kind: str, path: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, path], capture_output=True, text=True,
+                         check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    data: dict[str, Any] = json.loads(out.stdout)
+    return data
+
+
+def bench_ingest(lines: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        small, big = Path(tmp) / "small.log", Path(tmp) / "big.log"
+        generate_log(small, lines // 5)
+        generate_log(big, lines)
+        ours_small = _child("ours", str(small))
+        ours = _child("ours", str(big))
+        naive = _child("naive", str(big))
+        size_mb = big.stat().st_size / 1e6
+    assert ours["invocations"] == naive["invocations"], (ours, naive)
+    return {
+        "lines": ours["lines"],
+        "file_mb": round(size_mb, 1),
+        "ours": {"lines_per_s": round(ours["lines"] / ours["seconds"]), "seconds": round(ours["seconds"], 2),
+                 "peak_rss_mb": ours["peak_rss_mb"], "peak_rss_mb_at_one_fifth_size": ours_small["peak_rss_mb"]},
+        "naive_regex": {"lines_per_s": round(naive["lines"] / naive["seconds"]), "seconds": round(naive["seconds"], 2),
+                        "peak_rss_mb": naive["peak_rss_mb"]},
+        "speed_ratio": round(naive["seconds"] / ours["seconds"], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--functions", type=int, default=200, help="functions in the refresh benchmark")
+    parser.add_argument("--lines", type=int, default=200_000, help="lines of the generated ingest log")
+    parser.add_argument("--only", choices=["refresh", "ingest"], default=None)
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, path = args.child
+        data = _run_ours(path) if kind == "ours" else _run_naive(path)
+        data["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        print(json.dumps(data))
+        return
+    report: dict[str, Any] = {}
+    if args.only in (None, "ingest"):
+        report["ingest"] = bench_ingest(args.lines)
+    if args.only in (None, "refresh"):
+        report["refresh"] = bench_refresh(args.functions)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

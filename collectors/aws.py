@@ -1,0 +1,329 @@
+"""AWS Lambda: discovery (ListFunctions), metrics (GetMetricData in bulk) and cold starts (CloudWatch Logs).
+
+One collector per `[[sources.aws]]` entry, i.e. per account (its profile or assumed role); its regions are
+collected concurrently and each becomes one `CollectorHealth` entry, so a denied region never hides the
+others. Credentials come from boto3's default chain (or the named profile, or sts:AssumeRole) and are
+never logged or stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from collectors.aws_coldstarts import ColdStartResult, ColdStats, run_filter, run_insights
+from collectors.aws_limiter import RateLimiter
+from collectors.aws_metrics import Buckets, build_batches, choose_period, fold_results, to_samples
+from collectors.base import CollectRequest, CollectResult
+from opsview.config import AwsSource, Config
+from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, from_epoch, to_epoch, utcnow
+
+log = logging.getLogger(__name__)
+
+CALLS_PER_SECOND = 50.0  # GetMetricData quota per account
+BOTO_CONFIG = BotoConfig(
+    retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=5, read_timeout=60, max_pool_connections=32
+)
+_MAX_REGION_WORKERS = 8
+
+
+def _error_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+@dataclass(slots=True)
+class _RegionCache:
+    listed_at: float
+    functions: list[FunctionInfo]
+    log_groups: set[str] | None  # None: could not list them
+
+
+@dataclass(slots=True)
+class _RegionResult:
+    functions: list[FunctionInfo] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    health: CollectorHealth | None = None
+
+
+class AwsCollector:
+    provider = "aws"
+
+    def __init__(self, source: AwsSource, *, session_factory: Callable[[], boto3.Session] | None = None,
+                 insights_deadline_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = source.name or "aws"
+        self.source = source
+        self._session_factory = session_factory or self._new_session
+        self._session: boto3.Session | None = None
+        self._session_expires: datetime | None = None
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._account: str | None = None
+        self._regions: tuple[float, list[str]] | None = None
+        self._cache: dict[str, _RegionCache] = {}
+        self._limiter = RateLimiter(CALLS_PER_SECOND)
+        self._insights_deadline_s = insights_deadline_s
+        self._clock = clock
+        self.api_calls = 0  # for the benchmark: every request sent, retries included
+
+    # --- sessions and clients -------------------------------------------------------------
+
+    def _new_session(self) -> boto3.Session:
+        base = boto3.Session(profile_name=self.source.profile)
+        if not self.source.role_arn:
+            return base
+        sts = base.client("sts", endpoint_url=self.source.endpoint_url, config=BOTO_CONFIG)
+        kwargs: dict[str, Any] = {"RoleArn": self.source.role_arn, "RoleSessionName": "opsview"}
+        if self.source.external_id:
+            kwargs["ExternalId"] = self.source.external_id
+        creds = sts.assume_role(**kwargs)["Credentials"]
+        self._session_expires = creds["Expiration"]
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+        )
+
+    def _client(self, service: str, region: str) -> Any:
+        with self._lock:  # boto3 sessions are not thread-safe; clients are
+            expires = self._session_expires
+            if self._session is None or (expires is not None and expires - utcnow() < timedelta(minutes=5)):
+                self._session = self._session_factory()
+                self._clients.clear()
+            client = self._clients.get((service, region))
+            if client is None:
+                client = self._session.client(  # type: ignore[call-overload]
+                    service, region_name=region, endpoint_url=self.source.endpoint_url, config=BOTO_CONFIG
+                )
+                client.meta.events.register("before-send", self._count_call)
+                self._clients[(service, region)] = client
+            return client
+
+    def _count_call(self, **_: Any) -> None:
+        self.api_calls += 1
+
+    def _home_region(self) -> str:
+        regions = self.source.regions
+        return regions[0] if regions and regions[0] != "all" else "us-east-1"
+
+    def _account_id(self) -> str:
+        if self._account is None:
+            self._account = str(self._client("sts", self._home_region()).get_caller_identity()["Account"])
+        return self._account
+
+    def _region_names(self) -> list[str]:
+        if self.source.regions != ["all"]:
+            return list(dict.fromkeys(self.source.regions))
+        now = self._clock()
+        if self._regions is None or now - self._regions[0] > self.source.discovery_interval.total_seconds():
+            # DescribeRegions without AllRegions lists only the regions enabled in this account
+            reply = self._client("ec2", self._home_region()).describe_regions()
+            self._regions = (now, sorted(r["RegionName"] for r in reply["Regions"]))
+        return self._regions[1]
+
+    # --- collection -------------------------------------------------------------------------
+
+    def collect(self, request: CollectRequest) -> CollectResult:
+        began = time.monotonic()
+        try:
+            account = self._account_id()
+            regions = self._region_names()
+        except (ClientError, BotoCoreError, ValueError, KeyError) as exc:
+            log.warning("aws source %s: %s", self.name, _error_line(exc))
+            health = CollectorHealth(self.name, self.provider, utcnow(), False, _error_line(exc),
+                                     duration_s=time.monotonic() - began)
+            return CollectResult(health=[health])
+        result = CollectResult()
+        workers = max(1, min(_MAX_REGION_WORKERS, len(regions)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aws-{self.name}") as pool:
+            for part in pool.map(lambda region: self._collect_region(account, region, request), regions):
+                result.functions.extend(part.functions)
+                result.samples.extend(part.samples)
+                if part.health is not None:
+                    result.health.append(part.health)
+        return result
+
+    def _collect_region(self, account: str, region: str, request: CollectRequest) -> _RegionResult:
+        began = time.monotonic()
+        out = _RegionResult()
+        scope = f"{account}/{region}"
+        cold_error: str | None = None
+        try:
+            cache = self._discover(account, region)
+            out.functions = cache.functions
+            if cache.functions:
+                start, end = self._window(account, region, cache.functions, request)
+                if start < end:
+                    out.samples, cold_error = self._measure(region, cache, start, end)
+        except Exception as exc:  # one failing region never sinks the others
+            log.warning("aws %s %s: %s", self.name, scope, _error_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
+            out.health = CollectorHealth(self.name, self.provider, utcnow(), False, _error_line(exc), scope=scope,
+                                         functions=len(out.functions), duration_s=time.monotonic() - began)
+            return out
+        out.health = CollectorHealth(
+            self.name, self.provider, utcnow(), cold_error is None, cold_error, scope=scope,
+            functions=len(out.functions), samples=len(out.samples), duration_s=time.monotonic() - began,
+        )
+        return out
+
+    def _discover(self, account: str, region: str) -> _RegionCache:
+        cached = self._cache.get(region)
+        now = self._clock()
+        if cached is not None and now - cached.listed_at < self.source.discovery_interval.total_seconds():
+            return cached
+        lam = self._client("lambda", region)
+        functions: list[FunctionInfo] = []
+        for page in lam.get_paginator("list_functions").paginate():
+            for fn in page.get("Functions", []):
+                name = fn["FunctionName"]
+                if not any(fnmatchcase(name, g) for g in self.source.include):
+                    continue
+                if any(fnmatchcase(name, g) for g in self.source.exclude):
+                    continue
+                labels: dict[str, str] = {}
+                if self.source.tags:
+                    # ListFunctions carries no tags: read them only when a tag filter needs them
+                    labels = dict(lam.list_tags(Resource=fn["FunctionArn"]).get("Tags", {}))
+                    if any(labels.get(k) != v for k, v in self.source.tags.items()):
+                        continue
+                timeout = fn.get("Timeout")
+                functions.append(FunctionInfo(
+                    key=FunctionKey(self.provider, account, region, name),
+                    runtime=fn.get("Runtime") or fn.get("PackageType"),
+                    memory_mb=fn.get("MemorySize"),
+                    timeout_s=float(timeout) if timeout is not None else None,
+                    resource_id=fn.get("FunctionArn"),
+                    labels=labels,
+                ))
+        groups: set[str] | None = None
+        if self.source.cold_starts != "off":
+            groups = self._log_groups(region)
+        cache = _RegionCache(now, functions, groups)
+        self._cache[region] = cache
+        return cache
+
+    def _log_groups(self, region: str) -> set[str] | None:
+        try:
+            pages = self._client("logs", region).get_paginator("describe_log_groups").paginate(
+                logGroupNamePrefix="/aws/lambda/"
+            )
+            return {g["logGroupName"] for page in pages for g in page.get("logGroups", [])}
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("aws %s %s: cannot list log groups: %s", self.name, region, _error_line(exc))
+            return None
+
+    def _window(self, account: str, region: str, functions: list[FunctionInfo],
+                request: CollectRequest) -> tuple[datetime, datetime]:
+        end = floor_time(request.end, 60)
+        start = floor_time(request.start, 60)
+        last = request.last_bucket(self.provider, account, region)
+        if last is not None:
+            # Lambda stamps a metric at the invocation's start: a bucket keeps growing for up to the timeout
+            lookback = max((f.timeout_s or 0.0) for f in functions)
+            start = max(start, floor_time(last - timedelta(seconds=max(60.0, lookback)), 60))
+        return start, end
+
+    def _measure(self, region: str, cache: _RegionCache, start: datetime,
+                 end: datetime) -> tuple[list[Sample], str | None]:
+        names = [f.key.name for f in cache.functions]
+        keys = {f.key.name: f.key for f in cache.functions}
+        period = choose_period(start, end, min(500, 9 * len(names)))
+        buckets: Buckets = {}
+        cloudwatch = self._client("cloudwatch", region)
+        for batch in build_batches(names, period):
+            token: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {"MetricDataQueries": batch.queries, "StartTime": start, "EndTime": end,
+                                          "ScanBy": "TimestampAscending"}
+                if token:
+                    kwargs["NextToken"] = token
+                self._limiter.acquire()
+                page = cloudwatch.get_metric_data(**kwargs)
+                fold_results(batch, page.get("MetricDataResults", []), buckets)
+                token = page.get("NextToken")
+                if not token:
+                    break
+        samples = to_samples(buckets, keys, period)
+        if self.source.cold_starts == "off":
+            return samples, None
+        cold, error = self._cold_starts(region, cache, names, start, end)
+        return _merge_cold(samples, cold, keys, period), error
+
+    def _cold_starts(self, region: str, cache: _RegionCache, names: list[str], start: datetime,
+                     end: datetime) -> tuple[ColdStartResult | None, str | None]:
+        if cache.log_groups is None:
+            return None, "cold starts: cannot list log groups"
+        groups = [g for g in (f"/aws/lambda/{n}" for n in names) if g in cache.log_groups]
+        if not groups:
+            return None, None
+        logs = self._client("logs", region)
+        insights_error: str | None = None
+        if self.source.cold_starts == "insights":
+            try:
+                result = run_insights(logs, groups, start, end, deadline_s=self._insights_deadline_s)
+                return result, None if result.error is None else f"cold starts: {result.error}"
+            except (ClientError, BotoCoreError) as exc:
+                insights_error = _error_line(exc)
+                log.info("aws %s %s: Logs Insights unavailable (%s); using FilterLogEvents",
+                         self.name, region, insights_error)
+        try:
+            return run_filter(logs, groups, start, end), None
+        except (ClientError, BotoCoreError) as exc:
+            detail = _error_line(exc) if insights_error is None else f"{insights_error}; {_error_line(exc)}"
+            return None, f"cold starts: {detail}"
+
+
+def _merge_cold(samples: list[Sample], cold: ColdStartResult | None, keys: dict[str, FunctionKey],
+                period: int) -> list[Sample]:
+    """Put cold starts into the metric buckets; a bucket of a fully read log group with none gets 0."""
+    if cold is None:
+        return samples
+    by_bucket: dict[tuple[str, int], ColdStats] = {}
+    weights: dict[tuple[str, int], float] = {}
+    for (name, minute), stats in cold.buckets.items():
+        bucket = (name, minute - minute % period)
+        merged = by_bucket.setdefault(bucket, ColdStats())
+        # a wider period folds several minutes: counts add up, averages are weighted by count
+        if stats.init_avg_ms is not None:
+            total = weights.get(bucket, 0.0)
+            merged.init_avg_ms = ((merged.init_avg_ms or 0.0) * total + stats.init_avg_ms * stats.cold_starts) / max(
+                1.0, total + stats.cold_starts)
+            weights[bucket] = total + stats.cold_starts
+        if stats.init_p95_ms is not None:
+            merged.init_p95_ms = max(merged.init_p95_ms or 0.0, stats.init_p95_ms)
+        merged.cold_starts += stats.cold_starts
+    out: list[Sample] = []
+    for sample in samples:
+        bucket = (sample.key.name, to_epoch(sample.start))
+        found = by_bucket.pop(bucket, None)
+        if found is not None:
+            out.append(_with_cold(sample, found))
+        elif f"/aws/lambda/{sample.key.name}" in cold.groups_read and sample.invocations:
+            out.append(_with_cold(sample, ColdStats()))
+        else:
+            out.append(sample)
+    # cold starts whose metrics have not landed yet: written alone, the store merges them later
+    for (name, start), alone in sorted(by_bucket.items()):
+        key = keys.get(name)
+        if key is not None:
+            out.append(Sample(key=key, start=from_epoch(start), period_s=period, cold_starts=alone.cold_starts,
+                              init_avg_ms=alone.init_avg_ms, init_p95_ms=alone.init_p95_ms))
+    return out
+
+
+def _with_cold(sample: Sample, stats: ColdStats) -> Sample:
+    return replace(sample, cold_starts=stats.cold_starts, init_avg_ms=stats.init_avg_ms, init_p95_ms=stats.init_p95_ms)
+
+
+def create(source: AwsSource, config: Config) -> AwsCollector:
+    return AwsCollector(source)
