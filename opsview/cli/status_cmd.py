@@ -52,7 +52,7 @@ def status(window: timedelta, output: str, provider: str | None, sort: str, show
     """
     env = load_env(config_path, store_url, log_level)
     with store_errors():
-        store = env.open_store(read_only=False)
+        store = env.open_store(read_only=True)
         rows = fleet_status(store, env.config.pricing, window, utcnow(), FleetFilter(provider=provider))
     if not show_all:
         rows = [r for r in rows if r.buckets]

@@ -39,7 +39,7 @@ class SQLiteStore(SqlStore):
             except OSError as exc:
                 raise StoreError(f"{self.path.parent}: cannot create store directory ({exc.strerror})") from None
         elif not self.path.exists():
-            raise StoreError(f"{self.path}: store not found")
+            raise StoreError(f"{self.path}: store not found (nothing collected here yet? run `opsview collect`)")
         self._migrate()
 
     # --- connections -----------------------------------------------------------------------

@@ -141,3 +141,12 @@ def test_one_failing_source_never_sinks_the_others(tmp_path: Path) -> None:
     health = {(h.source, h.scope): h for h in store.latest_health()}
     assert health[("broken", "")].ok is False
     assert health[("demo", "")].ok is True
+
+
+def test_status_on_a_store_that_does_not_exist_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    result = opsview("status", "--store", str(missing))
+    assert result.returncode == 2
+    assert "store not found" in result.stderr
+    assert "opsview collect" in result.stderr
+    assert not missing.exists()
