@@ -31,5 +31,5 @@ def setup_logging(level: str = "WARNING", *, log_file: Path | None = None, to_st
         stream.setFormatter(logging.Formatter("opsview: %(levelname)s: %(message)s"))
         root.addHandler(stream)
     # SDKs are chatty at INFO and may echo request details; keep them to warnings.
-    for noisy in ("botocore", "boto3", "urllib3", "azure", "google", "werkzeug", "waitress"):
+    for noisy in ("botocore", "boto3", "urllib3", "azure", "google", "werkzeug", "waitress", "psycopg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -92,14 +92,26 @@ class PostgresStore(SqlStore):
         self._held_lock = threading.Lock()
         self._lock_conns: dict[str, psycopg.Connection[Any]] = {}
         try:
+            # One direct connection first: it fails fast with the server's own reason, where the
+            # pool would retry quietly until its timeout.
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.url}: cannot connect to PostgreSQL ({self._scrub(exc)})") from None
+        try:
             self._pool = ConnectionPool(
                 url, min_size=1, max_size=max_connections, kwargs={"autocommit": True}, configure=_configure,
                 open=True, timeout=15, name="opsview",
             )
             self._pool.wait(timeout=15)
         except Exception as exc:
-            raise StoreError(f"{self.url}: cannot connect to PostgreSQL ({' '.join(str(exc).split())})") from None
+            raise StoreError(f"{self.url}: cannot connect to PostgreSQL ({self._scrub(exc)})") from None
         self._migrate()
+
+    def _scrub(self, exc: BaseException) -> str:
+        """An error as one line, with the password (if the URL held one) blanked out."""
+        text = " ".join(str(exc).split())
+        secret = self._conninfo.partition("://")[2].rpartition("@")[0].partition(":")[2]
+        return text.replace(secret, "***") if secret else text
 
     # --- connections -----------------------------------------------------------------------------
 
@@ -152,6 +164,11 @@ class PostgresStore(SqlStore):
                         "upgrade opsview"
                     )
                 if self.read_only:
+                    if version < LATEST_VERSION:
+                        raise StoreError(
+                            f"{self.url}: store schema v{version} is older than v{LATEST_VERSION} "
+                            "(nothing collected here yet? run `opsview collect` against it first)"
+                        )
                     return
                 for migration in MIGRATIONS:
                     if migration.version > version:
@@ -164,7 +181,7 @@ class PostgresStore(SqlStore):
                         conn.execute("DELETE FROM schema_version")
                         conn.execute("INSERT INTO schema_version VALUES (?)", (migration.version,))
         except psycopg.Error as exc:
-            raise StoreError(f"{self.url}: cannot prepare the store ({' '.join(str(exc).split())})") from None
+            raise StoreError(f"{self.url}: cannot prepare the store ({self._scrub(exc)})") from None
 
     @staticmethod
     def _try_hypertable(conn: _Conn) -> None:

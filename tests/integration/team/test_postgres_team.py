@@ -140,3 +140,21 @@ notify = ["oncall"]
         assert store.alert_records({AlertState.FIRING})
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_postgres_errors_are_one_line_without_secrets(pg_url: str) -> None:
+    """An empty database read-only, and a wrong password, as a user would meet them on the CLI."""
+    empty = subprocess.run([sys.executable, "-m", "opsview", "status", "--store", pg_url], capture_output=True,
+                           text=True, timeout=60)
+    assert empty.returncode == 2
+    assert "older than" in empty.stderr
+    assert "Traceback" not in empty.stderr
+    wrong = pg_url.replace("opsview@", "opsview:s3cret-pw@").rsplit(":", 1)[0]
+    wrong += ":1/nope"  # nothing listens on port 1
+    refused = subprocess.run([sys.executable, "-m", "opsview", "status", "--store", wrong], capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "cannot connect to PostgreSQL" in refused.stderr
+    assert "s3cret-pw" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
