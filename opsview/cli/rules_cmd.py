@@ -8,7 +8,12 @@ import click
 from opsview.config import ConfigError
 
 
-@click.group()
+@click.group(
+    epilog="""\b
+Examples:
+  opsview rules validate opsview.toml rules/*.toml
+  opsview rules test rules/tests.toml""",
+)
 def rules() -> None:
     """Validate alert rule files and run their unit tests."""
 
@@ -48,6 +53,8 @@ A test file holds [[rules]] (or rule_files = [...]) and [[tests]]:
   rule = "high-error-rate"
   firing = ["aws/123/us-east-1/checkout"]
 \b
+Example:
+  opsview rules test rules/tests.toml
 Exit 0 when every test passes, 1 when one fails, 2 when a file is invalid.""",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))

@@ -25,7 +25,10 @@ def silence() -> None:
     """
 
 
-@silence.command("add")
+@silence.command("add", epilog="""\b
+Example:
+  opsview silence add --rule high-error-rate --function 'checkout-*' --for 2h --comment "rollback"
+""")
 @click.option("--rule", required=True, metavar="NAME", help="Rule name (a glob: 'aws-*' mutes several rules).")
 @click.option("--function", "function", default="*", show_default=True, metavar="GLOB",
               help="Function name glob, or provider/account/region/name glob.")
@@ -45,7 +48,11 @@ def add(rule: str, function: str, duration: timedelta, comment: str, config_path
                f"until {created.ends.isoformat()}")
 
 
-@silence.command("list")
+@silence.command("list", epilog="""\b
+Examples:
+  opsview silence list
+  opsview silence list --all --format json
+""")
 @click.option("--all", "show_all", is_flag=True, help="Also expired silences.")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @common_options
@@ -72,7 +79,10 @@ def list_(show_all: bool, output: str, config_path: str | None, store_url: str |
         click.echo(f"{s.id:>4}  rule {s.rule}  function {s.function}  until {s.ends.isoformat()}{state}{comment}")
 
 
-@silence.command("remove")
+@silence.command("remove", epilog="""\b
+Example:
+  opsview silence remove 3      # the ID from `opsview silence list`
+""")
 @click.argument("silence_id", type=int, metavar="ID")
 @common_options
 def remove(silence_id: int, config_path: str | None, store_url: str | None, log_level: str) -> None:

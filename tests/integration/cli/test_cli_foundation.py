@@ -95,12 +95,16 @@ def test_help_lists_every_command_and_each_has_an_example() -> None:
 
     for name in COMMANDS:
         assert name in top.stdout
-    for name in ("collect", "status", "demo"):
+    commands = [(name,) for name in COMMANDS] + [("rules", "validate"), ("rules", "test"), ("silence", "add"),
+                                                  ("silence", "list"), ("silence", "remove")]
+    for args in commands:
+        sub = opsview(*args, "--help")
+        assert sub.returncode == 0, args
+        assert "Example" in sub.stdout, args
+    for name in ("collect", "status", "demo", "ingest", "tui", "web", "check", "exporter"):
         sub = opsview(name, "--help")
-        assert sub.returncode == 0, name
-        assert "Example" in sub.stdout, name
-        assert "--store" in sub.stdout
-        assert "--config" in sub.stdout
+        assert "--store" in sub.stdout, name
+        assert "--config" in sub.stdout, name
 
 
 class _Broken:
