@@ -10,7 +10,7 @@ from pathlib import Path
 from dash import Dash
 
 from dashboards import controls, server
-from dashboards.context import WebContext, attach
+from dashboards.context import WebContext, attach, context_of
 from opsview.config import Config
 from opsview.schema import utcnow
 from opsview.store import Store
@@ -31,12 +31,35 @@ def create_app(store: Store, config: Config, *, clock: Callable[[], datetime] = 
     ctx = WebContext(store, config, clock)
     attach(app.server, ctx)
     server.install(app.server, ctx, creds)
+    _prefetch_overview(app, ctx)
     _add_metrics(app, store, config, clock)
     # Dash hands the global `@callback`s of the page modules (re-run for every app) to the first
     # app that serves a request; claim them now so several apps in one process each get theirs.
     with app.server.app_context():
         app._setup_server()  # type: ignore[no-untyped-call]
     return app
+
+
+def shutdown(app: Dash) -> None:
+    """Call before closing the store: waits for reads the app started in the background."""
+    context_of(app.server).reads.close()
+
+
+def _prefetch_overview(app: Dash, ctx: WebContext) -> None:
+    """Start the overview's reads when its page is requested, not one round trip after the browser
+    has loaded and run the scripts: the callback then joins reads already under way."""
+    from flask import request
+
+    from dashboards.data import submit_overview_reads
+    from dashboards.view import view_from_query
+
+    def prefetch() -> None:
+        if request.method == "GET" and request.path == "/":
+            view = view_from_query(request.query_string.decode("utf-8", "replace")).view
+            submit_overview_reads(ctx.store, ctx.reads, view, ctx.clock())
+
+    # Appended after the auth hook, so an unauthenticated request starts nothing.
+    app.server.before_request(prefetch)
 
 
 def _add_metrics(app: Dash, store: Store, config: Config, clock: Callable[[], datetime]) -> None:

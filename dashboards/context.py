@@ -1,13 +1,14 @@
-"""What callbacks read: the app's store, config and clock, kept on the Flask app (no module globals)."""
+"""What callbacks read: the app's store, config, clock and read cache, kept on the Flask app (no module globals)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask, current_app
 
+from dashboards.reads import ReadCache
 from opsview.config import Config
 from opsview.store import Store
 
@@ -19,10 +20,16 @@ class WebContext:
     store: Store
     config: Config
     clock: Callable[[], datetime]
+    reads: ReadCache = field(default_factory=ReadCache)  # per app: shared by its requests
 
 
 def attach(server: Flask, ctx: WebContext) -> None:
     server.extensions[_EXTENSION] = ctx
+
+
+def context_of(server: Flask) -> WebContext:
+    ctx: WebContext = server.extensions[_EXTENSION]
+    return ctx
 
 
 def web_context() -> WebContext:

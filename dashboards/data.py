@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from dashboards.reads import ReadCache
 from dashboards.view import ViewState, choose_step
 from opsview.config import PricingConfig
-from opsview.fleet import FunctionStatus, fleet_status, status_of
+from opsview.fleet import FunctionStatus, status_of
 from opsview.schema import (
     CollectorHealth,
     FunctionInfo,
@@ -24,8 +25,9 @@ from opsview.schema import (
     cold_start_rate,
     cost_usd,
     error_rate,
+    floor_time,
 )
-from opsview.store import FleetRow, Store
+from opsview.store import FleetFilter, FleetRow, Store
 
 TOTAL = "total"
 
@@ -116,26 +118,90 @@ def _sum_cost(statuses: Sequence[FunctionStatus]) -> float | None:
     return sum(known) if known else None
 
 
-def overview(store: Store, pricing: PricingConfig, view: ViewState, now: datetime) -> Overview:
+# Each aggregate costs per sample scanned (5,000 functions x 1 h is 300k rows), so the overview
+# asks the store only for the measures it shows: KPIs, the top-10 lists and the cost estimate.
+_COST_MEASURES = frozenset({"invocations", "billed_ms", "duration_avg_ms"})
+PREVIOUS_MEASURES = _COST_MEASURES | {"errors", "throttles", "cold_starts", "duration_p95_ms"}
+CURRENT_MEASURES = PREVIOUS_MEASURES | {"duration_p99_ms"}
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewReads:
+    """What the overview reads for one window, for every provider: the provider filter is applied
+    afterwards in memory, so switching providers reuses one read."""
+
+    window: timedelta
+    step_s: int
+    current: list[FleetRow]  # per function, CURRENT_MEASURES only
+    previous: list[FleetRow]  # per function over the window before, PREVIOUS_MEASURES only
+    series: dict[str, list[tuple[datetime, Measures]]]  # per provider, downsampled to step_s
+
+
+def settled_now(now: datetime) -> datetime:
+    """`now` rounded up to the minute: the same samples fall in the window (they start on
+    whole minutes), and every request within that minute shares one cache key."""
+    floored = floor_time(now, 60)
+    return floored if floored == now else floored + timedelta(seconds=60)
+
+
+def submit_overview_reads(store: Store, cache: ReadCache, view: ViewState,
+                          now: datetime) -> Callable[[], OverviewReads]:
+    """Start (or join) the overview's three reads in parallel; the result waits for them.
+
+    A read of every provider already at hand serves a provider filter (switching providers costs
+    no query); otherwise the filter goes to the store, which then scans only that provider."""
+    now = settled_now(now)
     start, end = view.window(now)
     prev_start, prev_end = view.previous_window(now)
-    flt = view.filter
-    current = store.totals(start, end, flt)
-    previous = store.totals(prev_start, prev_end, flt)
-    statuses = fleet_status(store, pricing, end - start, end, flt)
-    prev_statuses = fleet_status(store, pricing, prev_end - prev_start, prev_end, flt)
-    providers = sorted({s.key.provider for s in statuses} | set(current) | set(previous))
-    kpis = [
-        Kpi(TOTAL, aggregate(current.values()), aggregate(previous.values()), _sum_cost(statuses),
-            _sum_cost(prev_statuses), len(statuses))
-    ]
-    for provider in providers:
-        mine = [s for s in statuses if s.key.provider == provider]
-        kpis.append(Kpi(
-            provider, current.get(provider, Measures()), previous.get(provider, Measures()), _sum_cost(mine),
-            _sum_cost([s for s in prev_statuses if s.key.provider == provider]), len(mine),
-        ))
-    return Overview(kpis, top_lists(statuses), statuses)
+    step = choose_step(start, end)
+    keys = {
+        "current": ("fleet", start, end, CURRENT_MEASURES),
+        "previous": ("fleet", prev_start, prev_end, PREVIOUS_MEASURES),
+        "series": ("provider_series", start, end, step),
+    }
+    flt = FleetFilter(None, view.account, view.region)
+    if view.provider is not None and not all(cache.has((*key, flt)) for key in keys.values()):
+        flt = view.filter
+    current = cache.submit((*keys["current"], flt), lambda: store.fleet(start, end, flt, measures=CURRENT_MEASURES))
+    previous = cache.submit((*keys["previous"], flt),
+                            lambda: store.fleet(prev_start, prev_end, flt, measures=PREVIOUS_MEASURES))
+    series = cache.submit((*keys["series"], flt), lambda: store.provider_series(start, end, step, flt))
+    return lambda: OverviewReads(end - start, step, current.result(), previous.result(), series.result())
+
+
+def read_overview(store: Store, cache: ReadCache, view: ViewState, now: datetime) -> OverviewReads:
+    return submit_overview_reads(store, cache, view, now)()
+
+
+def _by_provider(rows: Sequence[FleetRow], provider: str | None) -> dict[str, list[FleetRow]]:
+    out: dict[str, list[FleetRow]] = {}
+    for r in rows:
+        if provider is None or r.info.key.provider == provider:
+            out.setdefault(r.info.key.provider, []).append(r)
+    return out
+
+
+def overview(reads: OverviewReads, pricing: PricingConfig, provider: str | None = None) -> Overview:
+    """KPI cards and top lists. Totals are aggregated from the per-function rows by the schema's
+    rules: sums and maxima are exact; p95 weighs each function by its invocations, which equals
+    weighing each sample by its invocations (as `Store.totals` does) whenever samples carrying a
+    percentile also carry their invocations."""
+    current = _by_provider(reads.current, provider)
+    previous = _by_provider(reads.previous, provider)
+    kpis: list[Kpi] = []
+    statuses: list[FunctionStatus] = []
+    for name in sorted(current.keys() | previous.keys()):
+        mine = [status_of(row, reads.window, pricing) for row in current.get(name, [])]
+        before = [status_of(row, reads.window, pricing) for row in previous.get(name, [])]
+        statuses.extend(mine)
+        kpis.append(Kpi(name, aggregate(s.measures for s in mine), aggregate(s.measures for s in before),
+                        _sum_cost(mine), _sum_cost(before), len(mine)))
+    prev_costs = [k.previous_cost for k in kpis if k.previous_cost is not None]
+    total = Kpi(
+        TOTAL, aggregate(k.current for k in kpis), aggregate(k.previous for k in kpis),
+        _sum_cost(statuses), sum(prev_costs) if prev_costs else None, len(statuses),
+    )
+    return Overview([total, *kpis], top_lists(statuses), statuses)
 
 
 def _top(statuses: Sequence[FunctionStatus], value: Callable[[FunctionStatus], float | int | None],
@@ -155,10 +221,8 @@ def top_lists(statuses: Sequence[FunctionStatus]) -> list[TopList]:
     ]
 
 
-def fleet_series(store: Store, view: ViewState, now: datetime) -> FleetSeries:
-    start, end = view.window(now)
-    step = choose_step(start, end)
-    by_provider = store.provider_series(start, end, step, view.filter)
+def fleet_series(reads: OverviewReads, provider: str | None = None) -> FleetSeries:
+    by_provider = {p: pts for p, pts in reads.series.items() if provider is None or p == provider}
     invocations = [Trace(p, [t for t, _ in pts], [m.invocations for _, m in pts]) for p, pts in by_provider.items()]
     errors = [Trace(p, [t for t, _ in pts], [m.errors for _, m in pts]) for p, pts in by_provider.items()]
     per_time: dict[datetime, list[Measures]] = {}
@@ -172,7 +236,7 @@ def fleet_series(store: Store, view: ViewState, now: datetime) -> FleetSeries:
         Trace("p95", times, [m.duration_p95_ms for m in merged]),
         Trace("p99", times, [m.duration_p99_ms for m in merged]),
     ]
-    return FleetSeries(step, invocations, errors, percentiles)
+    return FleetSeries(reads.step_s, invocations, errors, percentiles)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import dash
-import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
@@ -85,7 +84,7 @@ def update_function(view_data: dict[str, Any] | None, _n: int | None, key_text: 
     if not view_data:
         raise PreventUpdate
     hidden = {"display": "none"}
-    blank = [go.Figure()] * len(_GRAPHS)
+    blank = [figures.empty() for _ in _GRAPHS]
     try:
         key = FunctionKey.parse(key_text or "")
     except ValueError as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
@@ -39,16 +38,28 @@ def _view(view_data: dict[str, Any] | None) -> ViewState:
     return ViewState.from_data(view_data)
 
 
+# One callback for the whole page: one round trip, and the three reads it needs run in parallel
+# (or were started by the page request itself, see `dashboards.app`).
 @callback(
     Output("overview-kpis", "children"),
     Output("overview-tops", "children"),
+    Output("overview-invocations", "figure"),
+    Output("overview-errors", "figure"),
+    Output("overview-durations", "figure"),
+    Output("overview-health", "children"),
     Input(VIEW_STORE, "data"),
     Input(INTERVAL, "n_intervals"),
 )
-def update_numbers(view_data: dict[str, Any] | None, _n: int | None) -> tuple[list[Any], list[Any]]:
+def update_overview(view_data: dict[str, Any] | None, _n: int | None) -> tuple[Any, ...]:
     view = _view(view_data)
     ctx = web_context()
-    result = data.overview(ctx.store, ctx.config.pricing, view, ctx.clock())
+    reads = data.read_overview(ctx.store, ctx.reads, view, ctx.clock())
+    health = components.health_table(data.health_rows(ctx.store), ctx.clock())
+    return (*numbers(reads, view), *series(reads, view), health)
+
+
+def numbers(reads: data.OverviewReads, view: ViewState) -> tuple[list[Any], list[Any]]:
+    result = data.overview(reads, web_context().config.pricing, view.provider)
     if not result.statuses:
         empty = components.empty_state("No functions match", "Nothing in the store for this provider, account "
                                        "and region. Widen the filters or run `opsview collect`.",
@@ -58,30 +69,10 @@ def update_numbers(view_data: dict[str, Any] | None, _n: int | None) -> tuple[li
     return [components.kpi_card(k) for k in result.kpis], [components.top_table(t, query) for t in result.tops]
 
 
-@callback(
-    Output("overview-invocations", "figure"),
-    Output("overview-errors", "figure"),
-    Output("overview-durations", "figure"),
-    Input(VIEW_STORE, "data"),
-    Input(INTERVAL, "n_intervals"),
-)
-def update_series(view_data: dict[str, Any] | None, _n: int | None) -> tuple[go.Figure, go.Figure, go.Figure]:
-    view = _view(view_data)
-    ctx = web_context()
-    series = data.fleet_series(ctx.store, view, ctx.clock())
+def series(reads: data.OverviewReads, view: ViewState) -> tuple[figures.Figure, figures.Figure, figures.Figure]:
+    fleet = data.fleet_series(reads, view.provider)
     return (
-        figures.stacked("Invocations by provider", series.invocations, series.step_s),
-        figures.stacked("Errors by provider", series.errors, series.step_s),
-        figures.lines("Duration percentiles (all selected functions)", series.percentiles, "ms"),
+        figures.stacked("Invocations by provider", fleet.invocations, fleet.step_s),
+        figures.stacked("Errors by provider", fleet.errors, fleet.step_s),
+        figures.lines("Duration percentiles (all selected functions)", fleet.percentiles, "ms"),
     )
-
-
-@callback(
-    Output("overview-health", "children"),
-    Input(VIEW_STORE, "data"),
-    Input(INTERVAL, "n_intervals"),
-)
-def update_health(view_data: dict[str, Any] | None, _n: int | None) -> html.Div | html.Table:
-    _view(view_data)
-    ctx = web_context()
-    return components.health_table(data.health_rows(ctx.store), ctx.clock())

@@ -58,7 +58,7 @@ def web(host: str | None, port: int | None, dev: bool, insecure: bool, config_pa
     if problem:
         fail(problem)
 
-    from dashboards.app import create_app
+    from dashboards.app import create_app, shutdown
     from dashboards.server import AuthSetupError
 
     with store_errors():
@@ -82,4 +82,5 @@ def web(host: str | None, port: int | None, dev: bool, insecure: bool, config_pa
 
             serve(app.server, host=bind_host, port=bind_port, threads=web_conf.threads, ident="opsview")
     finally:
+        shutdown(app)
         store.close()

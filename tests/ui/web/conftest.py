@@ -13,7 +13,7 @@ import pytest
 from waitress.server import create_server
 
 from collectors.demo import build_fleet, window_samples
-from dashboards.app import create_app
+from dashboards.app import create_app, shutdown
 from opsview.config import Config
 from opsview.schema import CollectorHealth, floor_time, utcnow
 from opsview.store import SQLiteStore
@@ -37,6 +37,7 @@ def fill_demo(store: SQLiteStore, hours: float = 2.0) -> None:
 
 class LiveServer:
     def __init__(self, app: Any) -> None:
+        self._app = app
         self._server = create_server(app.server, host="127.0.0.1", port=0, threads=4)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"  # type: ignore[union-attr]
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -46,6 +47,7 @@ class LiveServer:
         self._server.close()
         self._server.task_dispatcher.shutdown()
         self._thread.join(timeout=5)
+        shutdown(self._app)  # reads a page load started in the background end before the store closes
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from dash import Dash
 
 from collectors.demo import build_fleet, window_samples
-from dashboards.app import create_app
+from dashboards.app import create_app, shutdown
 from opsview.config import Config
 from opsview.schema import CollectorHealth, floor_time, utcnow
 from opsview.store import SQLiteStore
@@ -22,5 +23,7 @@ def filled_store(sqlite_store: SQLiteStore) -> SQLiteStore:
 
 
 @pytest.fixture
-def app(filled_store: SQLiteStore) -> Dash:
-    return create_app(filled_store, Config())
+def app(filled_store: SQLiteStore) -> Iterator[Dash]:
+    app = create_app(filled_store, Config())
+    yield app
+    shutdown(app)  # before the store closes

@@ -36,8 +36,8 @@ def _find(component: Any, id_: str) -> Any:
 def test_overview_numbers_follow_the_provider_filter(app: Dash) -> None:
     overview = importlib.import_module("dashboards.pages.overview")
     with app.server.app_context():
-        cards, tops = overview.update_numbers(ViewState().to_data(), 0)
-        aws_cards, _ = overview.update_numbers(ViewState(provider="aws").to_data(), 0)
+        cards, tops, *_ = overview.update_overview(ViewState().to_data(), 0)
+        aws_cards, *_ = overview.update_overview(ViewState(provider="aws").to_data(), 0)
     assert [c.id for c in cards] == ["kpi-card-total", "kpi-card-aws", "kpi-card-azure", "kpi-card-gcp"]
     assert [c.id for c in aws_cards] == ["kpi-card-total", "kpi-card-aws"]
     everything = _text(_find(cards, "kpi-total-invocations"))
@@ -51,16 +51,18 @@ def test_overview_numbers_follow_the_provider_filter(app: Dash) -> None:
 def test_overview_series_are_downsampled_per_provider(app: Dash) -> None:
     overview = importlib.import_module("dashboards.pages.overview")
     with app.server.app_context():
-        invocations, errors, durations = overview.update_series(ViewState(range="7d").to_data(), 0)
-    assert sorted(t.name for t in invocations.data) == ["aws", "azure", "gcp"]
-    assert all(len(t.x) <= 300 for fig in (invocations, errors, durations) for t in fig.data)
-    assert [t.name for t in durations.data] == ["p50", "p95", "p99"]
+        _, _, invocations, errors, durations, _ = overview.update_overview(ViewState(range="7d").to_data(), 0)
+        aws = overview.update_overview(ViewState(range="7d", provider="aws").to_data(), 0)[2]
+    assert sorted(t["name"] for t in invocations["data"]) == ["aws", "azure", "gcp"]
+    assert [t["name"] for t in aws["data"]] == ["aws"]
+    assert all(len(t["x"]) <= 300 for fig in (invocations, errors, durations) for t in fig["data"])
+    assert [t["name"] for t in durations["data"]] == ["p50", "p95", "p99"]
 
 
 def test_empty_filter_says_so_instead_of_showing_zeros(app: Dash) -> None:
     overview = importlib.import_module("dashboards.pages.overview")
     with app.server.app_context():
-        cards, tops = overview.update_numbers(ViewState(provider="aws", region="mars-north-1").to_data(), 0)
+        cards, tops, *_ = overview.update_overview(ViewState(provider="aws", region="mars-north-1").to_data(), 0)
     assert "No functions match" in _text(cards)
     assert tops == []
 
@@ -76,7 +78,7 @@ def test_function_page_handles_azure_keys_and_unknown_functions(app: Dash) -> No
     assert style == {}
     assert "dotnet8" in _text(info)
     assert len(figs) == 4
-    assert all(fig.data for fig in figs)
+    assert all(fig["data"] for fig in figs)
     assert "No alert history" in _text(alerts)
     assert "No such function" in _text(missing[0])
     assert missing[1] == {"display": "none"}

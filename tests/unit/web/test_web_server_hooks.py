@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from dashboards.app import create_app
+from dashboards.app import create_app, shutdown
 from dashboards.server import AuthSetupError, resolve_credentials
 from opsview.cli.web_cmd import exposure_problem, web
 from opsview.config import Config
@@ -25,8 +26,10 @@ def _basic(user: str, password: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def basic_client(filled_store: SQLiteStore) -> Any:
-    return create_app(filled_store, Config.model_validate(BASIC), environ=ENV).server.test_client()
+def basic_client(filled_store: SQLiteStore) -> Iterator[Any]:
+    app = create_app(filled_store, Config.model_validate(BASIC), environ=ENV)
+    yield app.server.test_client()
+    shutdown(app)  # GET / starts the overview's reads in the background: let them end before the store closes
 
 
 def test_basic_auth_refuses_missing_and_wrong_credentials(basic_client: Any) -> None:
@@ -60,7 +63,11 @@ def test_callback_failure_shows_no_stack_trace(filled_store: SQLiteStore) -> Non
     client = create_app(filled_store, Config()).server.test_client()
     filled_store._conn().execute("DROP TABLE health")
     response = client.post("/_dash-update-component", json={
-        "output": "overview-health.children", "outputs": {"id": "overview-health", "property": "children"},
+        "output": "..overview-kpis.children...overview-tops.children...overview-invocations.figure..."
+                  "overview-errors.figure...overview-durations.figure...overview-health.children..",
+        "outputs": [{"id": i, "property": p} for i, p in (
+            ("overview-kpis", "children"), ("overview-tops", "children"), ("overview-invocations", "figure"),
+            ("overview-errors", "figure"), ("overview-durations", "figure"), ("overview-health", "children"))],
         "inputs": [{"id": "app-view", "property": "data", "value": {"range": "1h"}},
                    {"id": "app-interval", "property": "n_intervals", "value": 0}],
         "changedPropIds": ["app-view.data"], "state": [],
