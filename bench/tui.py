@@ -3,11 +3,14 @@
     .venv/bin/python bench/tui.py [--scale 84] [--minutes 30] [--refreshes 15]
 
 Measured headless (App.run_test) at 120x40, with the store built in a child process so the peak RSS
-is the TUI's own:
-- first_paint_s: app start until the table holds every function and the screen has settled;
-- refresh_apply_ms: the FleetLoaded handler (diff + in-place cell updates) for a refresh whose data
-  changed, against a naive clear-and-rebuild of the same table (`naive_rebuild_ms`) in the same run;
-- filter_ms / sort_ms: key press until the app is idle again (the repaint is queued by then);
+is the TUI's own (taken before the eager baseline below is built):
+- first_paint_s: app start until the first screen update showing every function's row (numbers);
+  sparklines_s: until the first screen update with the sparklines, which are read after the numbers;
+- refresh_apply_ms: UI-thread time to apply one refresh whose data changed (the FleetLoaded handler
+  plus the SparksLoaded one), against an eager DataTable given every row's formatted cells, cleared
+  and refilled, as the TUI did before its table went virtual (`naive_rebuild_ms`), in the same run;
+- filter_ms / sort_ms: key press until the first screen update after the filter/sort handler ran;
+  pilot_roundtrip_ms: Pilot's press-and-wait-for-idle for the same keys and for a key bound to nothing;
 - series_read_ms: the one-query `fleet_series` for every sparkline, against one `series` query per
   function (`naive_series_ms`).
 Goals from the issue: first paint <= 1.5 s, refresh apply <= 50 ms median, filter/sort <= 100 ms, RSS <= 250 MB.
@@ -51,11 +54,14 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def measure(path: Path, refreshes: int) -> dict[str, Any]:
+    from textual.widgets import DataTable
+
     from opsview.config import Config
     from opsview.store import SQLiteStore
     from opsview.tui.app import OpsviewApp
-    from opsview.tui.messages import FleetLoaded
+    from opsview.tui.messages import FleetLoaded, SparksLoaded
     from opsview.tui.screens.fleet import FleetScreen
+    from opsview.tui.widgets.cells import Palette, fit_columns, label, row_cells
 
     class Clock:
         now = NOW
@@ -63,20 +69,43 @@ async def measure(path: Path, refreshes: int) -> dict[str, Any]:
         def __call__(self) -> datetime:
             return self.now
 
-    apply_ms: list[float] = []
-    original = FleetScreen.on_fleet_loaded
+    apply_ms: list[float] = []  # UI-thread time spent applying reads since the last reset
+    applied: dict[str, float] = {}  # when the first fleet / sparkline read was applied
+    on_fleet, on_sparks = FleetScreen.on_fleet_loaded, FleetScreen.on_sparks_loaded
 
-    def timed(self: FleetScreen, message: FleetLoaded) -> None:
+    def timed_fleet(self: FleetScreen, message: FleetLoaded) -> None:
         began = time.perf_counter()
-        original(self, message)
+        on_fleet(self, message)
+        applied.setdefault("fleet", time.perf_counter())
         apply_ms.append((time.perf_counter() - began) * 1000)
 
-    FleetScreen.on_fleet_loaded = timed  # type: ignore[method-assign]
+    def timed_sparks(self: FleetScreen, message: SparksLoaded) -> None:
+        began = time.perf_counter()
+        on_sparks(self, message)
+        applied.setdefault("sparks", time.perf_counter())
+        apply_ms.append((time.perf_counter() - began) * 1000)
+
+    FleetScreen.on_fleet_loaded = timed_fleet  # type: ignore[method-assign]
+    FleetScreen.on_sparks_loaded = timed_sparks  # type: ignore[method-assign]
     store = SQLiteStore(path, read_only=True)
     clock = Clock()
     app = OpsviewApp(store, Config(), read_only=True, clock=clock)
     functions = len(store.functions())
     out: dict[str, Any] = {"functions": functions}
+
+    # Screen updates, as the terminal would receive them (headless, the app still composes each one).
+    painted: list[float] = []
+    display = app._display
+
+    def recording_display(target: Any, renderable: Any) -> None:
+        display(target, renderable)
+        if renderable is not None:
+            painted.append(time.perf_counter())
+
+    app._display = recording_display  # type: ignore[method-assign, assignment]
+
+    def first_paint_after(moment: float) -> float:
+        return min(t for t in painted if t >= moment)
 
     async def idle(pilot: Any) -> None:
         await pilot.app.workers.wait_for_complete()
@@ -85,47 +114,96 @@ async def measure(path: Path, refreshes: int) -> dict[str, Any]:
     began = time.perf_counter()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.fleet
-        while len(screen.table.shown_keys) < functions:
+        while "sparks" not in applied or not any(t >= applied["sparks"] for t in painted):
             await pilot.pause(0.01)
-        await pilot.pause()
-        out["first_paint_s"] = round(time.perf_counter() - began, 3)
+        assert len(screen.table.shown_keys) == functions
+        out["first_paint_s"] = round(first_paint_after(applied["fleet"]) - began, 3)
+        out["sparklines_s"] = round(first_paint_after(applied["sparks"]) - began, 3)
+        await idle(pilot)
 
-        apply_ms.clear()
+        per_refresh: list[float] = []
         for _ in range(refreshes):
+            apply_ms.clear()
             clock.now += timedelta(minutes=1)  # new data each time, so cells really change
             screen.reload()
             await idle(pilot)
-        out["refresh_apply_ms"] = {"median": round(statistics.median(apply_ms), 2),
-                                   "p95": round(pct(apply_ms, 0.95), 2), "n": len(apply_ms)}
+            per_refresh.append(sum(apply_ms))
+        out["refresh_apply_ms"] = {"median": round(statistics.median(per_refresh), 2),
+                                   "p95": round(pct(per_refresh, 0.95), 2), "n": len(per_refresh)}
 
-        naive: list[float] = []
+        # Keystroke to repaint: from sending the key until the first screen update after the view changed
+        # (the filter/sort handler ran). Pilot's own round trip (press + wait for idle) is reported too; it
+        # sleeps in 20 ms steps until the CPU is idle, so it has a floor even for a key that does nothing.
+        viewed: list[float] = []
+        set_view = FleetScreen._set_view
+
+        def recording_set_view(self: FleetScreen, view: Any, *, reread: bool) -> None:
+            set_view(self, view, reread=reread)
+            viewed.append(time.perf_counter())
+
+        FleetScreen._set_view = recording_set_view  # type: ignore[method-assign]
+
+        async def keystroke(key: str, roundtrips: list[float]) -> float:
+            painted.clear()
+            viewed.clear()
+            t0 = time.perf_counter()
+            await pilot.press(key)
+            await pilot.pause()
+            roundtrips.append((time.perf_counter() - t0) * 1000)
+            for _ in range(200):
+                after = [t for t in painted if viewed and t >= viewed[-1]]
+                if after:
+                    return (after[0] - t0) * 1000
+                await pilot.pause(0.01)
+            raise RuntimeError(f"no repaint after {key!r}")
+
+        noop: list[float] = []
         for _ in range(5):
-            rows = list(screen.table._rows)
             t0 = time.perf_counter()
-            table = screen.table
-            table.clear()
-            table._shown = {}
-            table._order = []
-            table.show_rows(rows)
-            naive.append((time.perf_counter() - t0) * 1000)
+            await pilot.press("x")  # bound to nothing on the fleet screen
             await pilot.pause()
-        out["naive_rebuild_ms"] = round(statistics.median(naive), 2)
-        out["refresh_vs_naive_ratio"] = round(statistics.median(naive) / statistics.median(apply_ms), 1)
+            noop.append((time.perf_counter() - t0) * 1000)
 
-        async def keystroke(*keys: str) -> float:
-            t0 = time.perf_counter()
-            await pilot.press(*keys)
-            await pilot.pause()
-            return (time.perf_counter() - t0) * 1000
+        def summary(values: list[float]) -> dict[str, float]:
+            return {"median": round(statistics.median(values), 1), "max": round(max(values), 1)}
 
         await pilot.press("slash")
-        filter_ms = [await keystroke(ch) for ch in "checkout"]
-        filter_ms += [await keystroke("backspace") for _ in range(8)]  # widening back to all 5,000 rows
+        filter_trips: list[float] = []
+        filter_ms = [await keystroke(ch, filter_trips) for ch in "checkout"]
+        filter_ms += [await keystroke("backspace", filter_trips) for _ in range(8)]  # widening back to all rows
         await pilot.press("escape")
-        out["filter_ms"] = {"median": round(statistics.median(filter_ms), 1), "max": round(max(filter_ms), 1),
-                            "widen_to_all_ms": round(filter_ms[-1], 1)}
-        sort_ms = [await keystroke("s") for _ in range(7)] + [await keystroke("S") for _ in range(3)]
-        out["sort_ms"] = {"median": round(statistics.median(sort_ms), 1), "max": round(max(sort_ms), 1)}
+        out["filter_ms"] = {**summary(filter_ms), "widen_to_all_ms": round(filter_ms[-1], 1)}
+        sort_trips: list[float] = []
+        sort_ms = [await keystroke("s", sort_trips) for _ in range(7)]
+        sort_ms += [await keystroke("S", sort_trips) for _ in range(3)]
+        out["sort_ms"] = summary(sort_ms)
+        out["pilot_roundtrip_ms"] = {"filter": summary(filter_trips), "sort": summary(sort_trips),
+                                     "key_bound_to_nothing": summary(noop)}
+
+        # the TUI's own peak, before the baseline below builds 5,000 eager rows
+        out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+        # last, so the garbage of 5,000 eager rows is not collected during the keystrokes above
+        snapshot = screen.snapshot
+        assert snapshot is not None
+        palette = Palette.from_theme(app.theme_variables)
+        eager: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=True, cell_padding=0)
+        await screen.mount(eager)
+        layout = fit_columns(118)
+        for spec, col_width in layout:
+            eager.add_column(label(spec), width=col_width, key=spec.key)
+        naive: list[float] = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            eager.clear()
+            for status in snapshot.statuses:
+                cells = row_cells(status, snapshot.sparks.get(status.key), palette)
+                eager.add_row(*(cells[spec.key] for spec, _ in layout), key=str(status.key))
+            naive.append((time.perf_counter() - t0) * 1000)
+            await pilot.pause()
+        await eager.remove()
+        out["naive_rebuild_ms"] = round(statistics.median(naive), 2)
+        out["refresh_vs_naive_ratio"] = round(statistics.median(naive) / statistics.median(per_refresh), 1)
 
     from opsview.tui.model import SPARK_STEP_S, spark_grid
 
@@ -141,7 +219,6 @@ async def measure(path: Path, refreshes: int) -> dict[str, Any]:
     out["naive_series_ms"] = round(per_function * 1000, 1)
     out["series_vs_naive_ratio"] = round(per_function / one_query, 1)
     store.close()
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out
 
 

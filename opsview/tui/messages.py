@@ -5,27 +5,38 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rich.text import Text
 from textual.message import Message
 
 from opsview.alerts.model import AlertRecord
 from opsview.collect import SourceReport
+from opsview.fleet import FunctionStatus
 from opsview.schema import FunctionKey
 from opsview.tui.loader import DetailData
-from opsview.tui.model import FleetSnapshot
+from opsview.tui.model import FleetSnapshot, Sparks
 
 
 @dataclass
 class FleetLoaded(Message):
-    """A fleet read finished; `cells` holds every function's row, ready to show."""
+    """A fleet read finished (sparklines follow in `SparksLoaded`); `rows` went through the read's view."""
 
     generation: int
     snapshot: FleetSnapshot
-    cells: Mapping[FunctionKey, Mapping[str, Text]]
+    rows: Sequence[FunctionStatus]
 
     def can_replace(self, message: Message) -> bool:
         # only the newest read matters when several queue up behind a busy UI thread
         return isinstance(message, FleetLoaded)
+
+
+@dataclass
+class SparksLoaded(Message):
+    """The sparkline series for the fleet read of the same generation."""
+
+    generation: int
+    sparks: Mapping[FunctionKey, Sparks]
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SparksLoaded)
 
 
 @dataclass

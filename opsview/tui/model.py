@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any, Final
 
 from opsview.fleet import FunctionStatus
@@ -25,6 +26,8 @@ PROVIDERS: Final[Mapping[str, str | None]] = {"aws": "aws", "azure": "azure", "g
 SPARK_POINTS: Final = 10
 SPARK_STEP_S: Final = 360
 STALE_AFTER_INTERVALS: Final = 3
+
+Sparks = tuple[Sequence[float | None], Sequence[float | None]]  # invocations and errors per sparkline bucket
 
 
 class SortColumn(enum.Enum):
@@ -89,10 +92,16 @@ def matches(key: FunctionKey, text: str) -> bool:
     needle = text.strip().lower()
     if not needle:
         return True
-    haystack = str(key).lower()
+    haystack, name = _search_text(key)
     if any(ch in needle for ch in "*?["):
-        return fnmatchcase(haystack, needle) or fnmatchcase(key.name.lower(), needle)
+        return fnmatchcase(haystack, needle) or fnmatchcase(name, needle)
     return needle in haystack
+
+
+@lru_cache(maxsize=1 << 16)
+def _search_text(key: FunctionKey) -> tuple[str, str]:
+    # kept across keystrokes and refreshes: formatting 5,000 keys was most of a filter keystroke
+    return str(key).lower(), key.name.lower()
 
 
 def visible_rows(rows: Sequence[FunctionStatus], view: ViewState) -> list[FunctionStatus]:
@@ -143,9 +152,10 @@ class FleetSnapshot:
     view: ViewState
     read_at: datetime
     statuses: tuple[FunctionStatus, ...]
-    sparks: Mapping[FunctionKey, tuple[Sequence[float | None], Sequence[float | None]]]
+    sparks: Mapping[FunctionKey, Sparks]  # empty until the sparkline read lands
     health: tuple[CollectorHealth, ...]
     totals: Mapping[str, Measures] = field(default_factory=dict)
+    counts: Mapping[str, int] = field(default_factory=dict)  # functions per provider
 
     @property
     def problems(self) -> list[SourceProblem]:

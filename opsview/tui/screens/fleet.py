@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import replace
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from opsview.collect import one_line
-from opsview.schema import FunctionKey
+from opsview.fleet import FunctionStatus
 from opsview.tui.context import TuiContext
-from opsview.tui.loader import load_fleet
-from opsview.tui.messages import FleetLoaded, FleetLoadFailed
+from opsview.tui.loader import load_fleet, load_sparks
+from opsview.tui.messages import FleetLoaded, FleetLoadFailed, SparksLoaded
 from opsview.tui.model import PROVIDERS, FleetSnapshot, ViewState, last_success, visible_rows
-from opsview.tui.widgets.cells import Palette, row_cells
+from opsview.tui.widgets.cells import Palette
 from opsview.tui.widgets.fleet_header import FleetHeader
 from opsview.tui.widgets.fleet_table import FleetTable
 
@@ -47,7 +46,6 @@ class FleetScreen(Screen[None]):
         self.ctx = ctx
         self.snapshot: FleetSnapshot | None = None
         self.read_error: str | None = None
-        self._cells: dict[FunctionKey, Mapping[str, Text]] = {}
         self._generation = 0
         self._next_read: Timer | None = None
         self.loads = 0  # applied reads, for tests and the benchmark
@@ -81,33 +79,53 @@ class FleetScreen(Screen[None]):
             self._next_read.stop()
             self._next_read = None
         self._generation += 1
-        self._read(self._generation, self.ctx.view, Palette.from_theme(self.app.theme_variables))
+        self._read(self._generation, self.ctx.view)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-read")
-    def _read(self, generation: int, view: ViewState, palette: Palette) -> None:
+    def _read(self, generation: int, view: ViewState) -> None:
+        """The fleet first, so the table paints; then the sparklines, which fill in when they land."""
         worker = get_current_worker()
+        now = self.ctx.clock()
         try:
-            snapshot = load_fleet(self.ctx.store, self.ctx.config, view, self.ctx.clock())
-            cells = {s.key: row_cells(s, snapshot.sparks.get(s.key), palette) for s in snapshot.statuses}
+            snapshot = load_fleet(self.ctx.store, self.ctx.config, view, now)
         except Exception as exc:  # the screen shows it; the traceback goes to the log file
             log.exception("fleet read failed")
             self.post_message(FleetLoadFailed(generation, one_line(exc)))
             return
+        if worker.is_cancelled:
+            return
+        # filtered and sorted here too, so the UI thread only does it again if the view changed meanwhile
+        self.post_message(FleetLoaded(generation, snapshot, visible_rows(snapshot.statuses, view)))
+        try:
+            sparks = load_sparks(self.ctx.store, view, now)
+        except Exception as exc:  # the numbers are shown already; only the sparklines are missing
+            log.exception("sparkline read failed")
+            self.post_message(FleetLoadFailed(generation, f"sparklines: {one_line(exc)}"))
+            return
         if not worker.is_cancelled:
-            self.post_message(FleetLoaded(generation, snapshot, cells))
+            self.post_message(SparksLoaded(generation, sparks))
 
     def on_fleet_loaded(self, message: FleetLoaded) -> None:
         if message.generation != self._generation:
             return
-        self.snapshot = message.snapshot
-        self._cells = dict(message.cells)
+        snapshot = message.snapshot
+        if self.snapshot is not None and not snapshot.sparks:
+            # the last sparklines stay up until this read's own land, so a refresh never blanks them
+            snapshot = replace(snapshot, sparks=self.snapshot.sparks)
+        self.snapshot = snapshot
         self.read_error = None
         with self.app.batch_update():
-            self._show_rows()
+            self._show_rows(message.rows if snapshot.view == self.ctx.view else None)
             self.header.show_totals(message.snapshot)
             self.header.show_problems(message.snapshot.problems)
             self._show_header()
         self.loads += 1
+
+    def on_sparks_loaded(self, message: SparksLoaded) -> None:
+        if message.generation != self._generation or self.snapshot is None:
+            return
+        self.snapshot = replace(self.snapshot, sparks=message.sparks)
+        self.table.show_sparks(message.sparks)
         self._schedule_next_read()
 
     def on_fleet_load_failed(self, message: FleetLoadFailed) -> None:
@@ -125,11 +143,13 @@ class FleetScreen(Screen[None]):
 
     # --- showing ---------------------------------------------------------------------------
 
-    def _show_rows(self) -> None:
+    def _show_rows(self, rows: Sequence[FunctionStatus] | None = None) -> None:
+        """Show the snapshot through the current view (`rows` when they were already filtered and sorted)."""
         if self.snapshot is None:
             return
-        rows = visible_rows(self.snapshot.statuses, self.ctx.view)
-        self.table.show_rows([(s.key, self._cells[s.key]) for s in rows])
+        if rows is None:
+            rows = visible_rows(self.snapshot.statuses, self.ctx.view)
+        self.table.show_rows(rows, self.snapshot.sparks, Palette.from_theme(self.app.theme_variables))
         self.header.show_view(self.ctx.view, len(rows), len(self.snapshot.statuses))
 
     def _show_header(self) -> None:
@@ -200,6 +220,6 @@ class FleetScreen(Screen[None]):
 
             self.app.push_screen(DetailScreen(self.ctx, key))
 
-    @on(DataTable.RowSelected, "#fleet-table")
-    def _row_clicked(self, event: DataTable.RowSelected) -> None:
+    @on(FleetTable.RowSelected, "#fleet-table")
+    def _row_clicked(self, event: FleetTable.RowSelected) -> None:
         self.action_open_detail()

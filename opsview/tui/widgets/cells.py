@@ -16,6 +16,7 @@ from rich.text import Text
 from opsview import formatting as fmt
 from opsview.fleet import FunctionStatus
 from opsview.schema import FunctionKey
+from opsview.tui.model import Sparks
 
 SPARK_BLOCKS: Final = "▁▂▃▄▅▆▇█"
 
@@ -90,14 +91,6 @@ def fit_columns(width: int) -> list[tuple[ColumnSpec, int]]:
     return [(c, function_width if c.key == "function" else c.width) for c in chosen]
 
 
-class FunctionCell(Text):
-    """The function-name cell; carries its key so the table can reorder rows without rebuilding them."""
-
-    def __init__(self, key: FunctionKey, text: str) -> None:
-        super().__init__(text, no_wrap=True, overflow="ellipsis", end="")
-        self.function_key = key
-
-
 def sparkline(values: Sequence[float | None]) -> str:
     """Blocks scaled to the series' own peak; a bucket without data is a blank, not a zero bar."""
     known = [v for v in values if v is not None]
@@ -131,9 +124,7 @@ def label(spec: ColumnSpec) -> Text:
     return _cell(spec.label, spec.right or spec.key.startswith("spark"))
 
 
-def row_cells(
-    status: FunctionStatus, sparks: tuple[Sequence[float | None], Sequence[float | None]] | None, palette: Palette
-) -> dict[str, Text]:
+def row_cells(status: FunctionStatus, sparks: Sparks | None, palette: Palette) -> dict[str, Text]:
     """Every column's cell for one function (the table shows the ones that fit)."""
     key, m = status.key, status.measures
     bad, warn = f"bold {palette.error}", f"bold {palette.warning}"
@@ -152,7 +143,7 @@ def row_cells(
         "cloud": _cell(key.provider, False, idle),
         "account": _cell(short_account(key.account), False, palette.muted),
         "region": _cell(key.region, False, width=_WIDTH["region"]),
-        "function": FunctionCell(key, key.name),
+        "function": _cell(key.name, False),
         "inv": _cell(fmt.count(status.invocations_per_min), True, idle),
         "err": _cell(fmt.percent(status.error_rate), True, err_style),
         "thr": _cell(fmt.count(m.throttles), True, thr_style),
@@ -166,3 +157,29 @@ def row_cells(
         "spark_err": _cell(sparkline(err_spark) if err_spark else "", True,
                            palette.error if any(err_spark) else palette.muted),
     }
+
+
+class CellCache:
+    """Each function's formatted cells, built when its row is first drawn and kept while its numbers hold.
+
+    Only rows that reach the screen are ever formatted, so a refresh costs the visible rows, not the fleet.
+    """
+
+    def __init__(self, palette: Palette) -> None:
+        self.palette = palette
+        self._entries: dict[FunctionKey, tuple[FunctionStatus, Sparks | None, dict[str, Text]]] = {}
+
+    def get(self, status: FunctionStatus, sparks: Sparks | None) -> dict[str, Text]:
+        entry = self._entries.get(status.key)
+        if entry is not None and (entry[0] is status or entry[0] == status) and entry[1] == sparks:
+            if entry[0] is not status:
+                self._entries[status.key] = (status, sparks, entry[2])
+            return entry[2]
+        cells = row_cells(status, sparks, self.palette)
+        self._entries[status.key] = (status, sparks, cells)
+        return cells
+
+    def keep_only(self, keys: Mapping[FunctionKey, object]) -> None:
+        """Forget functions no longer in the table (a provider switch, a deleted function)."""
+        if any(key not in keys for key in self._entries):
+            self._entries = {key: entry for key, entry in self._entries.items() if key in keys}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -27,6 +28,10 @@ class SourceBadge(Static):
 
 
 class FleetHeader(Vertical):
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's own parameter name
+        super().__init__(id=id)
+        self._texts: dict[Static, str] = {}
+
     def compose(self) -> ComposeResult:
         yield Static(id="summary", markup=False)
         yield Static(id="totals", markup=False)
@@ -40,13 +45,11 @@ class FleetHeader(Vertical):
         parts.append(f"cloud {view.provider or 'all'}")
         if view.text.strip():
             parts.append(f"filter “{view.text.strip()}”")
-        self.query_one("#summary", Static).update(" · ".join(parts))
+        self._update(self.query_one("#summary", Static), " · ".join(parts))
 
     def show_totals(self, snapshot: FleetSnapshot) -> None:
         minutes = snapshot.view.window.total_seconds() / 60
-        counts: dict[str, int] = {}
-        for status in snapshot.statuses:
-            counts[status.key.provider] = counts.get(status.key.provider, 0) + 1
+        counts = snapshot.counts
         parts = []
         for provider in sorted(counts):
             m = snapshot.totals.get(provider)
@@ -54,7 +57,7 @@ class FleetHeader(Vertical):
             err = (m.errors / m.invocations) if m and m.errors is not None and m.invocations else None
             rate = None if inv is None else inv / minutes
             parts.append(f"{provider} {counts[provider]} fn {_rate(rate)}/min err {fmt.percent(err)}")
-        self.query_one("#totals", Static).update(" │ ".join(parts) or "no functions in the store yet")
+        self._update(self.query_one("#totals", Static), " │ ".join(parts) or "no functions in the store yet")
 
     def show_freshness(self, last: datetime | None, now: datetime, interval: timedelta, read_error: str | None) -> None:
         line = self.query_one("#freshness", Static)
@@ -68,7 +71,23 @@ class FleetHeader(Vertical):
             text.append(f"  store read failed: {read_error}")
         line.set_class(stale, "stale")
         line.set_class(read_error is not None, "read-error")
-        line.update(text)
+        self._update(line, text, auto_width=True)
+
+    def _update(self, static: Static, content: str | Text, *, auto_width: bool = False) -> None:
+        """Static.update, skipping the whole-screen layout pass when the new text keeps the widget's size.
+
+        The header changes on every keystroke and every second, and a layout pass each time cost more
+        than redrawing the fleet table. A one-line text keeps its height; an auto-width one also needs
+        the same length.
+        """
+        new = content.plain if isinstance(content, Text) else content
+        old = self._texts.get(static)
+        same_size = old is not None and "\n" not in new + old and (
+            cell_len(new) == cell_len(old) if auto_width
+            else max(cell_len(new), cell_len(old)) <= static.content_region.width
+        )
+        self._texts[static] = new
+        static.update(content, layout=not same_size)
 
     @property
     def is_stale(self) -> bool:

@@ -11,6 +11,7 @@ from rich.console import Console
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
+from textual.worker import WorkerCancelled
 
 from opsview.config import Config, TuiConfig
 from opsview.schema import CollectorHealth, FunctionKey, Sample
@@ -33,8 +34,18 @@ MakeApp = Callable[..., OpsviewApp]
 async def settle(pilot: Pilot[None]) -> None:
     """Let every read land and its message be applied."""
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await wait_for_workers(pilot)
         await pilot.pause()
+
+
+async def wait_for_workers(pilot: Pilot[None]) -> None:
+    """Wait for the workers running now; a read replaced by a newer one (cancelled) is expected, not a failure."""
+    for _ in range(20):
+        try:
+            await pilot.app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            continue
 
 
 def text_of(widget: Static) -> str:
@@ -319,3 +330,53 @@ async def test_rules_are_checked_live_after_each_collection(make_app: MakeApp) -
                          for c in range(len(table.columns)))
         assert "image-resize" in shown
         assert "throttled" in shown
+
+
+async def test_table_draws_rows_scrolled_into_view_and_opens_them(make_app: MakeApp) -> None:
+    """The table formats rows only as they are drawn: the last row, reached with `end`, is drawn and opens."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = fleet(app).table
+        await pilot.press("end")
+        await pilot.pause()
+        last = table.shown_keys[-1]
+        assert table.cursor_key == last
+        assert table.scroll_y > 0, "the cursor row was scrolled into view"
+        drawn = [table.render_line(y).text for y in range(table.size.height)]
+        assert drawn[0].startswith("cloud")
+        assert last.name[:15] in drawn[-1]
+        await pilot.press("home")
+        assert table.cursor_row == 0
+        assert table.scroll_y == 0
+        await pilot.press("pagedown")
+        assert table.cursor_row > 5
+        await pilot.press("end", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.key == last
+
+
+async def test_sparklines_fill_in_after_the_numbers(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = fleet(app)
+        assert screen.snapshot is not None
+        assert screen.snapshot.sparks, "the sparkline read landed"
+        busy = FunctionKey("aws", "111111111111", "us-east-1", "checkout-api")
+        spark = str(screen.table.get_cell(busy, "spark_inv")).strip()
+        assert len(spark) == 10
+        assert set(spark) <= set("▁▂▃▄▅▆▇█ ")
+
+
+async def test_clicking_a_row_opens_its_detail(make_app: MakeApp) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = fleet(app).table
+        third = table.shown_keys[2]
+        await pilot.click(table, offset=(30, 3))  # line 0 is the column header
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.key == third

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from opsview.tui.app import OpsviewApp
 
@@ -23,7 +24,12 @@ MakeApp = Callable[..., OpsviewApp]
 
 async def _settle(pilot: Pilot[None]) -> None:
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        for _ in range(20):
+            try:
+                await pilot.app.workers.wait_for_complete()
+                break
+            except WorkerCancelled:  # a read replaced by a newer one
+                continue
         await pilot.pause()
 
 
