@@ -10,14 +10,21 @@ Accepted inputs (detected from the first bytes, never from the file name):
 
 `lines_skipped` counts platform records (and JSON events) that do not parse; application output around
 them is read and ignored.
+
+Raw text is read in chunks of a few MiB cut at a line end. When no per-minute times are wanted
+(`IngestStats.times_needed` is False) and a chunk holds only REPORT records (no timeout, error, INIT_REPORT
+or JSON platform lines), the chunk is split at the REPORT marker and its records are matched and summed in
+bulk (`InvocationBatch`), so application output is skipped at C speed; any other chunk is read line by line.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
@@ -35,9 +42,10 @@ from collectors.aws_logs import (
     json_time,
     leading_time,
     parse_json,
+    parse_report_text,
     parse_text,
 )
-from opsview.ingest import FailedInitEvent, IngestEvent, IngestStats, InvocationEvent
+from opsview.ingest import FailedInitEvent, IngestEvent, IngestStats, InvocationBatch, InvocationEvent
 from opsview.schema import from_epoch
 
 log = logging.getLogger(__name__)
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 _CHUNK = 1 << 16
 _PENDING = 64  # REPORTs held back so a `Task timed out` line written just after can still mark them
 _EARLY = 1024  # timeouts/errors seen before their REPORT, remembered by request id
+_TEXT_CHUNK = 1 << 20  # raw text is handled this many characters at a time (plus the rest of a cut line)
 
 
 def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[IngestEvent]:
@@ -60,7 +69,9 @@ def read(stream: TextIO, source_name: str, function: str | None, stats: IngestSt
         else:
             records = _JsonDocument(head, stream, function, fallback, stats).records()
     else:
-        records = _text_lines(head, stream, function, fallback, stats)
+        yield from _text(head, stream, function, fallback, stats, correlate)
+        yield from correlate.flush()
+        return
     for name, at, record, account in records:
         yield from correlate.add(name, at, record, account)
     yield from correlate.flush()
@@ -89,27 +100,198 @@ def _lines(head: str, stream: TextIO) -> Iterator[str]:
         yield tail
 
 
-def _text_lines(head: str, stream: TextIO, function: str | None, fallback: str, stats: IngestStats) -> Iterator[_Item]:
-    read = stats.lines_read
-    for line in _lines(head, stream):
-        read += 1
+def _chunks(head: str, stream: TextIO) -> Iterator[str]:
+    """`head` + the rest of `stream` in pieces that each end with a newline (one is added at the very end).
+
+    CRLF and lone CR line ends become LF, so every line (and so `lines_read`) is one `\n`."""
+    text = head
+    while True:
+        data = stream.read(_TEXT_CHUNK)
+        if not data:
+            if text:
+                text = _lf(text)
+                yield text if text.endswith("\n") else text + "\n"
+            return
+        # finish the cut line from the stream (its readline knows CR and CRLF) rather than re-slicing the chunk
+        text += data if data.endswith("\n") else data + stream.readline()
+        text = _lf(text)
+        if text.endswith("\n"):
+            yield text
+            text = ""
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+# Records the bulk path cannot take: they correlate with REPORTs or are not REPORTs at all.
+_OTHER_MARKS = (INIT_REPORT_MARK, TIMEOUT_MARK, "Invoke Error", "Unhandled exception", "platform.")
+# A REPORT line in the layout Lambda writes, with an optional `Init Duration`; `tail` is what follows
+# (empty, an X-Ray suffix, or fields for the general parser). `findall` over a chunk skips the application
+# output between REPORTs inside the regex engine. Every marker gives a row: one in another layout gives a
+# row of empty strings, and the chunk is then read line by line.
+_REPORT_LINE = re.compile(
+    REPORT_MARK + r"(?: ?([^\s\\]+)\s+Duration: ([0-9.]+) ms\s+Billed Duration: ([0-9.]+) ms\s+"
+    r"Memory Size: ([0-9]+) MB\s+Max Memory Used: ([0-9]+) MB(?:\s+Init Duration: ([0-9.]+) ms)?([^\n]*)\n)?"
+)
+
+
+@dataclass(slots=True)
+class _Chunk:
+    text: str
+    rows: list[tuple[str, ...]] | None  # its REPORTs when the bulk path may take it (no other records)
+
+
+def _text(
+    head: str, stream: TextIO, function: str | None, fallback: str, stats: IngestStats, correlate: _Correlator
+) -> Iterator[IngestEvent]:
+    bulk = not stats.times_needed
+
+    def classify(text: str) -> _Chunk:
+        if not bulk or (function is None and "/aws/lambda/" in text) or any(mark in text for mark in _OTHER_MARKS):
+            return _Chunk(text, None)
+        rows = _REPORT_LINE.findall(text)
+        return _Chunk(text, rows if len(rows) > _PENDING else None)
+
+    chunks = _chunks(head, stream)
+    ahead = next(chunks, None)
+    current = None if ahead is None else classify(ahead)
+    while current is not None:
+        ahead = next(chunks, None)
+        upcoming = None if ahead is None else classify(ahead)
+        first_line = stats.lines_read + 1
+        stats.lines_read += current.text.count("\n")
+        if current.rows is not None:
+            # A REPORT stays open for `Task timed out` / error lines until `_PENDING` newer REPORTs arrived;
+            # when those are all in the next chunk and it has no such lines (or there is none), nothing can.
+            hold = 0 if upcoming is None or upcoming.rows is not None else _PENDING
+            events = _bulk_reports(current.rows, function or fallback, correlate, hold)
+            if events is not None:
+                yield from events
+                current = upcoming
+                continue
+        for name, at, record, account in _chunk_records(current.text, first_line, function, fallback, stats):
+            yield from correlate.add(name, at, record, account)
+        current = upcoming
+
+
+def _needs_parser(tail: str) -> bool:
+    return "Duration" in tail or "Status" in tail  # restore, status, repeated fields: the general parser
+
+
+def _bulk_reports(rows: list[tuple[str, ...]], name: str, correlate: _Correlator, hold: int
+                  ) -> list[IngestEvent] | None:
+    """A clean chunk's REPORTs, summed at once.
+
+    `None` when some REPORT is not in the usual layout (the caller then reads the chunk line by line). The
+    last `hold` REPORTs go through the correlator, so a `Task timed out` line in the next chunk still marks
+    them, exactly as on the line-by-line path.
+    """
+    count = len(rows) - hold
+    rids, durations, billed, sizes, used, inits, tails = zip(*rows, strict=True)
+    if "" in durations:
+        return None  # a REPORT in another layout
+
+    def report(i: int) -> Report:
+        rid, duration, bill, size, mem, init, tail = rows[i]
+        if _needs_parser(tail):
+            init_field = f"\tInit Duration: {init} ms" if init else ""
+            return parse_report_text(f"{REPORT_MARK} {rid}\tDuration: {duration} ms\tBilled Duration: {bill} ms\t"
+                                     f"Memory Size: {size} MB\tMax Memory Used: {mem} MB{init_field}{tail}")
+        return Report(rid, float(duration), float(bill), int(size), int(mem), init_ms=float(init) if init else None)
+
+    special = []
+    if any(map(_needs_parser, set(tails[:count]))):
+        special = [i for i, tail in enumerate(tails[:count]) if tail and _needs_parser(tail)]
+    try:  # every number is read before any state changes, so a bad one leaves the chunk to the slow path
+        columns = _Columns(durations, billed, used, inits, count)
+        reports = {i: report(i) for i in special}
+        held = [report(i) for i in range(count, len(rows))]
+        last = reports[count - 1].memory_size_mb if count - 1 in reports else int(sizes[count - 1])
+    except ValueError:
+        return None
+    events: list[IngestEvent] = list(correlate.flush())  # nothing in this chunk can mark them any more
+    flags = correlate.take_early(name, rids[:count]) if correlate.early else {}
+    for i in flags.keys() - reports.keys():
+        reports[i] = report(i)
+    for i in special:
+        flags.setdefault(i, (False, False))
+    events.append(columns.batch(name, {i: (reports[i], *flags[i]) for i in sorted(reports)}, last))
+    for record in held:
+        events.extend(correlate.add(name, None, record, None))
+    return events
+
+
+class _Columns:
+    """The numbers of a chunk's first `count` REPORTs, converted in C (`map`), not one by one."""
+
+    def __init__(self, durations: Sequence[str], billed: Sequence[str], used: Sequence[str],
+                 inits: Sequence[str], count: int) -> None:
+        self.durations = list(map(float, durations[:count]))
+        self.billed_column = billed[:count]
+        self.billed = math.fsum(map(float, self.billed_column))
+        self.used = list(map(int, set(used[:count])))
+        self.used_column = used[:count]
+        self.inits = list(map(float, filter(None, inits[:count])))
+        self.init_column = inits[:count]
+
+    def batch(self, name: str, special: dict[int, tuple[Report, bool, bool]], memory_size_mb: int | None
+              ) -> InvocationBatch:
+        """`special`: REPORTs read one by one (restore, status, or marked by an earlier timeout/error line),
+        with their (timeout, error) flags; they replace their row in the columns."""
+        durations, billed_sum, used, inits = self.durations, self.billed, self.used, self.inits
+        if special:
+            keep = [i for i in range(len(durations)) if i not in special]
+            durations = [durations[i] for i in keep]
+            billed_sum = math.fsum(float(self.billed_column[i]) for i in keep)
+            # the max may come from a special row: it is added back below from its report
+            used = list(map(int, {self.used_column[i] for i in keep}))
+            inits = [float(self.init_column[i]) for i in keep if self.init_column[i]]
+        cold = len(inits)
+        errors = timeouts = 0
+        has_billed = len(self.durations) > len(special)
+        used_max = max(used, default=None)
+        for report, timed_out, failed in special.values():
+            if report.duration_ms is not None:
+                durations.append(report.duration_ms)
+            timeout = report.timed_out or timed_out
+            timeouts += timeout
+            errors += report.failed or failed or timeout
+            if report.cold_start:
+                cold += 1
+                if report.startup_ms is not None:
+                    inits.append(report.startup_ms)
+            if report.billed_ms is not None:
+                billed_sum += report.billed_ms
+                has_billed = True
+            if report.max_memory_used_mb is not None:
+                used_max = max(used_max or 0, report.max_memory_used_mb)
+        return InvocationBatch(
+            function=name, invocations=len(self.durations), durations_ms=durations, errors=errors,
+            timeouts=timeouts, cold_starts=cold, init_ms=inits, billed_ms=billed_sum if has_billed else None,
+            memory_size_mb=memory_size_mb, memory_used_max_mb=used_max,
+        )
+
+
+def _chunk_records(
+    chunk: str, first_line: int, function: str | None, fallback: str, stats: IngestStats
+) -> Iterator[_Item]:
+    for number, line in enumerate(chunk.split("\n")[:-1], first_line):
         # cheap substring tests first: most lines are application output
         if not ("REPORT" in line or "INIT_" in line or "Task timed" in line or "platform." in line
                 or "Invoke Error" in line or "Unhandled exception" in line):
             continue
-        stats.lines_read = read
         try:
             record = parse_text(line)
         except MalformedRecord as exc:
             stats.lines_skipped += 1
-            log.debug("line %d skipped: %s", stats.lines_read, exc)
+            log.debug("line %d skipped: %s", number, exc)
             continue
         if record is None:
             continue
         name = function or _group_in_prefix(line) or fallback
         at = leading_time(line, _marker_at(line))
         yield name, at, record, None
-    stats.lines_read = read
 
 
 def _marker_at(line: str) -> int:
@@ -330,6 +512,22 @@ class _Correlator:
         self.early[(name, rid)] = (old[0] or timeout, old[1] or not timeout)
         while len(self.early) > _EARLY:
             self.early.popitem(last=False)
+
+    def take_early(self, name: str, request_ids: Sequence[str]) -> dict[int, tuple[bool, bool]]:
+        """(timeout, error) flags remembered for these REPORTs (by index), consumed as `add` would."""
+        found: dict[int, tuple[bool, bool]] = {}
+        for i, rid in enumerate(request_ids):
+            if not self.early:
+                break
+            timeout = error = False
+            for key in ((name, rid), (name, None)):
+                flags = self.early.pop(key, None)
+                if flags:
+                    timeout |= flags[0]
+                    error |= flags[1]
+            if timeout or error:
+                found[i] = (timeout, error)
+        return found
 
     def flush(self) -> Iterator[IngestEvent]:
         while self.pending:

@@ -113,7 +113,7 @@ def _num(value: str) -> float:
 
 # The layout Lambda writes today, read with one match; any other order or spacing takes the general path.
 _CANONICAL = re.compile(
-    r"REPORT RequestId: ([^\s\\]+)\s+Duration: ([0-9.]+) ms\s+Billed Duration: ([0-9.]+) ms\s+"
+    r"REPORT RequestId: ([^\s\\]+)\s+Duration: ([0-9]+(?:\.[0-9]+)?) ms\s+Billed Duration: ([0-9]+(?:\.[0-9]+)?) ms\s+"
     r"Memory Size: ([0-9]+) MB\s+Max Memory Used: ([0-9]+) MB"
 )
 

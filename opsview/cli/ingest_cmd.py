@@ -79,7 +79,8 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
     except ModuleNotFoundError:
         fail(f"ingest for {provider} is not available in this build")
     reader: IngestReader = module.read
-    acc = Ingest(provider, env.config.pricing.price(provider))
+    # minute buckets only feed --store; without it readers may take their bulk path
+    acc = Ingest(provider, env.config.pricing.price(provider), minutes=bool(store_url))
     acc.add_all(_events(reader, files, function, acc.stats))
     result = acc.result()
     if store_url:
