@@ -28,8 +28,25 @@ def setup_logging(level: str = "WARNING", *, log_file: Path | None = None, to_st
     if to_stderr:
         stream = logging.StreamHandler(sys.stderr)
         stream.setLevel(level.upper())
-        stream.setFormatter(logging.Formatter("opsview: %(levelname)s: %(message)s"))
+        debug = level.upper() == "DEBUG"
+        stream.setFormatter(_OneLineFormatter("opsview: %(levelname)s: %(message)s", tracebacks=debug))
         root.addHandler(stream)
     # SDKs are chatty at INFO and may echo request details; keep them to warnings.
     for noisy in ("botocore", "boto3", "urllib3", "azure", "google", "werkzeug", "waitress", "psycopg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Apprise logs each bad URL itself, half-masked; our one-line delivery error never shows the URL at all.
+    logging.getLogger("apprise").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.CRITICAL)
+
+
+class _OneLineFormatter(logging.Formatter):
+    """The terminal gets one line per problem; tracebacks only at DEBUG (the log file always keeps them)."""
+
+    def __init__(self, fmt: str, *, tracebacks: bool) -> None:
+        super().__init__(fmt)
+        self.tracebacks = tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.tracebacks:
+            return super().format(record)
+        record.message = record.getMessage()
+        return self.formatMessage(record)

@@ -11,16 +11,15 @@ from opsview.notify.base import DeliveryError, body, title
 
 class AppriseNotifier:
     def __init__(self, config: NotifierConfig) -> None:
-        self.urls = [u for u in [config.url, *config.urls] if u]
-
-    def send(self, payload: Mapping[str, Any]) -> None:
         import apprise
 
-        client = apprise.Apprise()
-        for url in self.urls:
-            if not client.add(url):
+        self.client = apprise.Apprise()
+        for url in [u for u in [config.url, *config.urls] if u]:
+            # Checked once, before any retry: a malformed URL will not become valid by trying again.
+            if not self.client.add(url):
                 # Never echo the URL: Apprise URLs embed tokens and passwords.
                 raise DeliveryError(f"apprise: unsupported or malformed URL (scheme {url.split(':', 1)[0]!r})")
-        ok = client.notify(title=title(payload), body=body(payload))
-        if not ok:
-            raise DeliveryError("apprise: delivery failed (see the log for the service's answer)")
+
+    def send(self, payload: Mapping[str, Any]) -> None:
+        if not self.client.notify(title=title(payload), body=body(payload)):
+            raise DeliveryError("apprise: delivery failed (run with --log-level DEBUG to see the service's answer)")

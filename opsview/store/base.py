@@ -38,6 +38,7 @@ class MaintenanceResult:
     rolled_up_buckets: int
     deleted_samples: int
     deleted_health: int
+    deleted_alert_history: int = 0
 
 
 @runtime_checkable

@@ -173,7 +173,14 @@ class SqlStore:
             conn.execute(f"DELETE FROM samples WHERE period_s < {_ROLLUP_PERIOD_S} AND start < ?", (rollup_cutoff,))
             deleted = conn.execute("DELETE FROM samples WHERE start < ?", (retention_cutoff,)).rowcount
             deleted_health = conn.execute("DELETE FROM health WHERE at < ?", (retention_cutoff,)).rowcount
-        return MaintenanceResult(rolled, deleted, deleted_health)
+            # Alert bookkeeping follows the same retention, or a store watched for a year keeps every
+            # transition, delivered notification and long-expired silence forever.
+            deleted_history = conn.execute("DELETE FROM alert_history WHERE at < ?", (retention_cutoff,)).rowcount
+            conn.execute(
+                "DELETE FROM alert_outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", (retention_cutoff,)
+            )
+            conn.execute("DELETE FROM alert_silences WHERE ends < ?", (retention_cutoff,))
+        return MaintenanceResult(rolled, deleted, deleted_health, deleted_history)
 
     # --- reads -----------------------------------------------------------------------------
 

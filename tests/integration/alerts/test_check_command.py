@@ -230,3 +230,32 @@ def test_rules_validate_and_test_commands(tmp_path: Path) -> None:
     assert tested.returncode == 0, tested.stdout
     assert "PASS" in tested.stdout
     assert "1 passed, 0 failed" in tested.stdout
+
+
+def test_apprise_notifier_delivers_through_a_real_apprise_plugin(tmp_path: Path, receiver: Receiver) -> None:
+    # Apprise's json:// plugin POSTs {title, message, ...}: the same path a Slack or Teams URL takes.
+    target = receiver.url.replace("http://", "json://")
+    config = write_config(tmp_path, receiver.url, extra=f'[notifiers.chat]\ntype = "apprise"\nurl = "{target}"\n\n',
+                          rules='[[alerts.rules]]\nname = "errors"\nmeasure = "error_rate"\nwindow = "5m"\n'
+                                'threshold = 0.05\nseverity = "critical"\nnotify = ["chat"]\n')
+    fill_store(tmp_path, errors=30)
+
+    result = opsview("check", "--config", config, "--no-collect")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "1 sent" in result.stdout
+    (body,) = receiver.bodies
+    assert body["title"] == "[FIRING:1] errors (critical)"
+    assert str(API) in body["message"]
+
+
+def test_apprise_bad_url_is_one_line_that_never_echoes_the_secret(tmp_path: Path, receiver: Receiver) -> None:
+    config = write_config(tmp_path, receiver.url,
+                          extra='[notifiers.chat]\ntype = "apprise"\nurl = "nosuchscheme://s3cr3t-token@host"\n\n',
+                          rules='[[alerts.rules]]\nname = "errors"\nmeasure = "error_rate"\nwindow = "5m"\n'
+                                'threshold = 0.05\nseverity = "critical"\nnotify = ["chat"]\n')
+    fill_store(tmp_path, errors=30)
+
+    result = opsview("check", "--config", config, "--no-collect")
+    assert "apprise: unsupported or malformed URL" in result.stdout
+    assert "s3cr3t-token" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr

@@ -111,6 +111,18 @@ def test_rollup_to_hours_and_retention(store: Store) -> None:
     assert store.series(KEY, T0, minute(120)) == []
 
 
+def test_retention_also_trims_alert_history(store: Store) -> None:
+    from opsview.alerts.model import AlertChanges, AlertEvent, AlertState
+
+    def event(at: datetime) -> AlertEvent:
+        return AlertEvent(at, "errors", KEY, AlertState.PENDING, AlertState.FIRING, 5.0, "critical")
+
+    store.apply_alert_changes(AlertChanges(events=(event(T0), event(T0 + timedelta(days=35)))))
+    result = store.maintain(T0 + timedelta(days=40), retention=timedelta(days=30), rollup_after=timedelta(days=7))
+    assert result.deleted_alert_history == 1
+    assert [e.at for e in store.alert_events(KEY)] == [T0 + timedelta(days=35)]
+
+
 def test_health_latest_per_source_and_history(store: Store) -> None:
     store.record_health([CollectorHealth("aws-prod", "aws", T0, True, scope="1/us-east-1", samples=10)])
     store.record_health(
