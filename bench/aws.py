@@ -5,7 +5,8 @@ refresh: one collection of N functions in one region against moto's server, 20 m
          most CLI tools use: GetMetricStatistics once per function per metric, one after another.
 ingest:  a generated Lambda log of N lines through the real reader + accumulator, beside a naive
          line-by-line regex that keeps every duration in a list; each run in its own process so its
-         peak RSS is its own. Run twice (N/5 and N lines) to show memory does not grow with the file.
+         peak RSS is its own. Run on N/5 and N lines to show memory does not grow with the file; the N-line
+         pair runs --repeat times (medians; the ratio is taken within each pair, which shares the load).
 
 Default run (~1-2 min): 200 functions, 200,000 lines. Full size: --functions 1000 --lines 1000000.
 """
@@ -20,6 +21,7 @@ import os
 import re
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -177,13 +179,13 @@ def _run_ours(path: str) -> dict[str, Any]:
     from opsview.ingest import Ingest
     from opsview.schema import DEFAULT_PRICES
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     acc = Ingest("aws", DEFAULT_PRICES["aws"], minutes=False)  # as `opsview ingest` without --store
     with open(path, encoding="utf-8", errors="replace", newline="") as stream:
         acc.add_all(read(stream, Path(path).name, "bench-fn", acc.stats))
     result = acc.result()
     elapsed = time.perf_counter() - began
-    return {"lines": result.stats.lines_read, "seconds": elapsed,
+    return {"lines": result.stats.lines_read, "seconds": elapsed, "cpu_seconds": time.process_time() - cpu,
             "invocations": result.functions[0].measures.invocations}
 
 
@@ -191,7 +193,7 @@ _NAIVE = re.compile(r"REPORT RequestId: (\S+)\s+Duration: ([\d.]+) ms.*?(?:Init 
 
 
 def _run_naive(path: str) -> dict[str, Any]:
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     durations: list[float] = []
     cold = 0
     lines = 0
@@ -204,7 +206,8 @@ def _run_naive(path: str) -> dict[str, Any]:
                 cold += match.group(3) is not None
     durations.sort()
     _ = durations[int(0.99 * (len(durations) - 1))]
-    return {"lines": lines, "seconds": time.perf_counter() - began, "invocations": len(durations)}
+    return {"lines": lines, "seconds": time.perf_counter() - began, "cpu_seconds": time.process_time() - cpu,
+            "invocations": len(durations)}
 
 
 def _child(kind: str, path: str) -> dict[str, Any]:
@@ -214,31 +217,47 @@ def _child(kind: str, path: str) -> dict[str, Any]:
     return data
 
 
-def bench_ingest(lines: int) -> dict[str, Any]:
+def bench_ingest(lines: int, repeat: int) -> dict[str, Any]:
+    """`repeat` rounds of (ours, naive) back to back: medians, and the ratio of each round's pair (the machine
+    may be shared: a round's two runs see about the same load)."""
     with tempfile.TemporaryDirectory() as tmp:
         small, big = Path(tmp) / "small.log", Path(tmp) / "big.log"
         generate_log(small, lines // 5)
         generate_log(big, lines)
         ours_small = _child("ours", str(small))
-        ours = _child("ours", str(big))
-        naive = _child("naive", str(big))
+        rounds = [(_child("ours", str(big)), _child("naive", str(big))) for _ in range(repeat)]
         size_mb = big.stat().st_size / 1e6
-    assert ours["invocations"] == naive["invocations"], (ours, naive)
+    ours_runs, naive_runs = [r[0] for r in rounds], [r[1] for r in rounds]
+    for ours, naive in rounds:
+        assert ours["invocations"] == naive["invocations"], (ours, naive)
+    ours, naive = _median_run(ours_runs), _median_run(naive_runs)
     return {
         "lines": ours["lines"],
         "file_mb": round(size_mb, 1),
+        "runs": repeat,
         "ours": {"lines_per_s": round(ours["lines"] / ours["seconds"]), "seconds": round(ours["seconds"], 2),
-                 "peak_rss_mb": ours["peak_rss_mb"], "peak_rss_mb_at_one_fifth_size": ours_small["peak_rss_mb"]},
+                 "cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in ours_runs), 2),
+                 "peak_rss_mb": max(r["peak_rss_mb"] for r in ours_runs),
+                 "peak_rss_mb_at_one_fifth_size": ours_small["peak_rss_mb"]},
         "naive_regex": {"lines_per_s": round(naive["lines"] / naive["seconds"]), "seconds": round(naive["seconds"], 2),
-                        "peak_rss_mb": naive["peak_rss_mb"]},
-        "speed_ratio": round(naive["seconds"] / ours["seconds"], 2),
+                        "cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in naive_runs), 2),
+                        "peak_rss_mb": max(r["peak_rss_mb"] for r in naive_runs)},
+        "speed_ratio": round(statistics.median(n["seconds"] / o["seconds"] for o, n in rounds), 2),
+        "speed_ratio_per_run": [round(n["seconds"] / o["seconds"], 2) for o, n in rounds],
+        "cpu_ratio": round(statistics.median(n["cpu_seconds"] / o["cpu_seconds"] for o, n in rounds), 2),
     }
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--functions", type=int, default=200, help="functions in the refresh benchmark")
     parser.add_argument("--lines", type=int, default=200_000, help="lines of the generated ingest log")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="ingest: rounds of (ours, naive) on the full-size log; medians are reported")
     parser.add_argument("--only", choices=["refresh", "ingest"], default=None)
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -250,7 +269,7 @@ def main() -> None:
         return
     report: dict[str, Any] = {}
     if args.only in (None, "ingest"):
-        report["ingest"] = bench_ingest(args.lines)
+        report["ingest"] = bench_ingest(args.lines, max(1, args.repeat))
     if args.only in (None, "refresh"):
         report["refresh"] = bench_refresh(args.functions)
     print(json.dumps(report, indent=2))

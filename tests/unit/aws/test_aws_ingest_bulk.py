@@ -16,15 +16,19 @@ from typing import Any
 import pytest
 
 import collectors.aws_ingest as aws_ingest
+import opsview.ingest as ingest
 from opsview.ingest import DurationSketch, Ingest
 
 RID = "8f5a1c2e-0d3b-4b7a-9c1e-5f6a7b8c9d0"
 
 
-@pytest.fixture(autouse=True)
-def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, params=["columns", "regex"])
+def _small_chunks(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Every test runs on both bulk readers: numpy columns (chunks in the exact layout) and the regex rows."""
     monkeypatch.setattr(aws_ingest, "_TEXT_CHUNK", 3000)
     monkeypatch.setattr(aws_ingest, "_PENDING", 3)
+    monkeypatch.setattr(aws_ingest, "_use_columns", lambda _size: request.param == "columns")
+    monkeypatch.setattr(aws_ingest, "_COLUMNS_TEXT", 0)
 
 
 def _summary(text: str, *, bulk: bool, function: str | None = "fn") -> dict[str, Any]:
@@ -127,7 +131,12 @@ def test_names_from_log_group_prefixes_without_function_flag() -> None:
     assert [f["function"] for f in bulk["functions"]] == ["fn-0", "fn-1", "fn-2"]
 
 
-def test_sketch_add_many_equals_adding_one_by_one() -> None:
+@pytest.mark.parametrize("use_numpy", [True, False])
+def test_sketch_add_many_equals_adding_one_by_one(use_numpy: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways of `add_many`: numpy (when it is loaded), else `map`/`Counter`."""
+    import numpy  # noqa: F401 (loaded, as the bulk reader loads it)
+
+    monkeypatch.setattr(ingest, "_numpy_loaded", lambda: use_numpy)
     rng = random.Random(9)
     values = [rng.lognormvariate(4, 1.5) for _ in range(5000)] + [0.0, 0.0, 1e-3, 120000.0]
     one, many = DurationSketch(), DurationSketch()
@@ -178,3 +187,44 @@ def test_classic_mac_line_ends_are_lines_too() -> None:
     assert bulk == _summary(text, bulk=False)
     assert bulk["lines_read"] == text.count("\r")
     assert bulk["functions"][0]["invocations"] == 300
+
+
+def test_chunks_with_a_few_other_records_are_cut_around_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timeout or error now and then (real logs) must not send whole chunks line by line: the chunk is cut
+    around those lines, the REPORTs between them are still summed in bulk, and the result is the same."""
+    monkeypatch.setattr(aws_ingest, "_TEXT_CHUNK", 40_000)
+    monkeypatch.setattr(aws_ingest, "_PENDING", 8)
+    rng = random.Random(13)
+    lines = []
+    for i in range(3000):
+        lines += _invocation(rng, i, specials=False)
+        if i % 97 == 5:  # before its REPORT (the runtime's order), after it, without an id, an init failure
+            lines.insert(-1, f"2024-05-01T10:00:00.000Z {RID}{i:x} Task timed out after 3.00 seconds")
+        if i % 211 == 9:
+            lines.append(f"2024-05-01T10:00:00.000Z {RID}{i:x}\tERROR\tInvoke Error \t{{\"errorType\":\"Error\"}}")
+        if i % 307 == 11:
+            lines.append("2024-05-01T10:00:00.000Z Task timed out after 3.00 seconds")
+        if i % 401 == 13:
+            lines.append("2024-05-01T10:00:00.000Z INIT_REPORT Init Duration: 9999.00 ms\tPhase: init\tStatus: error")
+        if i == 1500:
+            lines.append("REPORT RequestId: broken Memory Size: 128 MB")
+    text = "\n".join(lines) + "\n"
+    batches = []
+    real_columns, real_reports = aws_ingest._bulk_columns, aws_ingest._bulk_reports
+    monkeypatch.setattr(aws_ingest, "_bulk_columns", lambda *a: batches.append(a[0]) or real_columns(*a))
+    monkeypatch.setattr(aws_ingest, "_bulk_reports", lambda *a: batches.append(a[0]) or real_reports(*a))
+    bulk = _summary(text, bulk=True)
+    assert len(batches) > 10, "the REPORTs between the cuts were read in bulk"
+    assert bulk == _summary(text, bulk=False)
+    fn = bulk["functions"][0]
+    assert (fn["invocations"], bulk["lines_read"], bulk["lines_skipped"]) == (3000, text.count("\n"), 1)
+    assert fn["timeouts"] >= 3000 // 97
+
+
+def test_split_keeps_every_line_once() -> None:
+    text = "a\nb Task timed out after 1 seconds\nc\nd\nplatform.report INIT_REPORT\ne\nUnhandled exception\n"
+    cut = aws_ingest._split(text)
+    assert "".join(cut) == text
+    assert cut == ["a\n", "b Task timed out after 1 seconds\n", "c\nd\n", "platform.report INIT_REPORT\n", "e\n",
+                   "Unhandled exception\n"]
+    assert aws_ingest._split("no marks\n") == ["no marks\n"]
