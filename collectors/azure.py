@@ -12,6 +12,7 @@ apps of a region (azure_metrics). Nothing is ever asked per function.
 - Platform metrics: `FunctionExecutionUnits` (MB-ms) become `billed_ms` and the app's observed
   memory; `FunctionExecutionCount` (or the Flex Consumption counts) is cross-checked against
   App Insights' `sum(ItemCount)` and a large gap is logged (sampling or lost telemetry).
+  Apps App Insights says nothing about in the window get one `<app>/*` row of platform counts.
 - Health: one entry per scope: `logs:<workspace>` and `metrics:<region>`. A partial query result
   keeps its data and is reported `ok=False` with the service's error; nothing raises out of
   `collect()`. Concurrency, init duration and memory used are not reported by Azure: left `None`.
@@ -33,7 +34,15 @@ from urllib.parse import urlparse
 
 from collectors.azure_kql import function_buckets_query
 from collectors.azure_metrics import AppMinute, app_name, query_region
-from collectors.azure_rows import HostStartBucket, RequestBucket, apply_execution_units, parse_rows, to_samples
+from collectors.azure_rows import (
+    APP_TOTAL,
+    HostStartBucket,
+    RequestBucket,
+    app_totals,
+    apply_execution_units,
+    parse_rows,
+    to_samples,
+)
 from collectors.base import CollectRequest, CollectResult
 from opsview.config import AzureSource, Config
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
@@ -248,11 +257,19 @@ class AzureCollector:
             )
             infos = {k: replace(i, memory_mb=memory.get(k.name.split("/", 1)[0])) for k, i in infos.items()}
             self._cross_check(samples, minutes)
+            covered = {s.key.name.split("/", 1)[0] for s in samples}
+            totals = app_totals(minutes, covered, subscription_id=self.source.subscription_id, region_of=self._region)
+            for s in totals:
+                app = s.key.name.split("/", 1)[0]
+                infos.setdefault(s.key, FunctionInfo(s.key, labels={"app": app, "from": "platform metrics"}))
+            samples = [*samples, *totals]
             for rid in self._app_resources():
                 app = app_name(rid)
                 for key, info in infos.items():
-                    if key.name.split("/", 1)[0] == app:
-                        infos[key] = replace(info, resource_id=f"{rid}/functions/{key.name.split('/', 1)[1]}")
+                    owner, function = key.name.split("/", 1)
+                    if owner == app:
+                        resource = rid if function == APP_TOTAL else f"{rid}/functions/{function}"
+                        infos[key] = replace(info, resource_id=resource)
         return CollectResult(list(infos.values()), samples, health)
 
     def _collect_metrics(self, start: datetime, end: datetime, out: dict[str, Any]) -> None:

@@ -12,12 +12,13 @@ app reports `cold_starts = 0` otherwise, because the traces were read and held n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from collectors.azure_kql import KIND_HOST_STARTS, KIND_REQUESTS
+from collectors.azure_metrics import AppMinute
 from opsview.schema import FunctionKey, Sample, finite_or_none, floor_time
 
 
@@ -244,3 +245,29 @@ def _exec_ms(s: Sample) -> float:
     if not s.invocations or s.duration_avg_ms is None:
         return 0.0
     return s.invocations * s.duration_avg_ms
+
+
+APP_TOTAL: Final = "*"  # the function part of an app-level key: `azure/<sub>/<region>/<app>/*`
+
+
+def app_totals(
+    minutes: Sequence[AppMinute], covered_apps: Collection[str], *, subscription_id: str,
+    region_of: Callable[[str], str], period_s: int = 60,
+) -> list[Sample]:
+    """Platform counts for apps App Insights said nothing about in the window (none wired, or its query failed).
+
+    Such an app still shows up, as one `<app>/*` row: executions as invocations and `Http5xx` as errors
+    where the app serves HTTP (`Requests` > 0), since a 5xx is how a failed HTTP-triggered execution looks
+    from the platform. Durations, throttles and cold starts stay `None`: the platform does not report them.
+    """
+    out: list[Sample] = []
+    for m in minutes:
+        if m.app in covered_apps or m.executions is None:
+            continue
+        http = m.requests is not None and m.requests > 0
+        out.append(Sample(
+            key=FunctionKey("azure", subscription_id, region_of(m.app), f"{m.app}/{APP_TOTAL}"),
+            start=floor_time(m.start, period_s), period_s=period_s, invocations=round(m.executions),
+            errors=round(m.http_5xx or 0) if http else None,
+        ))
+    return out

@@ -231,6 +231,29 @@ def test_metrics_failure_does_not_sink_the_logs(fake_azure: FakeAzure) -> None:
     assert not by_scope["metrics:westeurope"].ok
 
 
+def test_apps_app_insights_says_nothing_about_still_show_as_app_totals(fake_azure: FakeAzure) -> None:
+    """`quiet-func` has no App Insights rows (not wired, or sampled away): its platform counts become one row."""
+    fake_azure.logs_replies = [Reply(200, logs_body([request_row("orders-func", "GetOrder", T0, 10)]))]
+
+    def value(rid: str, name: str, t: datetime) -> float | None:
+        if t != T0:
+            return None
+        return {"FunctionExecutionCount": 40.0, "Http5xx": 3.0, "Requests": 40.0}.get(name)
+
+    fake_azure.metric_value = value
+    collector, _ = _collector(fake_azure, function_app_ids=[_rid("orders-func"), _rid("quiet-func")])
+
+    result = collector.collect(_request())
+
+    by_name = {s.key.name: s for s in result.samples}
+    assert set(by_name) == {"orders-func/GetOrder", "quiet-func/*"}, "an app App Insights covers is not doubled"
+    total = by_name["quiet-func/*"]
+    assert (total.invocations, total.errors) == (40, 3)
+    assert (total.duration_p99_ms, total.cold_starts) == (None, None), "the platform does not report them"
+    info = next(i for i in result.functions if i.key.name == "quiet-func/*")
+    assert info.resource_id == _rid("quiet-func")
+
+
 def test_app_globs_and_function_excludes_filter_the_data(fake_azure: FakeAzure) -> None:
     fake_azure.logs_replies = [Reply(200, logs_body([
         request_row("orders-func", "GetOrder", T0, 1),
