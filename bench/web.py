@@ -11,6 +11,11 @@ providers (their reads are at hand) and with the read cache cleared before each 
 
     .venv/bin/python bench/web.py                      # 600 functions, 6 h
     .venv/bin/python bench/web.py --scale 84 --hours 24 # the issue's size
+    .venv/bin/python bench/web.py --scale 84 --hours 24 --store /tmp/web84.db  # fill once, then reuse
+
+A reused store is served with a clock that runs on from when it was filled, so its window stays full.
+"data_bytes" counts the page's data: callback responses and the first layout, which carries the
+overview's content.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +50,29 @@ _RENDERED = """() => document.querySelector('#kpi-total-invocations')
     && document.querySelector('#overview-health table, #overview-health .empty-state')"""
 
 
+_FILLED_AT = "bench_web_filled_at"
+
+
 def fill(store: SQLiteStore, scale: int, hours: float) -> int:
     now = utcnow()
     store.upsert_functions(fn.info for fn in build_fleet(42, scale))
-    return store.write_samples(window_samples(42, scale, floor_time(now - timedelta(hours=hours), 60), now))
+    written = store.write_samples(window_samples(42, scale, floor_time(now - timedelta(hours=hours), 60), now))
+    store.set_meta(_FILLED_AT, now.isoformat())
+    return written
 
 
-def raw_window_bytes(store: SQLiteStore, window: timedelta) -> int:
+def bench_clock(store: SQLiteStore) -> Callable[[], datetime]:
+    """The server's clock: on a reused store, time runs on from when it was filled, so every run
+    sees the same full window however long ago the file was made."""
+    filled = store.get_meta(_FILLED_AT)
+    if filled is None:
+        return utcnow
+    offset = utcnow() - datetime.fromisoformat(filled)
+    return lambda: utcnow() - offset
+
+
+def raw_window_bytes(store: SQLiteStore, window: timedelta, now: datetime) -> int:
     """Naive baseline: every minute sample of every function in the window, as JSON."""
-    now = utcnow()
     total = 0
     for info in store.functions():
         rows = [asdict(s) for s in store.series(info.key, now - window, now)]
@@ -65,7 +85,8 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=10, help="demo fleet copies (x60 functions; 84 = 5,040)")
     parser.add_argument("--hours", type=float, default=6.0, help="hours of minute data to generate")
     parser.add_argument("--filter-changes", type=int, default=5, help="provider changes to time")
-    parser.add_argument("--store", type=Path, default=None, help="reuse (or keep) this store file")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="keep the filled store in this file, and reuse it (no fill) when it exists")
     args = parser.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="opsview-bench-web-")
@@ -77,7 +98,8 @@ def main() -> None:
     generate_s = time.perf_counter() - t0
     functions = len(store.functions())
 
-    app = create_app(store, Config())
+    clock = bench_clock(store)
+    app = create_app(store, Config(), clock=clock)
     reads = context_of(app.server).reads
     server = create_server(app.server, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -100,7 +122,8 @@ def main() -> None:
 
             def done(e: dict[str, Any]) -> None:
                 received["bytes"] += int(e["encodedDataLength"])
-                if "_dash-update-component" in urls.get(e["requestId"], ""):
+                # The page's data: callback responses, and the first layout (which carries the overview's).
+                if any(part in urls.get(e["requestId"], "") for part in ("_dash-update-component", "_dash-layout")):
                     received["data_bytes"] += int(e["encodedDataLength"])
 
             cdp.on("Network.loadingFinished", done)
@@ -143,7 +166,7 @@ def main() -> None:
     server.task_dispatcher.shutdown()
     shutdown(app)
 
-    baseline = raw_window_bytes(store, timedelta(hours=1))
+    baseline = raw_window_bytes(store, timedelta(hours=1), clock())
     store.close()
     print(json.dumps({
         "functions": functions, "hours": args.hours, "samples_generated": samples,

@@ -26,6 +26,7 @@ def create_app(store: Store, config: Config, *, clock: Callable[[], datetime] = 
         "dashboards", use_pages=True, pages_folder=str(_HERE / "pages"), assets_folder=str(_HERE / "assets"),
         title="opsview", update_title="", compress=True,  # gzip: plotly.js alone is ~4.5 MB raw
     )
+    app.index_string = _index_string(app.config.requests_pathname_prefix)
     app.layout = controls.shell
     controls.register(app)
     ctx = WebContext(store, config, clock)
@@ -38,6 +39,34 @@ def create_app(store: Store, config: Config, *, clock: Callable[[], datetime] = 
     with app.server.app_context():
         app._setup_server()  # type: ignore[no-untyped-call]
     return app
+
+
+# dcc loads a graph's and a dropdown's code only when the first one renders, one round trip after the
+# layout has arrived; every page has dropdowns and most have graphs, so fetch both with the scripts.
+_PRELOAD = ("dash/dcc/async-dropdown.js", "dash/dcc/async-graph.js")
+
+
+def _index_string(prefix: str) -> str:
+    preload = "".join(
+        f'<link rel="preload" as="script" href="{prefix}_dash-component-suites/{path}">' for path in _PRELOAD)
+    return f"""<!DOCTYPE html>
+<html>
+    <head>
+        {{%metas%}}
+        <title>{{%title%}}</title>
+        {{%favicon%}}
+        {{%css%}}
+        {preload}
+    </head>
+    <body>
+        {{%app_entry%}}
+        <footer>
+            {{%config%}}
+            {{%scripts%}}
+            {{%renderer%}}
+        </footer>
+    </body>
+</html>"""
 
 
 def shutdown(app: Dash) -> None:

@@ -36,46 +36,53 @@ def _point_change(now: float | None, before: float | None) -> str:
     return f"{'▲' if delta > 0 else '▼' if delta < 0 else '±'}{abs(delta):.1f} pt"
 
 
-def _metric(name: str, value: str, change: str, metric_id: str) -> html.Div:
-    return html.Div([
+def _metric(name: str, value: str, change: str, metric_id: str) -> list[html.Span]:
+    # Three cells of the card's grid (no wrapper per metric: fewer components to re-render).
+    return [
         html.Span(name, className="kpi-name"),
         html.Span(value, className="kpi-value", id=metric_id),
         html.Span(change, className="kpi-change", title="change vs the previous window of the same length"),
-    ], className="kpi-metric")
+    ]
 
 
 def kpi_card(k: Kpi) -> html.Div:
     c, p = k.current, k.previous
     slug = k.label
     title = "All providers" if k.label == TOTAL else k.label.upper()
+    metrics = [
+        *_metric("invocations", fmt.count(c.invocations), _relative_change(c.invocations, p.invocations),
+                f"kpi-{slug}-invocations"),
+        *_metric("error %", fmt.percent(k.error_rate), _point_change(k.error_rate, k.previous_error_rate),
+                f"kpi-{slug}-errors"),
+        *_metric("throttles", fmt.count(c.throttles), _relative_change(c.throttles, p.throttles),
+                f"kpi-{slug}-throttles"),
+        *_metric("cold start %", fmt.percent(k.cold_start_rate),
+                _point_change(k.cold_start_rate, k.previous_cold_start_rate), f"kpi-{slug}-cold"),
+        *_metric("p95", fmt.millis(c.duration_p95_ms), _relative_change(c.duration_p95_ms, p.duration_p95_ms),
+                f"kpi-{slug}-p95"),
+        *_metric("est. cost", fmt.usd(k.cost), _relative_change(k.cost, k.previous_cost), f"kpi-{slug}-cost"),
+    ]
     return html.Div([
         html.Div([html.Span(title), html.Span(f"{k.functions:,} functions", className="kpi-sub")],
                  className="kpi-title"),
-        _metric("invocations", fmt.count(c.invocations), _relative_change(c.invocations, p.invocations),
-                f"kpi-{slug}-invocations"),
-        _metric("error %", fmt.percent(k.error_rate), _point_change(k.error_rate, k.previous_error_rate),
-                f"kpi-{slug}-errors"),
-        _metric("throttles", fmt.count(c.throttles), _relative_change(c.throttles, p.throttles),
-                f"kpi-{slug}-throttles"),
-        _metric("cold start %", fmt.percent(k.cold_start_rate),
-                _point_change(k.cold_start_rate, k.previous_cold_start_rate), f"kpi-{slug}-cold"),
-        _metric("p95", fmt.millis(c.duration_p95_ms), _relative_change(c.duration_p95_ms, p.duration_p95_ms),
-                f"kpi-{slug}-p95"),
-        _metric("est. cost", fmt.usd(k.cost), _relative_change(k.cost, k.previous_cost), f"kpi-{slug}-cost"),
+        html.Div(metrics, className="kpi-metrics"),
     ], className=f"kpi-card kpi-{slug}", id=f"kpi-card-{slug}")
 
 
 def top_table(top: TopList, query: str) -> html.Div:
+    """Two cells a row in a CSS grid rather than a table's four components (row, cell, link, cell):
+    the Dash renderer's work on every update grows with the number of components on the page, and
+    the five lists hold most of the overview's."""
     render = _FORMATS[top.measure]
     if not top.entries:
-        body: html.Table | html.P = html.P("nothing in this window", className="muted")
+        body: html.Div | html.P = html.P("nothing in this window", className="muted")
     else:
-        body = html.Table(html.Tbody([
-            html.Tr([
-                html.Td(dcc.Link(f"{e.key.provider}/{e.key.region}/{e.key.name}", href=function_href(e.key, query))),
-                html.Td(render(e.value), className="num"),
-            ]) for e in top.entries
-        ]), className="top-table")
+        cells: list[dcc.Link | html.Span] = []
+        for e in top.entries:
+            cells.append(dcc.Link(f"{e.key.provider}/{e.key.region}/{e.key.name}", href=function_href(e.key, query),
+                                  className="top-name"))
+            cells.append(html.Span(render(e.value), className="num"))
+        body = html.Div(cells, className="top-table")
     return html.Div([html.H4(top.title), body], className="top-box")
 
 

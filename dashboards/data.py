@@ -6,9 +6,10 @@ numbers as the TUI, `opsview status` and the alert engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import quote
 
 from dashboards.reads import ReadCache
@@ -123,6 +124,8 @@ def _sum_cost(statuses: Sequence[FunctionStatus]) -> float | None:
 _COST_MEASURES = frozenset({"invocations", "billed_ms", "duration_avg_ms"})
 PREVIOUS_MEASURES = _COST_MEASURES | {"errors", "throttles", "cold_starts", "duration_p95_ms"}
 CURRENT_MEASURES = PREVIOUS_MEASURES | {"duration_p99_ms"}
+# The charts: stacked invocations and errors, and the fleet's duration percentiles (weighted by invocations).
+SERIES_MEASURES = frozenset({"invocations", "errors", "duration_p50_ms", "duration_p95_ms", "duration_p99_ms"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,7 @@ class OverviewReads:
 
     window: timedelta
     step_s: int
+    key: Hashable  # what determines these reads: results derived from them are cached under it
     current: list[FleetRow]  # per function, CURRENT_MEASURES only
     previous: list[FleetRow]  # per function over the window before, PREVIOUS_MEASURES only
     series: dict[str, list[tuple[datetime, Measures]]]  # per provider, downsampled to step_s
@@ -142,6 +146,17 @@ def settled_now(now: datetime) -> datetime:
     whole minutes), and every request within that minute shares one cache key."""
     floored = floor_time(now, 60)
     return floored if floored == now else floored + timedelta(seconds=60)
+
+
+def overview_reads_at_hand(cache: ReadCache, view: ViewState, now: datetime) -> bool:
+    """Whether `view`'s reads (unfiltered by provider) are being made or were made within the cache's TTL."""
+    now = settled_now(now)
+    start, end = view.window(now)
+    prev_start, prev_end = view.previous_window(now)
+    flt = FleetFilter(None, view.account, view.region)
+    return all(cache.has((*key, flt)) for key in (
+        ("fleet", start, end, CURRENT_MEASURES), ("fleet", prev_start, prev_end, PREVIOUS_MEASURES),
+        ("provider_series", start, end, choose_step(start, end), SERIES_MEASURES)))
 
 
 def submit_overview_reads(store: Store, cache: ReadCache, view: ViewState,
@@ -157,20 +172,49 @@ def submit_overview_reads(store: Store, cache: ReadCache, view: ViewState,
     keys = {
         "current": ("fleet", start, end, CURRENT_MEASURES),
         "previous": ("fleet", prev_start, prev_end, PREVIOUS_MEASURES),
-        "series": ("provider_series", start, end, step),
+        "series": ("provider_series", start, end, step, SERIES_MEASURES),
     }
     flt = FleetFilter(None, view.account, view.region)
-    if view.provider is not None and not all(cache.has((*key, flt)) for key in keys.values()):
+    if view.provider is not None and not overview_reads_at_hand(cache, view, now):
         flt = view.filter
     current = cache.submit((*keys["current"], flt), lambda: store.fleet(start, end, flt, measures=CURRENT_MEASURES))
     previous = cache.submit((*keys["previous"], flt),
                             lambda: store.fleet(prev_start, prev_end, flt, measures=PREVIOUS_MEASURES))
-    series = cache.submit((*keys["series"], flt), lambda: store.provider_series(start, end, step, flt))
-    return lambda: OverviewReads(end - start, step, current.result(), previous.result(), series.result())
+    series = cache.submit((*keys["series"], flt),
+                          lambda: store.provider_series(start, end, step, flt, measures=SERIES_MEASURES))
+    key = tuple((*k, flt) for k in keys.values())
+    return lambda: OverviewReads(end - start, step, key, current.result(), previous.result(), series.result())
 
 
 def read_overview(store: Store, cache: ReadCache, view: ViewState, now: datetime) -> OverviewReads:
     return submit_overview_reads(store, cache, view, now)()
+
+
+def _derive(reads: OverviewReads, pricing: PricingConfig, provider: str | None) -> tuple[Overview, FleetSeries]:
+    return overview(reads, pricing, provider), fleet_series(reads, provider)
+
+
+def cached_overview(cache: ReadCache, reads: OverviewReads, pricing: PricingConfig,
+                    provider: str | None = None) -> tuple[Overview, FleetSeries]:
+    """`overview` and `fleet_series` for one provider filter, kept as long as the reads they come from
+    (the cache belongs to one app, so `pricing` is fixed). Deriving them walks every function's row:
+    ~0.1 s at 5,000 functions."""
+    return cache.get(("overview", reads.key, provider), partial(_derive, reads, pricing, provider))
+
+
+def warm_overviews(cache: ReadCache, reads: OverviewReads, pricing: PricingConfig) -> None:
+    """Derive each provider's overview in the background, so that switching the provider filter after
+    viewing all of them only formats what is ready. One task, one provider after the other: the work
+    holds the GIL, and a response being written at the same time should get most of it."""
+    missing = [name for name in sorted({r.info.key.provider for r in reads.current})
+               if not cache.has(("overview", reads.key, name))]
+
+    def warm() -> None:
+        for name in missing:
+            cache.put(("overview", reads.key, name), _derive(reads, pricing, name))
+
+    if missing:
+        cache.submit(("warm overviews", reads.key), warm)
 
 
 def _by_provider(rows: Sequence[FleetRow], provider: str | None) -> dict[str, list[FleetRow]]:

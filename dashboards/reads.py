@@ -58,6 +58,18 @@ class ReadCache:
             hit = self._entries.get(key)
             return hit is not None and (not hit[1].done() or now - hit[0] < self._ttl_s) and not _failed(hit[1])
 
+    def put(self, key: Hashable, value: T) -> None:
+        """Keep `value` for `key` (a result computed elsewhere, e.g. by a background task)."""
+        future: Future[T] = Future()
+        future.set_result(value)
+        with self._lock:
+            if self._closed:
+                return
+            self._entries[key] = (self._clock(), future)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         return self.submit(key, compute).result()
 

@@ -3,32 +3,42 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
-from dash import Input, Output, callback, dcc, html
-from dash.exceptions import PreventUpdate
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import MissingCallbackContextException, PreventUpdate
 
 from dashboards import components, data, figures
 from dashboards.context import web_context
-from dashboards.controls import INTERVAL, VIEW_STORE
-from dashboards.view import ViewState
+from dashboards.controls import INTERVAL, VIEW_STORE, rendering_for_browser
+from dashboards.view import ViewState, view_from_query
 
 dash.register_page(__name__, path="/", name="Overview", title="opsview · overview", order=0)  # type: ignore[no-untyped-call]
 
 
-def layout(**_query: str) -> html.Div:
+RENDERED = "overview-rendered"  # the view the page's content was rendered for, when the layout carried it
+
+
+def layout(**query: str | list[str]) -> html.Div:
+    """The page, with its content already rendered for the URL's view when a browser asks for it (the
+    shell's first layout, or the router on navigation): the first paint needs no callback round trip."""
+    view = view_from_query(urlencode(query, doseq=True)).view if rendering_for_browser() else None
+    content: tuple[Any, ...] = (None, None, {}, {}, {}, None) if view is None else render(view)
+    kpis, tops, *figs, health = content
     return html.Div([
         html.H2("Overview"),
-        html.Div(id="overview-kpis", className="kpi-row"),
+        dcc.Store(id=RENDERED, data=None if view is None else view.to_data()),
+        html.Div(kpis, id="overview-kpis", className="kpi-row"),
         html.Div([
-            dcc.Graph(id="overview-invocations", config={"displaylogo": False}),
-            dcc.Graph(id="overview-errors", config={"displaylogo": False}),
-            dcc.Graph(id="overview-durations", config={"displaylogo": False}),
+            dcc.Graph(id=graph_id, figure=fig, config={"displaylogo": False})
+            for graph_id, fig in zip(("overview-invocations", "overview-errors", "overview-durations"), figs,
+                                     strict=True)
         ], className="graph-grid"),
         html.H3("Top 10"),
-        html.Div(id="overview-tops", className="top-grid"),
+        html.Div(tops, id="overview-tops", className="top-grid"),
         html.H3("Collector health"),
-        html.Div(id="overview-health"),
+        html.Div(health, id="overview-health"),
     ])
 
 
@@ -49,17 +59,48 @@ def _view(view_data: dict[str, Any] | None) -> ViewState:
     Output("overview-health", "children"),
     Input(VIEW_STORE, "data"),
     Input(INTERVAL, "n_intervals"),
+    State(RENDERED, "data"),
 )
-def update_overview(view_data: dict[str, Any] | None, _n: int | None) -> tuple[Any, ...]:
+def update_overview(view_data: dict[str, Any] | None, _n: int | None,
+                    rendered: dict[str, Any] | None = None) -> tuple[Any, ...]:
     view = _view(view_data)
+    if rendered is not None and rendered == view_data and _initial_call():
+        # The content the layout carries is for this very view. The browser is drawing it and the
+        # server is idle: a good moment to prepare the provider filters.
+        _warm(view)
+        raise PreventUpdate
+    result = render(view)
+    _warm(view)
+    return result
+
+
+def _warm(view: ViewState) -> None:
+    """Prepare each provider's view from the all-provider reads, if they are at hand (never read for it)."""
+    ctx = web_context()
+    now = ctx.clock()
+    if view.provider is None and data.overview_reads_at_hand(ctx.reads, view, now):
+        reads = data.read_overview(ctx.store, ctx.reads, view, now)
+        data.warm_overviews(ctx.reads, reads, ctx.config.pricing)
+
+
+def _initial_call() -> bool:
+    """Whether Dash runs the callback because its components appeared, rather than for a changed input."""
+    try:
+        return dash.ctx.triggered_id is None
+    except MissingCallbackContextException:
+        return True  # called as a plain function
+
+
+def render(view: ViewState) -> tuple[Any, ...]:
+    """KPI cards, top lists, the three charts and the health table for `view`."""
     ctx = web_context()
     reads = data.read_overview(ctx.store, ctx.reads, view, ctx.clock())
     health = components.health_table(data.health_rows(ctx.store), ctx.clock())
-    return (*numbers(reads, view), *series(reads, view), health)
+    result, fleet = data.cached_overview(ctx.reads, reads, ctx.config.pricing, view.provider)
+    return (*numbers(result, view), *series(fleet), health)
 
 
-def numbers(reads: data.OverviewReads, view: ViewState) -> tuple[list[Any], list[Any]]:
-    result = data.overview(reads, web_context().config.pricing, view.provider)
+def numbers(result: data.Overview, view: ViewState) -> tuple[list[Any], list[Any]]:
     if not result.statuses:
         empty = components.empty_state("No functions match", "Nothing in the store for this provider, account "
                                        "and region. Widen the filters or run `opsview collect`.",
@@ -69,8 +110,7 @@ def numbers(reads: data.OverviewReads, view: ViewState) -> tuple[list[Any], list
     return [components.kpi_card(k) for k in result.kpis], [components.top_table(t, query) for t in result.tops]
 
 
-def series(reads: data.OverviewReads, view: ViewState) -> tuple[figures.Figure, figures.Figure, figures.Figure]:
-    fleet = data.fleet_series(reads, view.provider)
+def series(fleet: data.FleetSeries) -> tuple[figures.Figure, figures.Figure, figures.Figure]:
     return (
         figures.stacked("Invocations by provider", fleet.invocations, fleet.step_s),
         figures.stacked("Errors by provider", fleet.errors, fleet.step_s),

@@ -66,8 +66,10 @@ class Store(Protocol):
         self, start: datetime, end: datetime, flt: FleetFilter | None = None
     ) -> dict[str, Measures]: ...
     def provider_series(
-        self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None
+        self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None,
+        measures: Collection[str] | None = None,
     ) -> dict[str, list[tuple[datetime, Measures]]]: ...
+    """Per-provider buckets of `step_s`; `measures` limits the aggregation (the others stay None)."""
     def fleet_series(
         self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None,
         measures: Sequence[str] | None = None,
@@ -89,7 +91,8 @@ class Store(Protocol):
         self, key: FunctionKey | None = None, since: datetime | None = None, limit: int = 200
     ) -> list[AlertEvent]: ...
     def fleet_buckets(
-        self, end: datetime, step_s: int, count: int, flt: FleetFilter | None = None
+        self, end: datetime, step_s: int, count: int, flt: FleetFilter | None = None,
+        measures: Collection[str] | None = None,
     ) -> dict[FunctionKey, list[Measures | None]]: ...
     def apply_alert_changes(self, changes: AlertChanges) -> None: ...
     def alert_ledger(self) -> list[LedgerEntry]: ...

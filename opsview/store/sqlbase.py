@@ -280,12 +280,15 @@ class SqlStore:
         return {r[0]: _measures(r[1:]) for r in rows}
 
     def provider_series(
-        self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None
+        self, start: datetime, end: datetime, step_s: int, flt: FleetFilter | None = None,
+        measures: Collection[str] | None = None,
     ) -> dict[str, list[tuple[datetime, Measures]]]:
+        """Per-provider buckets; `measures` limits the aggregation (others are None): the overview's
+        charts need five of the fourteen, and each aggregate costs per sample scanned."""
         where, params = self._where(flt)
         step = int(step_s)
         rows = self._conn().execute(
-            f"SELECT f.provider, s.start - s.start % {step}, {', '.join(aggregate_sql('s.'))} "
+            f"SELECT f.provider, s.start - s.start % {step}, {', '.join(aggregate_sql('s.', measures))} "
             "FROM samples s JOIN functions f ON f.id = s.fid "
             f"WHERE s.start >= ? AND s.start < ? AND {where} GROUP BY f.provider, s.start - s.start % {step} "
             "ORDER BY 1, 2",
@@ -360,18 +363,20 @@ class SqlStore:
         return [_health(r) for r in rows]
 
     def fleet_buckets(
-        self, end: datetime, step_s: int, count: int, flt: FleetFilter | None = None
+        self, end: datetime, step_s: int, count: int, flt: FleetFilter | None = None,
+        measures: Collection[str] | None = None,
     ) -> dict[FunctionKey, list[Measures | None]]:
         """The last `count` spans of `step_s` ending at `end`, per function, newest first, in one query.
 
         A span without any bucket is `None`; functions without data in the whole range are absent.
+        `measures` limits the aggregation (the others are None), as in `fleet`.
         """
         where, params = self._where(flt)
         step = int(step_s)
         end_s = to_epoch(end)
         rows = self._conn().execute(
             f"SELECT f.provider, f.account, f.region, f.name, (? - 1 - s.start) / {step} AS idx, "
-            f"{', '.join(aggregate_sql('s.'))} FROM functions f JOIN samples s ON s.fid = f.id "
+            f"{', '.join(aggregate_sql('s.', measures))} FROM functions f JOIN samples s ON s.fid = f.id "
             f"AND s.start >= ? AND s.start < ? WHERE {where} GROUP BY f.id, idx",
             [end_s, end_s - step * int(count), end_s, *params],
         )

@@ -94,6 +94,21 @@ def test_series_totals_and_top_n(store: Store) -> None:
     assert top[0][1] == 9
 
 
+def test_provider_series_aggregates_only_the_measures_asked_for(store: Store) -> None:
+    store.write_samples([
+        Sample(key=KEY, start=minute(i), invocations=10 * (i + 1), errors=1, throttles=2, duration_p95_ms=100.0 + i)
+        for i in range(10)
+    ])
+    full = store.provider_series(T0, minute(10), 300)
+    lean = store.provider_series(T0, minute(10), 300, measures={"invocations", "duration_p95_ms"})
+    assert [t for t, _ in lean["aws"]] == [t for t, _ in full["aws"]]
+    for (_, everything), (_, few) in zip(full["aws"], lean["aws"], strict=True):
+        assert few.invocations == everything.invocations
+        assert few.duration_p95_ms == pytest.approx(everything.duration_p95_ms)
+        assert (few.errors, few.throttles) == (None, None)
+    assert (everything.errors, everything.throttles) == (5, 10)
+
+
 def test_rollup_to_hours_and_retention(store: Store) -> None:
     store.write_samples(
         [Sample(key=KEY, start=minute(i), invocations=10, duration_p99_ms=float(100 + i)) for i in range(120)]
