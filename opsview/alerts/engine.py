@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import operator
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -25,7 +27,7 @@ from opsview.alerts.templating import render, template_fields
 from opsview.config.alerts import NotifierConfig, RuleConfig
 from opsview.config.models import PricingConfig
 from opsview.schema import DEFAULT_PRICES, FunctionInfo, FunctionKey, Measures, Price, measure_inputs, measure_value
-from opsview.store.base import Store
+from opsview.store.base import FleetRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +62,27 @@ class Evaluation:
         ]
 
 
+_READERS: list[ThreadPoolExecutor] = []
+_READERS_LOCK = threading.Lock()
+
+
+def _reader_pool() -> ThreadPoolExecutor:
+    """A few long-lived reader threads: each keeps its own store connection across evaluations."""
+    with _READERS_LOCK:
+        if not _READERS:
+            _READERS.append(ThreadPoolExecutor(max_workers=3, thread_name_prefix="opsview-rule-read"))
+        return _READERS[0]
+
+
 class _Fleet:
     """Columns of measure values for every function, read once per distinct window."""
 
     def __init__(self, store: Store, now: datetime, infos: Sequence[FunctionInfo], pricing: PricingConfig | None,
-                 needs: Mapping[tuple[datetime, datetime], frozenset[str]] | None = None):
+                 needs: Mapping[tuple[datetime, datetime], frozenset[str]] | None = None,
+                 bucket_needs: Mapping[tuple[int, int], frozenset[str]] | None = None):
         self.store = store
         self.needs = needs or {}  # per window, the stored measures its rules read (others are not aggregated)
+        self.bucket_needs = bucket_needs or {}  # the same per (step, count) of M-of-N reads
         self.now = now
         self.infos = list(infos)
         self.index = {info.key: i for i, info in enumerate(self.infos)}
@@ -91,15 +107,43 @@ class _Fleet:
             return cached
         per_fn = self._measures.get((start, end))
         if per_fn is None:
-            per_fn = [None] * len(self.infos)
-            for row in self.store.fleet(start, end, measures=self.needs.get((start, end))):
-                i = self.index.get(row.key)
-                if i is not None and row.buckets:
-                    per_fn[i] = row.measures
-            self._measures[(start, end)] = per_fn
+            per_fn = self._measures[(start, end)] = self._per_function(
+                self.store.fleet(start, end, measures=self.needs.get((start, end)))
+            )
         out = np.array([self._value(measure, m, i) for i, m in enumerate(per_fn)], dtype=np.float64)
         self._values[(start, end, measure)] = out
         return out
+
+    def _per_function(self, rows: Sequence[FleetRow]) -> list[Measures | None]:
+        per_fn: list[Measures | None] = [None] * len(self.infos)
+        for row in rows:
+            i = self.index.get(row.key)
+            if i is not None and row.buckets:
+                per_fn[i] = row.measures
+        return per_fn
+
+    def prefetch(self) -> None:
+        """Run every read the rules need at once, instead of one after the other.
+
+        Both stores answer concurrent reads in parallel (sqlite3 releases the GIL while SQLite works;
+        PostgreSQL has a pool), so the slowest read sets the pace. A read that fails here is simply
+        read again by the rule that needs it, which then reports the error as its own.
+        """
+        pool = _reader_pool()
+        windows = {span: pool.submit(self.store.fleet, span[0], span[1], measures=measures)
+                   for span, measures in self.needs.items()}
+        buckets = {read: pool.submit(self.store.fleet_buckets, self.now, read[0], read[1], measures=measures)
+                   for read, measures in self.bucket_needs.items()}
+        for span, rows in windows.items():
+            try:
+                self._measures[span] = self._per_function(rows.result())
+            except Exception:  # noqa: BLE001, S112 - the rule's own read reports it
+                continue
+        for read, spans in buckets.items():
+            try:
+                self._buckets[read] = spans.result()
+            except Exception:  # noqa: BLE001, S112 - the rule's own read reports it
+                continue
 
     def bucket_values(self, measure: str, step: timedelta, count: int) -> Floats:
         """Shape (functions, count), newest datapoint first; NaN where a datapoint has no data."""
@@ -109,7 +153,9 @@ class _Fleet:
             return cached
         spans = self._buckets.get((step_s, count))
         if spans is None:
-            spans = self._buckets[(step_s, count)] = self.store.fleet_buckets(self.now, step_s, count)
+            spans = self._buckets[(step_s, count)] = self.store.fleet_buckets(
+                self.now, step_s, count, measures=self.bucket_needs.get((step_s, count))
+            )
         out = np.full((len(self.infos), count), np.nan)
         for key, buckets in spans.items():
             i = self.index.get(key)
@@ -184,20 +230,32 @@ def _annotate(rule: RuleConfig, record: AlertRecord, silences: Sequence[Silence]
     return replace(record, summary=summary, description=description, silenced=silenced, labels=dict(rule.labels))
 
 
-def _window_needs(rules: Sequence[RuleConfig], now: datetime) -> dict[tuple[datetime, datetime], frozenset[str]]:
-    """Per aggregation window, the stored measures the rules over it need."""
-    needs: dict[tuple[datetime, datetime], frozenset[str]] = {}
+def _read_needs(
+    rules: Sequence[RuleConfig], now: datetime
+) -> tuple[dict[tuple[datetime, datetime], frozenset[str]], dict[tuple[int, int], frozenset[str]]]:
+    """The stored measures the rules need, per aggregation window and per M-of-N (step, count) read.
+
+    Only what is listed is read: a window no rule aggregates over (an M-of-N rule reads buckets instead)
+    costs nothing, and each read aggregates only the measures its rules derive from.
+    """
+    windows: dict[tuple[datetime, datetime], frozenset[str]] = {}
+    buckets: dict[tuple[int, int], frozenset[str]] = {}
     for rule in rules:
         try:
             inputs = measure_inputs([rule.measure])
         except KeyError:
             continue  # reported per rule by the evaluation itself
-        spans = [(now - rule.window, now)]
+        spans = []
+        if rule.m_of_n is None:
+            spans.append((now - rule.window, now))
+        else:
+            read = (int(rule.window.total_seconds()), rule.m_of_n[1])
+            buckets[read] = buckets.get(read, frozenset()) | inputs
         if rule.previous is not None:
             spans.append((now - rule.window - rule.previous.window, now - rule.window))
         for span in spans:
-            needs[span] = needs.get(span, frozenset()) | inputs
-    return needs
+            windows[span] = windows.get(span, frozenset()) | inputs
+    return windows, buckets
 
 
 def evaluate(
@@ -217,7 +275,8 @@ def evaluate(
     if now.tzinfo is None:
         raise ValueError("evaluate() needs a timezone-aware `now`")
     infos = store.functions()
-    fleet = _Fleet(store, now, infos, pricing, _window_needs(rules, now))
+    fleet = _Fleet(store, now, infos, pricing, *_read_needs(rules, now))
+    fleet.prefetch()
     silences = store.silences(active_at=now)
     existing: dict[str, dict[FunctionKey, AlertRecord]] = {}
     for rec in store.alert_records():
