@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import operator
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -62,18 +60,6 @@ class Evaluation:
         ]
 
 
-_READERS: list[ThreadPoolExecutor] = []
-_READERS_LOCK = threading.Lock()
-
-
-def _reader_pool() -> ThreadPoolExecutor:
-    """A few long-lived reader threads: each keeps its own store connection across evaluations."""
-    with _READERS_LOCK:
-        if not _READERS:
-            _READERS.append(ThreadPoolExecutor(max_workers=3, thread_name_prefix="opsview-rule-read"))
-        return _READERS[0]
-
-
 class _Fleet:
     """Columns of measure values for every function, read once per distinct window."""
 
@@ -121,29 +107,6 @@ class _Fleet:
             if i is not None and row.buckets:
                 per_fn[i] = row.measures
         return per_fn
-
-    def prefetch(self) -> None:
-        """Run every read the rules need at once, instead of one after the other.
-
-        Both stores answer concurrent reads in parallel (sqlite3 releases the GIL while SQLite works;
-        PostgreSQL has a pool), so the slowest read sets the pace. A read that fails here is simply
-        read again by the rule that needs it, which then reports the error as its own.
-        """
-        pool = _reader_pool()
-        windows = {span: pool.submit(self.store.fleet, span[0], span[1], measures=measures)
-                   for span, measures in self.needs.items()}
-        buckets = {read: pool.submit(self.store.fleet_buckets, self.now, read[0], read[1], measures=measures)
-                   for read, measures in self.bucket_needs.items()}
-        for span, rows in windows.items():
-            try:
-                self._measures[span] = self._per_function(rows.result())
-            except Exception:  # noqa: BLE001, S112 - the rule's own read reports it
-                continue
-        for read, spans in buckets.items():
-            try:
-                self._buckets[read] = spans.result()
-            except Exception:  # noqa: BLE001, S112 - the rule's own read reports it
-                continue
 
     def bucket_values(self, measure: str, step: timedelta, count: int) -> Floats:
         """Shape (functions, count), newest datapoint first; NaN where a datapoint has no data."""
@@ -276,7 +239,6 @@ def evaluate(
         raise ValueError("evaluate() needs a timezone-aware `now`")
     infos = store.functions()
     fleet = _Fleet(store, now, infos, pricing, *_read_needs(rules, now))
-    fleet.prefetch()
     silences = store.silences(active_at=now)
     existing: dict[str, dict[FunctionKey, AlertRecord]] = {}
     for rec in store.alert_records():
