@@ -25,8 +25,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
+from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,66 @@ def _moto_percentiles() -> None:
     models.Statistics.get_statistics_for_type = with_percentiles  # type: ignore[method-assign]
 
 
+def _moto_metric_index() -> None:
+    """Give each CloudWatch query only its own metric's datapoints, for ours and the naive baseline alike.
+
+    moto scans every stored datapoint for every query and every period, so at 1,000 functions its own
+    CPU (quadratic in the fleet), not the API pattern, would set the wall time of a 500-query call.
+    CloudWatch stores datapoints per metric; this index does the same, keyed by metric name and
+    dimensions, and moto's own filtering and statistics then run unchanged on that subset.
+    """
+    from moto.cloudwatch import models
+
+    local = threading.local()
+    all_metrics = models.CloudWatchBackend.get_all_metrics
+
+    def get_all_metrics(self: Any) -> Any:
+        subset = getattr(local, "subset", None)
+        return all_metrics(self) if subset is None else subset
+
+    def index(self: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], list[Any]]:
+        data = all_metrics(self)
+        cached = getattr(self, "_bench_index", None)
+        if cached is None or cached[0] != len(data):
+            built: dict[tuple[str, frozenset[tuple[str, str]]], list[Any]] = defaultdict(list)
+            for md in data:
+                built[(md.name, frozenset((str(d.name), str(d.value)) for d in md.dimensions))].append(md)
+            cached = self._bench_index = (len(data), built)
+        return cached[1]
+
+    def subset(self: Any, name: str, dimensions: list[dict[str, str]]) -> list[Any]:
+        return index(self).get((name, frozenset((d["Name"], d["Value"]) for d in dimensions)), [])
+
+    get_metric_data = models.CloudWatchBackend.get_metric_data
+    get_metric_statistics = models.CloudWatchBackend.get_metric_statistics
+
+    def indexed_data(self: Any, queries: list[dict[str, Any]], *args: Any, **kwargs: Any) -> Any:
+        if not all("MetricStat" in q for q in queries):
+            return get_metric_data(self, queries, *args, **kwargs)
+        out = []
+        for q in queries:
+            metric = q["MetricStat"]["Metric"]
+            local.subset = subset(self, metric["MetricName"], metric.get("Dimensions", []))
+            try:
+                out.extend(get_metric_data(self, [q], *args, **kwargs))
+            finally:
+                local.subset = None
+        return out
+
+    def indexed_statistics(self: Any, namespace: str, metric_name: str, start_time: Any, end_time: Any,
+                           period: int, stats: list[str], dimensions: list[dict[str, str]], unit: Any = None) -> Any:
+        local.subset = subset(self, metric_name, dimensions)
+        try:
+            return get_metric_statistics(self, namespace, metric_name, start_time, end_time, period, stats,
+                                         dimensions, unit)
+        finally:
+            local.subset = None
+
+    models.CloudWatchBackend.get_all_metrics = get_all_metrics  # type: ignore[method-assign]
+    models.CloudWatchBackend.get_metric_data = indexed_data  # type: ignore[method-assign]
+    models.CloudWatchBackend.get_metric_statistics = indexed_statistics  # type: ignore[method-assign]
+
+
 def _delay(**_: Any) -> None:
     time.sleep(LATENCY_S)
 
@@ -68,6 +130,7 @@ def bench_refresh(functions: int) -> dict[str, Any]:
 
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
     _moto_percentiles()
+    _moto_metric_index()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
