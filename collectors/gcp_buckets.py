@@ -54,7 +54,8 @@ class BucketAccumulator:
     def __init__(self) -> None:
         self._buckets: dict[tuple[FunctionKey, int], _Bucket] = {}
         self._generation: dict[FunctionKey, Generation] = {}
-        self._keys: dict[tuple[str, str, str], FunctionKey] = {}
+        self._keys: dict[tuple[str, ...], FunctionKey] = {}
+        self._minutes: dict[datetime, int] = {}
         self.starts: dict[FunctionKey, InstanceStarts] = {}
 
     def add_all(self, events: Iterable[GcpEvent]) -> None:
@@ -62,11 +63,12 @@ class BucketAccumulator:
             self.add(event)
 
     def add(self, event: GcpEvent) -> None:
-        where = (event.project, event.region, event.function)
+        # Both event types start with (project, region, function): one slice names the function.
+        where = event[:3]
         key = self._keys.get(where)
-        if key is None:  # building a frozen dataclass per entry would cost more than parsing it
+        if key is None:  # building a FunctionKey per entry would cost more than parsing it
             key = self._keys[where] = FunctionKey("gcp", *where)
-        if isinstance(event, InstanceStart):
+        if type(event) is InstanceStart:
             self._generation.setdefault(key, Generation.GEN2)
             if not event.cold_start:
                 starts = self.starts.setdefault(key, InstanceStarts())
@@ -77,7 +79,7 @@ class BucketAccumulator:
                 return
             self._bucket(key, event.at).cold_starts += 1
             return
-        assert isinstance(event, Invocation)
+        assert type(event) is Invocation
         self._generation[key] = event.generation
         bucket = self._bucket(key, event.at)
         if event.throttled:
@@ -90,7 +92,10 @@ class BucketAccumulator:
             bucket.durations.append(event.duration_ms)
 
     def _bucket(self, key: FunctionKey, at: datetime) -> _Bucket:
-        slot = (key, int(at.timestamp()) // PERIOD_S)  # `at` is tz-aware: gcp_entries only makes UTC times
+        minute = self._minutes.get(at)
+        if minute is None:  # entries of one window share their seconds: convert each once
+            minute = self._minutes[at] = int(at.timestamp()) // PERIOD_S  # tz-aware: gcp_entries makes UTC times
+        slot = (key, minute)
         bucket = self._buckets.get(slot)
         if bucket is None:
             bucket = self._buckets[slot] = _Bucket()

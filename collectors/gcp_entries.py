@@ -20,9 +20,8 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 GEN1_RESOURCE: Final = "cloud_function"
 GEN2_RESOURCE: Final = "cloud_run_revision"
@@ -39,9 +38,11 @@ class MalformedEntryError(ValueError):
     """A relevant entry that lacks (or garbles) a field we need; counted and skipped."""
 
 
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """One finished request/execution. `timeout` is None when the log cannot tell (gen2)."""
+class Invocation(NamedTuple):
+    """One finished request/execution. `timeout` is None when the log cannot tell (gen2).
+
+    NamedTuples, not frozen dataclasses: one is built per log entry, and a tuple is built ~3x faster.
+    """
 
     project: str
     region: str
@@ -57,8 +58,7 @@ class Invocation:
     """Rejected by the platform (429 / "no available instance"): not an invocation of the code."""
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceStart:
+class InstanceStart(NamedTuple):
     """gen2 `Starting new instance. Reason: ...`; only `AUTOSCALING` is a cold start of traffic."""
 
     project: str
@@ -81,6 +81,7 @@ _GEN1_LINE = re.compile(
 _START_LINE = re.compile(r"Starting new instance\. Reason: (?P<reason>[A-Z_]+)")
 _NO_INSTANCE = "no available instance"
 _OK_WORDS: Final = frozenset({"ok", "success"})
+_STATUS_TEXT: Final = {code: str(code) for code in range(100, 600)}
 
 # Timestamps of one window repeat their second many times: parse each second once.
 _SECONDS: dict[str, datetime] = {}
@@ -226,18 +227,10 @@ def _gen1(entry: Mapping[str, Any], resource: Mapping[str, Any], function: str |
         if not status:
             raise MalformedEntryError("gen1 execution line without a status")
         error, timeout = status not in _OK_WORDS, status == "timeout"
+    # gen1 never logs the platform's own rejections (throttled=False); a 429 in this line is the code's reply
     return Invocation(
-        project=_project(entry, labels),
-        region=_label(labels, "region"),
-        function=_label(labels, "function_name", function),
-        generation=Generation.GEN1,
-        at=_when(entry),
-        duration_ms=float(ms) if ms is not None else None,
-        status=status,
-        error=error,
-        timeout=timeout,
-        # gen1 never logs the platform's own rejections; a 429 in this line is the code's reply
-        throttled=False,
+        _project(entry, labels), _label(labels, "region"), _label(labels, "function_name", function),
+        Generation.GEN1, _when(entry), float(ms) if ms is not None else None, status, error, timeout, False,
     )
 
 
@@ -246,25 +239,21 @@ def _gen2(entry: Mapping[str, Any], resource: Mapping[str, Any], function: str |
     if isinstance(http, dict):
         labels = _resource_labels(resource)
         raw_status = http.get("status")
-        if isinstance(raw_status, bool) or not isinstance(raw_status, int | str):
+        if type(raw_status) is int:  # the common case first: this runs once per request log
+            code = raw_status
+        elif isinstance(raw_status, str):
+            try:
+                code = int(raw_status)
+            except ValueError:
+                raise MalformedEntryError(f"unreadable httpRequest.status {raw_status!r}") from None
+        else:
             raise MalformedEntryError("request log without httpRequest.status")
-        try:
-            code = int(raw_status)
-        except ValueError:
-            raise MalformedEntryError(f"unreadable httpRequest.status {raw_status!r}") from None
         text = _text(entry)
         throttled = code == 429 or (text is not None and _NO_INSTANCE in text)
-        return Invocation(
-            project=_project(entry, labels),
-            region=_label(labels, "location"),
-            function=_label(labels, "service_name", function),
-            generation=Generation.GEN2,
-            at=_when(entry),
-            duration_ms=parse_latency_ms(http.get("latency")),
-            status=str(code),
-            error=code >= 500 and not throttled,
-            timeout=None,
-            throttled=throttled,
+        return Invocation(  # positional: keywords cost a measurable share per entry here
+            _project(entry, labels), _label(labels, "location"), _label(labels, "service_name", function),
+            Generation.GEN2, _when(entry), parse_latency_ms(http.get("latency")), _STATUS_TEXT.get(code) or str(code),
+            code >= 500 and not throttled, None, throttled,
         )
     text = _text(entry)
     if text is None or not text.startswith("Starting new instance"):
