@@ -17,6 +17,15 @@ def count(value: float | None) -> str:
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
 
+def rate(value: float | None) -> str:
+    """A per-minute rate: always with decimals, so `12.0` and `14.7` line up in a column (counts use `count`)."""
+    if value is None:
+        return MISSING
+    if abs(value) >= 10_000:
+        return count(value)
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
 def percent(ratio: float | None) -> str:
     if ratio is None:
         return MISSING

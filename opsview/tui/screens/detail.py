@@ -102,7 +102,7 @@ def _info_table(data: DetailData) -> Table:
         m = s.measures
         table.add_row(
             f"last {window_label(data.window)}",
-            f"{fmt.count(s.invocations_per_min)} inv/min · err {fmt.percent(s.error_rate)} · "
+            f"{fmt.rate(s.invocations_per_min)} inv/min · err {fmt.percent(s.error_rate)} · "
             f"throttles {fmt.count(m.throttles)} · cold {fmt.percent(s.cold_start_rate)} · "
             f"{fmt.usd(s.cost_per_hour)}/h",
         )

@@ -144,7 +144,7 @@ def row_cells(status: FunctionStatus, sparks: Sparks | None, palette: Palette) -
         "account": _cell(short_account(key.account), False, palette.muted),
         "region": _cell(key.region, False, width=_WIDTH["region"]),
         "function": _cell(key.name, False),
-        "inv": _cell(fmt.count(status.invocations_per_min), True, idle),
+        "inv": _cell(fmt.rate(status.invocations_per_min), True, idle),
         "err": _cell(fmt.percent(status.error_rate), True, err_style),
         "thr": _cell(fmt.count(m.throttles), True, thr_style),
         "cold": _cell(fmt.percent(status.cold_start_rate), True),
