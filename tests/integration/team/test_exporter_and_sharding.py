@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from waitress_stop import stop_waitress
 
 from collectors.demo import build_fleet, window_samples
 from opsview.config import Config, DemoSource
@@ -52,7 +53,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.close()
+        stop_waitress(server, thread)
         store.close()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from waitress.server import create_server
+from waitress_stop import stop_waitress
 
 from collectors.demo import build_fleet, window_samples
 from dashboards.app import create_app, shutdown
@@ -44,9 +45,7 @@ class LiveServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.close()
-        self._server.task_dispatcher.shutdown()
-        self._thread.join(timeout=5)
+        stop_waitress(self._server, self._thread)
         shutdown(self._app)  # reads a page load started in the background end before the store closes
 
 
