@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 
 class Provider(enum.StrEnum):
@@ -80,6 +80,25 @@ class Measures:
 
 MEASURE_NAMES: Final[tuple[str, ...]] = tuple(f.name for f in fields(Measures))
 COUNT_MEASURES: Final[frozenset[str]] = frozenset({"invocations", "errors", "throttles", "cold_starts"})
+
+
+def _compile_measures_from_values() -> Callable[[Sequence[Any]], Measures]:
+    # A frozen dataclass's __init__ sets every field through object.__setattr__; store reads build
+    # tens of thousands of Measures per refresh, and calling the slot descriptors directly is ~3x
+    # faster. Generated from the fields, so it cannot drift from Measures.
+    names = [f"v{i}" for i in range(len(MEASURE_NAMES))]
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": Measures}
+    env.update({f"_s{i}": getattr(Measures, name).__set__ for i, name in enumerate(MEASURE_NAMES)})
+    body = [f"    {', '.join(names)}, = values"]  # a row of the wrong length fails here, loudly
+    body += [f"    _s{i}(m, {v})" for i, v in enumerate(names)]
+    source = "def measures_from_values(values):\n    m = _new(_cls)\n" + "\n".join(body) + "\n    return m\n"
+    exec(source, env)  # noqa: S102 - source built above from the dataclass's own field names
+    fn: Callable[[Sequence[Any]], Measures] = env["measures_from_values"]
+    return fn
+
+
+measures_from_values: Final = _compile_measures_from_values()
+"""`Measures` from its values in MEASURE_NAMES order (a database row), without the dataclass __init__."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

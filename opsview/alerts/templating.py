@@ -33,10 +33,21 @@ class _Fields(dict[str, Any]):
 def template_fields(
     rule: str, severity: str, measure: str, key: FunctionKey, value: float | None, threshold: float, window: timedelta
 ) -> Mapping[str, Any]:
+    return record_fields(rule_fields(rule, severity, measure, threshold, window), key, value)
+
+
+def rule_fields(rule: str, severity: str, measure: str, threshold: float, window: timedelta) -> Mapping[str, Any]:
+    """The fields every record of one rule shares; `record_fields` adds a record's own."""
+    return {
+        "threshold": _Number(threshold), "window": format_duration(window), "rule": rule, "severity": severity,
+        "measure": measure,
+    }
+
+
+def record_fields(shared: Mapping[str, Any], key: FunctionKey, value: float | None) -> Mapping[str, Any]:
     return _Fields(
-        function=str(key), provider=key.provider, account=key.account, region=key.region, name=key.name,
-        value=_Missing("no data") if value is None else _Number(value), threshold=_Number(threshold),
-        window=format_duration(window), rule=rule, severity=severity, measure=measure,
+        shared, function=str(key), provider=key.provider, account=key.account, region=key.region, name=key.name,
+        value=_Missing("no data") if value is None else _Number(value),
     )
 
 

@@ -59,6 +59,10 @@ class Store(Protocol):
     def fleet(
         self, start: datetime, end: datetime, flt: FleetFilter | None = None, measures: Collection[str] | None = None
     ) -> list[FleetRow]: ...
+    def fleet_measures(
+        self, start: datetime, end: datetime, flt: FleetFilter | None = None, measures: Collection[str] | None = None
+    ) -> dict[FunctionKey, Measures]: ...
+    """`fleet` without the function records: only functions with data in the window, keyed."""
     def series(
         self, key: FunctionKey, start: datetime, end: datetime, step_s: int | None = None
     ) -> list[Sample]: ...

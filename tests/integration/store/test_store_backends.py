@@ -272,3 +272,25 @@ def test_fleet_can_aggregate_only_the_measures_a_reader_needs(store: Store) -> N
         assert row.measures.duration_p99_ms == pytest.approx(full[key].measures.duration_p99_ms)
         assert row.measures.duration_max_ms is None  # not asked for, not aggregated
         assert row.buckets == full[key].buckets
+
+
+def test_fleet_measures_matches_fleet_for_functions_with_data(store: Store) -> None:
+    """The alert engine's read: the same numbers as `fleet`, keyed, idle functions left out."""
+    store.upsert_functions([FunctionInfo(OTHER, "go1.x", 256, 60.0)])  # known, but silent in the window
+    store.write_samples(window_samples(7, 1, T0, T0 + timedelta(minutes=30)))
+    end = T0 + timedelta(minutes=30)
+    full = {r.key: r for r in store.fleet(T0, end, measures={"errors", "duration_p99_ms"})}
+    keyed = store.fleet_measures(T0, end, measures={"errors", "duration_p99_ms"})
+    assert OTHER not in keyed
+    assert set(keyed) == {k for k, r in full.items() if r.buckets}
+    for key, measures in keyed.items():
+        want = full[key].measures
+        assert (measures.errors, measures.invocations) == (want.errors, None)  # only what was asked for
+        assert measures.duration_p99_ms == pytest.approx(want.duration_p99_ms)  # PostgreSQL may sum in another order
+    aws = store.fleet_measures(T0, end, FleetFilter(provider="aws"))
+    assert aws
+    assert {k.provider for k in aws} == {"aws"}
+    # a function that appears after the first read is still named (the id -> key map grows)
+    late = FunctionKey("azure", "sub", "westeurope", "late-app/fn")
+    store.write_samples([Sample(key=late, start=T0, invocations=3)])
+    assert store.fleet_measures(T0, end)[late].invocations == 3

@@ -212,3 +212,22 @@ def test_check_lock_is_exclusive_until_released_or_expired(sqlite_store: SQLiteS
     assert sqlite_store.acquire_lock("check", "b", T0 + timedelta(minutes=16), ttl)  # a died: lock expired
     sqlite_store.release_lock("check", "b")
     assert sqlite_store.acquire_lock("check", "a", T0 + timedelta(minutes=17), ttl)
+
+
+def test_a_failing_read_fails_only_the_rules_that_need_it(
+    sqlite_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads run ahead on reader threads; one that fails there is read again by its rule and reported."""
+    write(sqlite_store, API, T0, 10, invocations=100, errors=20)
+    calls = []
+
+    def locked(*args: Any, **kwargs: Any) -> None:
+        calls.append(args)
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(sqlite_store, "fleet_buckets", locked)
+    ev = evaluate([rule(name="m-of-n", window="1m", datapoints="3/5", **{"for": "0s"}), rule(**{"for": "0s"})],
+                  sqlite_store, T0 + timedelta(minutes=10))
+    assert [(r.rule, r.key) for r in ev.firing()] == [("errors", API)]
+    assert ev.errors == ("rule 'm-of-n': database is locked",)
+    assert len(calls) == 2  # the prefetch, then the rule's own read

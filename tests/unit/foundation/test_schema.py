@@ -108,3 +108,14 @@ def test_aggregated_percentile_stays_within_the_bucket_range(buckets: list[Measu
     else:
         assert total.duration_p99_ms is not None
         assert min(reported) - 1e-6 <= total.duration_p99_ms <= max(reported) + 1e-6
+
+
+def test_measures_from_a_database_row_equal_the_dataclass() -> None:
+    from opsview.schema import MEASURE_NAMES, Measures, measures_from_values
+
+    values = tuple(range(4)) + tuple(float(i) for i in range(4, len(MEASURE_NAMES) - 2)) + (None, None)
+    built = measures_from_values(values)
+    assert built == Measures(**dict(zip(MEASURE_NAMES, values, strict=True)))
+    assert hash(built) == hash(Measures(**dict(zip(MEASURE_NAMES, values, strict=True))))
+    with pytest.raises(ValueError, match="not enough values"):
+        measures_from_values(values[:-1])  # a row from another schema fails loudly, never shifts columns
