@@ -230,17 +230,31 @@ class SqlStore:
         ).fetchone()
         return self._info(row) if row else None
 
+    def _per_function_sql(self, head: str, aggs: Sequence[str], where: str, *, idle: bool, group: str = "") -> str:
+        """Aggregates over `samples` per function (and per `group` expression, if given), in one query.
+
+        Parameters: the window's start and end, then the filter's. Columns: `head` (columns of
+        `functions f`), then `group` (an expression over `s.start`) if given, the number of buckets,
+        and the aggregates. With `idle`, functions without data in the window are kept (count 0, NULL
+        aggregates). The correlated join lets SQLite seek (fid, start) per function instead of
+        scanning; PostgreSQL overrides this with a LATERAL join, as its planner would otherwise
+        hash-join a scan of the whole window.
+        """
+        join = "LEFT JOIN" if idle else "JOIN"
+        grouped = f", {group}" if group else ""
+        return (
+            f"SELECT {head}{grouped}, COUNT(s.start), {', '.join(aggs)} FROM functions f {join} samples s "
+            f"ON s.fid = f.id AND s.start >= ? AND s.start < ? WHERE {where} GROUP BY f.id{grouped}"
+        )
+
     def fleet(
         self, start: datetime, end: datetime, flt: FleetFilter | None = None, measures: Collection[str] | None = None
     ) -> list[FleetRow]:
         """Every function aggregated over [start, end); `measures` limits the aggregation (others are None)."""
         where, params = self._where(flt)
-        aggs = ", ".join(aggregate_sql("s.", measures))
-        # The correlated join lets the database seek (fid, start) per function instead of scanning.
+        sql = self._per_function_sql(self._INFO_COLS, aggregate_sql("s.", measures), where, idle=True)
         rows = self._conn().execute(
-            f"SELECT {self._INFO_COLS}, COUNT(s.start), {aggs} FROM functions f "
-            "LEFT JOIN samples s ON s.fid = f.id AND s.start >= ? AND s.start < ? "
-            f"WHERE {where} GROUP BY f.id ORDER BY f.provider, f.account, f.region, f.name",
+            f"{sql} ORDER BY 1, 2, 3, 4",  # provider, account, region, name
             [to_epoch(start), to_epoch(end), *params],
         )
         out = []
@@ -254,14 +268,12 @@ class SqlStore:
         """`fleet` without the function records, for readers that hold them already (the alert engine):
         only functions with data in [start, end) appear. Nine text columns per function less to read."""
         where, params = self._where(flt)
-        aggs = ", ".join(aggregate_sql("s.", measures))
         rows = self._conn().execute(
-            f"SELECT f.id, {aggs} FROM functions f JOIN samples s ON s.fid = f.id AND s.start >= ? AND s.start < ? "
-            f"WHERE {where} GROUP BY f.id",
+            self._per_function_sql("f.id", aggregate_sql("s.", measures), where, idle=False),
             [to_epoch(start), to_epoch(end), *params],
         ).fetchall()
         keys = self._keys_by_fid({r[0] for r in rows})
-        return {keys[r[0]]: _measures(r[1:]) for r in rows}
+        return {keys[r[0]]: _measures(r[2:]) for r in rows}
 
     def _keys_by_fid(self, fids: Collection[int]) -> dict[int, FunctionKey]:
         """fid -> key; a function's id and key never change, so the map only grows."""
@@ -401,18 +413,18 @@ class SqlStore:
         where, params = self._where(flt)
         step = int(step_s)
         end_s = to_epoch(end)
+        # The span index is a literal: it is computed before the window's parameters.
+        idx = f"({end_s} - 1 - s.start) / {step}"
         rows = self._conn().execute(
-            f"SELECT f.id, (? - 1 - s.start) / {step} AS idx, "
-            f"{', '.join(aggregate_sql('s.', measures))} FROM functions f JOIN samples s ON s.fid = f.id "
-            f"AND s.start >= ? AND s.start < ? WHERE {where} GROUP BY f.id, idx",
-            [end_s, end_s - step * int(count), end_s, *params],
+            self._per_function_sql("f.id", aggregate_sql("s.", measures), where, idle=False, group=idx),
+            [end_s - step * int(count), end_s, *params],
         ).fetchall()
         by_fid: dict[int, list[Measures | None]] = {}
         for r in rows:
             spans = by_fid.get(r[0])
             if spans is None:
                 spans = by_fid[r[0]] = [None] * int(count)
-            spans[r[1]] = _measures(r[2:])
+            spans[r[1]] = _measures(r[3:])
         keys = self._keys_by_fid(by_fid)
         return {keys[fid]: spans for fid, spans in by_fid.items()}
 

@@ -294,3 +294,22 @@ def test_fleet_measures_matches_fleet_for_functions_with_data(store: Store) -> N
     late = FunctionKey("azure", "sub", "westeurope", "late-app/fn")
     store.write_samples([Sample(key=late, start=T0, invocations=3)])
     assert store.fleet_measures(T0, end)[late].invocations == 3
+
+
+def test_fleet_buckets_are_the_last_spans_newest_first_with_gaps_as_none(store: Store) -> None:
+    """M-of-N alert rules read these: one query for every function, the same numbers as its series."""
+    store.write_samples(
+        [Sample(key=KEY, start=minute(i), invocations=10 + i, errors=i % 2) for i in range(10) if i != 7]
+        + [Sample(key=OTHER, start=minute(i), invocations=100) for i in range(3)]
+    )
+    spans = store.fleet_buckets(minute(10), 120, 4)  # [8,10) [6,8) [4,6) [2,4)
+    assert [s.invocations if s else None for s in spans[KEY]] == [18 + 19, 16, 14 + 15, 12 + 13]
+    assert spans[KEY][1] is not None
+    assert spans[KEY][1].errors == 0  # minute 6 alone: minute 7 never reported
+    assert spans[OTHER] == [None, None, None, spans[OTHER][3]]
+    assert spans[OTHER][3] is not None
+    assert spans[OTHER][3].invocations == 100  # minute 2 of [2, 4)
+    assert set(store.fleet_buckets(minute(10), 120, 4, FleetFilter(provider="gcp"))) == {OTHER}
+    quiet = FunctionKey("azure", "sub", "westeurope", "quiet")
+    store.upsert_functions([FunctionInfo(quiet)])
+    assert quiet not in store.fleet_buckets(minute(10), 120, 4)  # no data in the range: absent
