@@ -158,3 +158,20 @@ def test_postgres_errors_are_one_line_without_secrets(pg_url: str) -> None:
     assert "cannot connect to PostgreSQL" in refused.stderr
     assert "s3cret-pw" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.postgres
+def test_postgres_sessions_and_time_index_are_set_up_for_repeated_fleet_reads(pg_url: str) -> None:
+    """The store's sessions skip JIT (it cost more than the reads it sped up), and its BRIN time index
+    is summarised as data arrives rather than only by VACUUM (unsummarised ranges match every window)."""
+    from opsview.store.postgres import PostgresStore
+
+    store = open_store(pg_url)
+    try:
+        assert isinstance(store, PostgresStore)
+        conn = store._conn()
+        assert conn.execute("SHOW jit").fetchone()[0] == "off"
+        options = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'samples_by_start'").fetchone()[0]
+        assert "autosummarize=on" in options
+    finally:
+        store.close()
