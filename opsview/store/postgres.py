@@ -209,6 +209,10 @@ class PostgresStore(SqlStore):
 
     # --- reads -----------------------------------------------------------------------------------
 
+    # SUM over BIGINT is NUMERIC, parsed from text into Decimal per value: a third of a fleet read's
+    # client time at 5,000 functions. Counts of invocations fit a BIGINT with room to spare.
+    _COUNT_SUM = "SUM({})::bigint"
+
     def _per_function_sql(self, head: str, aggs: Sequence[str], where: str, *, idle: bool, group: str = "") -> str:
         # LATERAL: one primary-key range scan per function. A plain join is planned as a hash join over
         # every sample in the window found through the time index, and BRIN ranges not yet summarised

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from opsview.schema import AGGREGATION, MEASURE_NAMES, Agg
+from opsview.schema import AGGREGATION, COUNT_MEASURES, MEASURE_NAMES, Agg
 
 
 def weight_sql(column: str, alias: str = "") -> str:
@@ -13,11 +13,14 @@ def weight_sql(column: str, alias: str = "") -> str:
     return f"(CASE WHEN {col} > 0 THEN {col} ELSE 1 END)"
 
 
-def aggregate_sql(alias: str = "", measures: Collection[str] | None = None) -> list[str]:
+def aggregate_sql(
+    alias: str = "", measures: Collection[str] | None = None, *, count_sum: str = "SUM({})"
+) -> list[str]:
     """One expression per measure, in MEASURE_NAMES order, aggregating rows of `samples`.
 
     With `measures`, the others are NULL: each aggregate costs per row scanned, and a reader
-    that needs two measures should not pay for fourteen.
+    that needs two measures should not pay for fourteen. `count_sum` spells the sum of a count
+    column (PostgreSQL sums BIGINT as NUMERIC, which its driver hands over as Decimal text).
     """
     out = []
     for name in MEASURE_NAMES:
@@ -27,7 +30,7 @@ def aggregate_sql(alias: str = "", measures: Collection[str] | None = None) -> l
         rule = AGGREGATION[name]
         col = f"{alias}{name}"
         if rule.kind is Agg.SUM:
-            out.append(f"SUM({col})")
+            out.append(count_sum.format(col) if name in COUNT_MEASURES else f"SUM({col})")
         elif rule.kind is Agg.MAX:
             out.append(f"MAX({col})")
         else:

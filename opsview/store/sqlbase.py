@@ -58,6 +58,11 @@ class SqlStore:
 
     # --- what a backend provides --------------------------------------------------------------
 
+    _COUNT_SUM = "SUM({})"  # how this backend sums a count column (see `aggregate_sql`)
+
+    def _aggregates(self, alias: str = "", measures: Collection[str] | None = None) -> list[str]:
+        return aggregate_sql(alias, measures, count_sum=self._COUNT_SUM)
+
     def _conn(self) -> Any:
         """This thread's connection: `.execute(sql, params)` returning a cursor, and `.executemany`."""
         raise NotImplementedError
@@ -162,7 +167,7 @@ class SqlStore:
         rollup_cutoff = to_epoch(now - rollup_after)
         rollup_cutoff -= rollup_cutoff % _ROLLUP_PERIOD_S  # whole hours only, so an hour is rolled once
         retention_cutoff = to_epoch(now - retention)
-        aggs = ", ".join(aggregate_sql())
+        aggs = ", ".join(self._aggregates())
         with self._write() as conn:
             cur = conn.execute(
                 f"INSERT INTO samples (fid, start, period_s, {MEASURE_COLUMNS}) "
@@ -252,7 +257,7 @@ class SqlStore:
     ) -> list[FleetRow]:
         """Every function aggregated over [start, end); `measures` limits the aggregation (others are None)."""
         where, params = self._where(flt)
-        sql = self._per_function_sql(self._INFO_COLS, aggregate_sql("s.", measures), where, idle=True)
+        sql = self._per_function_sql(self._INFO_COLS, self._aggregates("s.", measures), where, idle=True)
         rows = self._conn().execute(
             f"{sql} ORDER BY 1, 2, 3, 4",  # provider, account, region, name
             [to_epoch(start), to_epoch(end), *params],
@@ -269,7 +274,7 @@ class SqlStore:
         only functions with data in [start, end) appear. Nine text columns per function less to read."""
         where, params = self._where(flt)
         rows = self._conn().execute(
-            self._per_function_sql("f.id", aggregate_sql("s.", measures), where, idle=False),
+            self._per_function_sql("f.id", self._aggregates("s.", measures), where, idle=False),
             [to_epoch(start), to_epoch(end), *params],
         ).fetchall()
         keys = self._keys_by_fid({r[0] for r in rows})
@@ -294,7 +299,7 @@ class SqlStore:
             return []
         if step_s:
             rows = self._conn().execute(
-                f"SELECT start - start % {int(step_s)}, MAX(period_s), {', '.join(aggregate_sql())} FROM samples "
+                f"SELECT start - start % {int(step_s)}, MAX(period_s), {', '.join(self._aggregates())} FROM samples "
                 f"WHERE fid = ? AND start >= ? AND start < ? GROUP BY start - start % {int(step_s)} ORDER BY 1",
                 (fid[0], to_epoch(start), to_epoch(end)),
             )
@@ -312,7 +317,7 @@ class SqlStore:
     def totals(self, start: datetime, end: datetime, flt: FleetFilter | None = None) -> dict[str, Measures]:
         where, params = self._where(flt)
         rows = self._conn().execute(
-            f"SELECT f.provider, {', '.join(aggregate_sql('s.'))} FROM samples s JOIN functions f ON f.id = s.fid "
+            f"SELECT f.provider, {', '.join(self._aggregates('s.'))} FROM samples s JOIN functions f ON f.id = s.fid "
             f"WHERE s.start >= ? AND s.start < ? AND {where} GROUP BY f.provider ORDER BY f.provider",
             [to_epoch(start), to_epoch(end), *params],
         )
@@ -327,7 +332,7 @@ class SqlStore:
         where, params = self._where(flt)
         step = int(step_s)
         rows = self._conn().execute(
-            f"SELECT f.provider, s.start - s.start % {step}, {', '.join(aggregate_sql('s.', measures))} "
+            f"SELECT f.provider, s.start - s.start % {step}, {', '.join(self._aggregates('s.', measures))} "
             "FROM samples s JOIN functions f ON f.id = s.fid "
             f"WHERE s.start >= ? AND s.start < ? AND {where} GROUP BY f.provider, s.start - s.start % {step} "
             "ORDER BY 1, 2",
@@ -349,7 +354,7 @@ class SqlStore:
         names = list(MEASURE_NAMES) if measures is None else [m for m in MEASURE_NAMES if m in set(measures)]
         if measures is not None and len(names) != len(set(measures)):
             raise ValueError(f"unknown measure in {sorted(set(measures) - set(names))}")
-        aggs = dict(zip(MEASURE_NAMES, aggregate_sql("s."), strict=True))
+        aggs = dict(zip(MEASURE_NAMES, self._aggregates("s."), strict=True))
         where, params = self._where(flt)
         step = int(step_s)
         rows = self._conn().execute(
@@ -416,7 +421,7 @@ class SqlStore:
         # The span index is a literal: it is computed before the window's parameters.
         idx = f"({end_s} - 1 - s.start) / {step}"
         rows = self._conn().execute(
-            self._per_function_sql("f.id", aggregate_sql("s.", measures), where, idle=False, group=idx),
+            self._per_function_sql("f.id", self._aggregates("s.", measures), where, idle=False, group=idx),
             [end_s - step * int(count), end_s, *params],
         ).fetchall()
         by_fid: dict[int, list[Measures | None]] = {}
