@@ -82,22 +82,27 @@ MEASURE_NAMES: Final[tuple[str, ...]] = tuple(f.name for f in fields(Measures))
 COUNT_MEASURES: Final[frozenset[str]] = frozenset({"invocations", "errors", "throttles", "cold_starts"})
 
 
-def _compile_measures_from_values() -> Callable[[Sequence[Any]], Measures]:
+def _compile_from_values(cls: type, leading: Sequence[str], name: str) -> Callable[..., Any]:
     # A frozen dataclass's __init__ sets every field through object.__setattr__; store reads build
-    # tens of thousands of Measures per refresh, and calling the slot descriptors directly is ~3x
-    # faster. Generated from the fields, so it cannot drift from Measures.
-    names = [f"v{i}" for i in range(len(MEASURE_NAMES))]
-    env: dict[str, Any] = {"_new": object.__new__, "_cls": Measures}
-    env.update({f"_s{i}": getattr(Measures, name).__set__ for i, name in enumerate(MEASURE_NAMES)})
-    body = [f"    {', '.join(names)}, = values"]  # a row of the wrong length fails here, loudly
-    body += [f"    _s{i}(m, {v})" for i, v in enumerate(names)]
-    source = "def measures_from_values(values):\n    m = _new(_cls)\n" + "\n".join(body) + "\n    return m\n"
+    # tens of thousands of these per refresh, and calling the slot descriptors directly is ~3x
+    # faster. Generated from the fields, so it cannot drift from the dataclass.
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    env.update({f"_l{i}": getattr(cls, f).__set__ for i, f in enumerate(leading)})
+    env.update({f"_s{i}": getattr(cls, f).__set__ for i, f in enumerate(MEASURE_NAMES)})
+    values = [f"v{i}" for i in range(len(MEASURE_NAMES))]
+    body = [f"    {', '.join(values)}, = values"]  # a row of the wrong length fails here, loudly
+    body += [f"    _l{i}(m, {f})" for i, f in enumerate(leading)]
+    body += [f"    _s{i}(m, {v})" for i, v in enumerate(values)]
+    params = ", ".join([*leading, "values"])
+    source = f"def {name}({params}):\n    m = _new(_cls)\n" + "\n".join(body) + "\n    return m\n"
     exec(source, env)  # noqa: S102 - source built above from the dataclass's own field names
-    fn: Callable[[Sequence[Any]], Measures] = env["measures_from_values"]
+    fn: Callable[..., Any] = env[name]
     return fn
 
 
-measures_from_values: Final = _compile_measures_from_values()
+measures_from_values: Final[Callable[[Sequence[Any]], Measures]] = _compile_from_values(
+    Measures, (), "measures_from_values"
+)
 """`Measures` from its values in MEASURE_NAMES order (a database row), without the dataclass __init__."""
 
 
@@ -114,6 +119,13 @@ class Sample(Measures):
             raise ValueError("Sample.start must be timezone-aware (UTC)")
         if self.period_s <= 0:
             raise ValueError("Sample.period_s must be positive")
+
+
+sample_from_row: Final[Callable[[FunctionKey, datetime, int, Sequence[Any]], Sample]] = _compile_from_values(
+    Sample, ("key", "start", "period_s"), "sample_from_row"
+)
+"""`Sample` from a stored row (measures in MEASURE_NAMES order), without __init__ or its checks: for
+rows the store wrote, whose start is tz-aware (`from_epoch`) and period positive."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from opsview.schema import (
     Sample,
     from_epoch,
     measures_from_values,
+    sample_from_row,
     to_epoch,
 )
 from opsview.store.base import FleetFilter, FleetRow, MaintenanceResult
@@ -300,16 +301,13 @@ class SqlStore:
                 f"WHERE fid = ? AND start >= ? AND start < ? GROUP BY start - start % {int(step_s)} ORDER BY 1",
                 (fid[0], to_epoch(start), to_epoch(end)),
             )
-            return [
-                Sample(key=key, start=from_epoch(r[0]), period_s=max(int(step_s), int(r[1])), **_measure_kwargs(r[2:]))
-                for r in rows
-            ]
+            return [sample_from_row(key, from_epoch(r[0]), max(int(step_s), int(r[1])), r[2:]) for r in rows]
         rows = self._conn().execute(
             f"SELECT start, period_s, {MEASURE_COLUMNS} FROM samples WHERE fid = ? AND start >= ? AND start < ? "
             "ORDER BY start",
             (fid[0], to_epoch(start), to_epoch(end)),
         )
-        return [Sample(key=key, start=from_epoch(r[0]), period_s=r[1], **_measure_kwargs(r[2:])) for r in rows]
+        return [sample_from_row(key, from_epoch(r[0]), r[1], r[2:]) for r in rows]
 
     def totals(self, start: datetime, end: datetime, flt: FleetFilter | None = None) -> dict[str, Measures]:
         where, params = self._where(flt)
@@ -634,10 +632,6 @@ class SqlStore:
                 "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
-
-
-def _measure_kwargs(values: Sequence[Any]) -> dict[str, Any]:
-    return dict(zip(MEASURE_NAMES, values, strict=True))
 
 
 _measures = measures_from_values

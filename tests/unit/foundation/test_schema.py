@@ -119,3 +119,13 @@ def test_measures_from_a_database_row_equal_the_dataclass() -> None:
     assert hash(built) == hash(Measures(**dict(zip(MEASURE_NAMES, values, strict=True))))
     with pytest.raises(ValueError, match="not enough values"):
         measures_from_values(values[:-1])  # a row from another schema fails loudly, never shifts columns
+
+
+def test_samples_from_a_stored_row_equal_the_dataclass() -> None:
+    from opsview.schema import MEASURE_NAMES, Sample, from_epoch, sample_from_row
+
+    key = FunctionKey("aws", "1", "us-east-1", "fn")
+    values = (10, 1, 0, None, *[float(i) for i in range(len(MEASURE_NAMES) - 4)])
+    built = sample_from_row(key, from_epoch(120), 60, values)
+    assert built == Sample(key=key, start=from_epoch(120), period_s=60, **dict(zip(MEASURE_NAMES, values, strict=True)))
+    assert (built.key, built.start.tzinfo is not None, built.period_s, built.cold_starts) == (key, True, 60, None)
