@@ -346,26 +346,26 @@ class SqlStore:
 
         `measures` limits the aggregation to those names (the others stay None): sparklines need two.
         """
-        names = list(MEASURE_NAMES) if measures is None else [m for m in MEASURE_NAMES if m in set(measures)]
-        if measures is not None and len(names) != len(set(measures)):
-            raise ValueError(f"unknown measure in {sorted(set(measures) - set(names))}")
-        aggs = dict(zip(MEASURE_NAMES, self._aggregates("s."), strict=True))
+        if measures is not None and not set(measures) <= set(MEASURE_NAMES):
+            raise ValueError(f"unknown measure in {sorted(set(measures) - set(MEASURE_NAMES))}")
         where, params = self._where(flt)
         step = int(step_s)
+        bucket = f"s.start - s.start % {step}"
         rows = self._conn().execute(
-            f"SELECT f.id, f.provider, f.account, f.region, f.name, s.start - s.start % {step}, "
-            f"{', '.join(aggs[n] for n in names)} FROM functions f JOIN samples s ON s.fid = f.id "
-            f"AND s.start >= ? AND s.start < ? WHERE {where} GROUP BY f.id, s.start - s.start % {step} ORDER BY 1, 6",
+            self._per_function_sql("f.id", self._aggregates("s.", measures), where, idle=False, group=bucket)
+            + " ORDER BY 1, 2",
             [to_epoch(start), to_epoch(end), *params],
-        )
+        ).fetchall()
+        keys = self._keys_by_fid({r[0] for r in rows})
+        times: dict[int, datetime] = {}  # every function shares the same few bucket starts
         out: dict[FunctionKey, list[tuple[datetime, Measures]]] = {}
-        keys: dict[int, FunctionKey] = {}
         for r in rows:
-            key = keys.get(r[0])
-            if key is None:
-                key = keys[r[0]] = FunctionKey(r[1], r[2], r[3], r[4])
-                out[key] = []
-            out[key].append((from_epoch(r[5]), Measures(**dict(zip(names, r[6:], strict=True)))))
+            at = times.get(r[1]) or times.setdefault(r[1], from_epoch(r[1]))
+            key = keys[r[0]]
+            series = out.get(key)
+            if series is None:
+                series = out[key] = []
+            series.append((at, _measures(r[3:])))
         return out
 
     def last_bucket(self, provider: str, account: str | None = None, region: str | None = None) -> datetime | None:
