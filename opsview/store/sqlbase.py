@@ -210,7 +210,7 @@ class SqlStore:
             provider, account, region, name, runtime, memory_mb, timeout_s, resource_id, labels = row
             info = FunctionInfo(
                 FunctionKey(provider, account, region, name), runtime, memory_mb, timeout_s, resource_id,
-                json.loads(labels) if labels else {},
+                json.loads(labels) if labels and labels != "{}" else {},  # most functions have no labels
             )
             if len(self._infos) > 200_000:
                 self._infos.clear()
