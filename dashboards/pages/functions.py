@@ -29,8 +29,9 @@ COLUMNS: list[dict[str, Any]] = [
     {"field": "cloud", "headerName": "cloud", "filter": "agTextColumnFilter", "width": 95},
     {"field": "account", "headerName": "account", "filter": "agTextColumnFilter", "width": 125},
     {"field": "region", "headerName": "region", "filter": "agTextColumnFilter", "width": 115},
+    # Markdown links open in the same tab by default; AG Grid warns about any colDef key it does not know.
     {"field": "function", "headerName": "function", "filter": "agTextColumnFilter", "cellRenderer": "markdown",
-     "linkTarget": "_self", "flex": 1, "minWidth": 200},
+     "flex": 1, "minWidth": 200},
     {"field": "inv_min", "headerName": "inv/min", **_NUM, "valueFormatter": _fmt("d3.format(',.1f')(params.value)")},
     {"field": "err", "headerName": "err %", **_NUM, "valueFormatter": _fmt("d3.format('.2%')(params.value)")},
     {"field": "thr", "headerName": "thr", **_NUM, "valueFormatter": _fmt("d3.format(',')(params.value)")},
@@ -54,8 +55,11 @@ def layout(**_query: str) -> html.Div:
         dag.AgGrid(
             id="functions-grid", columnDefs=COLUMNS, rowData=[],
             defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True},
+            # The empty-grid text goes through localeText: dash-ag-grid blocks an overlay *template* string
+            # (it would be evaluated as HTML), and AG Grid then shows its own "No Rows To Show".
             dashGridOptions={"animateRows": False, "rowHeight": 30, "pagination": True, "paginationPageSize": 100,
-                             "overlayNoRowsTemplate": "No functions match the filters."},
+                             "localeText": {"noMatchingRows": "No functions match the filters.",
+                                            "noRowsToShow": "No functions in this view."}},
             style={"height": "70vh"}, className="ag-theme-alpine",
         ),
     ])

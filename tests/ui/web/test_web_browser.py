@@ -61,8 +61,14 @@ def test_provider_filter_changes_the_numbers_and_the_url(page: Any, live: Any) -
 
 
 def test_function_page_opens_from_the_grid(page: Any, live: Any, artifacts_dir: Path) -> None:
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("warning", "error") else None)
     page.goto(live.url + "/functions?range=6h")
     page.wait_for_selector("#functions-grid .ag-row")
+    assert not [m for m in console if "AG Grid" in m or m.startswith("error")], console
+    page.fill("#functions-search", "no-such-function-anywhere")
+    page.wait_for_selector("#functions-grid .ag-overlay-no-rows-center, #functions-grid .ag-overlay")
+    assert "No functions match the filters." in page.inner_text("#functions-grid")
     page.screenshot(path=str(artifacts_dir / "web-functions.png"), full_page=True)
     assert "60 functions" in page.inner_text("#functions-count")
     # an Azure function: its name holds a slash, so the key must survive URL encoding
