@@ -90,8 +90,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser tab; an uncaught JavaScript exception in it fails the test."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.set_default_timeout(20_000)
+    uncaught: list[str] = []
+    pg.on("pageerror", lambda exc: uncaught.append(str(exc)))
     yield pg
     context.close()
+    assert not uncaught, f"uncaught JavaScript errors: {uncaught}"
