@@ -225,7 +225,8 @@ class PostgresStore(SqlStore):
         if group:
             inner = (f"SELECT {group} AS g, COUNT(s.start) AS n, {cols} FROM samples s "
                      f"WHERE s.fid = f.id AND s.start >= ? AND s.start < ? GROUP BY 1")
-            return f"SELECT {head}, a.g, a.n, {outer} FROM functions f JOIN LATERAL ({inner}) a ON true WHERE {where}"
+            join = "LEFT JOIN" if idle else "JOIN"
+            return f"SELECT {head}, a.g, a.n, {outer} FROM functions f {join} LATERAL ({inner}) a ON true WHERE {where}"
         inner = f"SELECT COUNT(s.start) AS n, {cols} FROM samples s WHERE s.fid = f.id AND s.start >= ? AND s.start < ?"
         kept = "" if idle else " AND a.n > 0"  # an aggregate without GROUP BY gives a row even for no samples
         return f"SELECT {head}, a.n, {outer} FROM functions f CROSS JOIN LATERAL ({inner}) a WHERE {where}{kept}"
