@@ -139,6 +139,7 @@ class PostgresStore(SqlStore):
             yield conn
 
     def close(self) -> None:
+        self._close_split_pool()
         with self._held_lock:
             for raw in self._held:
                 if not raw.closed:
@@ -247,9 +248,15 @@ class PostgresStore(SqlStore):
         with raw.cursor().copy(f"COPY samples_stage ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(_STAGE_TYPES)
             previous: tuple[Any, ...] | None = None
-            for row in rows:  # sorted by key: a bucket sent twice in one batch is adjacent, keep the last
-                if previous is not None and previous[:3] != row[:3]:
-                    copy.write_row(previous)
+            for row in rows:
+                # Sorted by key, so a bucket sent twice in one batch is adjacent. ON CONFLICT may touch a
+                # row only once per statement: merge the two here as consecutive upserts would (the later
+                # value wins, a missing one keeps the earlier).
+                if previous is not None:
+                    if previous[:3] != row[:3]:
+                        copy.write_row(previous)
+                    else:
+                        row = tuple(p if r is None else r for p, r in zip(previous, row, strict=True))
                 previous = row
             if previous is not None:
                 copy.write_row(previous)

@@ -313,3 +313,55 @@ def test_fleet_buckets_are_the_last_spans_newest_first_with_gaps_as_none(store: 
     quiet = FunctionKey("azure", "sub", "westeurope", "quiet")
     store.upsert_functions([FunctionInfo(quiet)])
     assert quiet not in store.fleet_buckets(minute(10), 120, 4)  # no data in the range: absent
+
+
+def test_a_bulk_write_applies_repeated_keys_in_arrival_order(store: Store) -> None:
+    """Bulk writes bind many rows per statement (SQLite) or stage through COPY (PostgreSQL): a key
+    repeated inside one batch still ends as if each sample were written alone, in order."""
+    keys = [FunctionKey("aws", "111111111111", "us-east-1", f"fn-{i:03d}") for i in range(7)]
+    first = [Sample(key=k, start=minute(m), invocations=m, duration_p99_ms=100.0 + m) for m in range(60) for k in keys]
+    # the second pass revises invocations and adds cold starts, but carries no p99: the first one's stays
+    second = [
+        Sample(key=k, start=minute(m), invocations=m + 1000, cold_starts=1) for m in range(0, 60, 2) for k in keys
+    ]
+    batch = first + second  # 630 rows: several full multi-row statements and a remainder
+    assert store.write_samples(batch) == len(batch)
+    for key in (keys[0], keys[-1]):
+        points = store.series(key, T0, minute(60))
+        assert [p.invocations for p in points] == [m + 1000 if m % 2 == 0 else m for m in range(60)]
+        assert [p.cold_starts for p in points] == [1 if m % 2 == 0 else None for m in range(60)]
+        assert [p.duration_p99_ms for p in points] == [100.0 + m for m in range(60)]
+
+
+def test_a_large_fleet_read_in_parts_returns_what_one_query_returns(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fleet-wide reads of a large fleet are split by function id over reader threads; the split
+    must not change a single row, the order, or what a filter keeps."""
+    from opsview.store import sqlbase
+
+    samples = list(window_samples(11, 1, T0, T0 + timedelta(minutes=30)))
+    store.write_samples(samples)
+    start, end = T0 + timedelta(minutes=5), T0 + timedelta(minutes=30)
+    aws = FleetFilter(provider="aws")
+
+    def reads() -> tuple[object, ...]:
+        return (
+            store.fleet(start, end), store.fleet(start, end, aws, measures=("invocations",)),
+            store.fleet_series(start, end, 300), store.fleet_series(start, end, 300, aws),
+        )
+
+    store._read_split = 1  # type: ignore[attr-defined]
+    whole = reads()
+    monkeypatch.setattr(sqlbase, "_SPLIT_MIN_FUNCTIONS", 2)
+    store._read_split = 3  # type: ignore[attr-defined]
+    split = reads()
+
+    assert store._split_pool is not None  # type: ignore[attr-defined]  # the parts did run on reader threads
+    assert split == whole
+    fleet, aws_fleet = split[0], split[1]
+    assert isinstance(fleet, list)
+    assert isinstance(aws_fleet, list)
+    assert len(fleet) >= 50
+    assert [r.key for r in fleet] == sorted(r.key for r in fleet)  # provider, account, region, name
+    assert {r.key.provider for r in aws_fleet} == {"aws"}
