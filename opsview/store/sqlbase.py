@@ -66,6 +66,7 @@ class SqlStore:
         self._fid_keys: dict[int, FunctionKey] = {}
         self._read_split = _READ_SPLIT
         self._split_pool: ThreadPoolExecutor | None = None
+        self._split_reads = 0  # split reads in progress
         self._split_lock = threading.Lock()
         self._split_worker = threading.local()
 
@@ -251,35 +252,40 @@ class SqlStore:
         return self._info(row) if row else None
 
     def _per_function_rows(
-        self, head: str, aggs: Sequence[str], where: str, window: Sequence[Any], params: Sequence[Any], *,
-        idle: bool, group: str = "", order: str = "",
-    ) -> Iterable[Sequence[Any]]:
-        """The rows of `_per_function_sql` (+ `order`), read in parts by function id range on the
-        store's reader threads when the fleet is large.
+        self, head: str, aggs: Sequence[str], where: str, window: Sequence[Any], params: Sequence[Any], *, idle: bool
+    ) -> list[Sequence[Any]]:
+        """The rows of `_per_function_sql`, unordered; read in parts by function id range on the store's
+        reader threads when the fleet is large (5,000 functions: 384 -> 260 ms on 2 cores).
 
-        Parts are concatenated in ascending id order, which keeps an `order` that begins with `f.id`.
-        Parts are separate statements: a write committed between them shows in later parts only, as
-        it would in a read that started a moment later.
+        Only for reads grouped by function alone: SQLite walks the functions in id order and needs no
+        sorter. Parts are separate statements: a write committed between them shows in later parts
+        only, as it would in a read that started a moment later.
         """
         ranges = self._fid_ranges(where, params)
         if ranges is None:
-            sql = self._per_function_sql(head, aggs, where, idle=idle, group=group) + order
+            sql = self._per_function_sql(head, aggs, where, idle=idle)
             rows: list[Sequence[Any]] = self._conn().execute(sql, [*window, *params]).fetchall()
             return rows
-        sql = self._per_function_sql(head, aggs, f"({where}) AND f.id >= ? AND f.id < ?", idle=idle, group=group)
-        sql += order
+        sql = self._per_function_sql(head, aggs, f"({where}) AND f.id >= ? AND f.id < ?", idle=idle)
 
-        def part(bounds: tuple[int, int]) -> list[Any]:
+        def part(bounds: tuple[int, int]) -> list[Sequence[Any]]:
             self._split_worker.active = True
             return list(self._conn().execute(sql, [*window, *params, *bounds]).fetchall())
 
-        parts = list(self._split_pool_get().map(part, ranges))
-        return chain.from_iterable(parts)
+        with self._split_lock:
+            self._split_reads += 1
+        try:
+            return list(chain.from_iterable(self._split_pool_get().map(part, ranges)))
+        finally:
+            with self._split_lock:
+                self._split_reads -= 1
 
     def _fid_ranges(self, where: str, params: Sequence[Any]) -> list[tuple[int, int]] | None:
         """Id ranges of about equal width over the filtered functions, or None to read in one query."""
-        if self._read_split < 2 or getattr(self._split_worker, "active", False):
-            return None  # one core, or already on a reader thread: a nested split would wait on itself
+        if self._read_split < 2 or self._split_reads or getattr(self._split_worker, "active", False):
+            # One core; or another split read holds the reader threads (concurrent callers already
+            # share the cores: each reads in one query); or on a reader thread (it would wait on itself).
+            return None
         lo, hi = self._conn().execute(f"SELECT MIN(f.id), MAX(f.id) FROM functions f WHERE {where}", params).fetchone()
         if lo is None or hi - lo + 1 < _SPLIT_MIN_FUNCTIONS:
             return None
@@ -314,10 +320,10 @@ class SqlStore:
     ) -> list[FleetRow]:
         """Every function aggregated over [start, end); `measures` limits the aggregation (others are None)."""
         where, params = self._where(flt)
-        rows = list(self._per_function_rows(
+        rows = self._per_function_rows(
             self._INFO_COLS, self._aggregates("s.", measures), where, [to_epoch(start), to_epoch(end)], params,
             idle=True,
-        ))
+        )
         # Sorted here, not by ORDER BY: SQLite's sorter spooled 5,000 wide rows (+30% of the read), and
         # code-point order is the same on every backend whatever PostgreSQL's collation.
         rows.sort(key=_BY_KEY)
@@ -412,10 +418,13 @@ class SqlStore:
         where, params = self._where(flt)
         step = int(step_s)
         bucket = f"s.start - s.start % {step}"
-        rows = list(self._per_function_rows(
-            "f.id", self._aggregates("s.", measures), where, [to_epoch(start), to_epoch(end)], params,
-            idle=False, group=bucket, order=" ORDER BY 1, 2",
-        ))
+        # One query, not split over reader threads: grouping by bucket runs SQLite's sorter, and two
+        # sorters at once were slower than one (5,000 functions: 750 ms in one query, 980 in two parts).
+        rows = self._conn().execute(
+            self._per_function_sql("f.id", self._aggregates("s.", measures), where, idle=False, group=bucket)
+            + " ORDER BY 1, 2",
+            [to_epoch(start), to_epoch(end), *params],
+        ).fetchall()
         keys = self._keys_by_fid({r[0] for r in rows})
         times: dict[int, datetime] = {}  # every function shares the same few bucket starts
         out: dict[FunctionKey, list[tuple[datetime, Measures]]] = {}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -359,6 +360,9 @@ def test_a_large_fleet_read_in_parts_returns_what_one_query_returns(
 
     assert store._split_pool is not None  # type: ignore[attr-defined]  # the parts did run on reader threads
     assert split == whole
+    # callers at once (the web app's requests): whichever split and whichever read in one query, all agree
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(lambda _: store.fleet(start, end), range(8))) == [whole[0]] * 8
     fleet, aws_fleet = split[0], split[1]
     assert isinstance(fleet, list)
     assert isinstance(aws_fleet, list)
