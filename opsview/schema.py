@@ -8,6 +8,7 @@ store's SQL aggregation is generated from `AGGREGATION` below, so the two cannot
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -82,17 +83,19 @@ MEASURE_NAMES: Final[tuple[str, ...]] = tuple(f.name for f in fields(Measures))
 COUNT_MEASURES: Final[frozenset[str]] = frozenset({"invocations", "errors", "throttles", "cold_starts"})
 
 
-def _compile_from_values(cls: type, leading: Sequence[str], name: str) -> Callable[..., Any]:
+def _compile_from_values(
+    cls: type, leading: Sequence[str], name: str, present: Sequence[str] = MEASURE_NAMES
+) -> Callable[..., Any]:
     # A frozen dataclass's __init__ sets every field through object.__setattr__; store reads build
     # tens of thousands of these per refresh, and calling the slot descriptors directly is ~3x
     # faster. Generated from the fields, so it cannot drift from the dataclass.
     env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     env.update({f"_l{i}": getattr(cls, f).__set__ for i, f in enumerate(leading)})
     env.update({f"_s{i}": getattr(cls, f).__set__ for i, f in enumerate(MEASURE_NAMES)})
-    values = [f"v{i}" for i in range(len(MEASURE_NAMES))]
-    body = [f"    {', '.join(values)}, = values"]  # a row of the wrong length fails here, loudly
+    given = {f: f"v{i}" for i, f in enumerate(present)}
+    body = [f"    {', '.join(given.values())}, = values"]  # a row of the wrong length fails here, loudly
     body += [f"    _l{i}(m, {f})" for i, f in enumerate(leading)]
-    body += [f"    _s{i}(m, {v})" for i, v in enumerate(values)]
+    body += [f"    _s{i}(m, {given.get(f, 'None')})" for i, f in enumerate(MEASURE_NAMES)]
     params = ", ".join([*leading, "values"])
     source = f"def {name}({params}):\n    m = _new(_cls)\n" + "\n".join(body) + "\n    return m\n"
     exec(source, env)  # noqa: S102 - source built above from the dataclass's own field names
@@ -104,6 +107,18 @@ measures_from_values: Final[Callable[[Sequence[Any]], Measures]] = _compile_from
     Measures, (), "measures_from_values"
 )
 """`Measures` from its values in MEASURE_NAMES order (a database row), without the dataclass __init__."""
+
+
+@functools.cache
+def measures_from(present: tuple[str, ...]) -> Callable[[Sequence[Any]], Measures]:
+    """Like `measures_from_values` for a row that holds only the measures `present` (in that order;
+    at least one); the others are None. Reads that aggregate a few measures fetch no NULL columns."""
+    if not present or not set(present) <= set(MEASURE_NAMES):
+        raise ValueError(f"measures_from needs known measure names, got {present!r}")
+    if present == MEASURE_NAMES:
+        return measures_from_values
+    fn: Callable[[Sequence[Any]], Measures] = _compile_from_values(Measures, (), "measures_from", present)
+    return fn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

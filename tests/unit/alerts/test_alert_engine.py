@@ -231,3 +231,48 @@ def test_a_failing_read_fails_only_the_rules_that_need_it(
     assert [(r.rule, r.key) for r in ev.firing()] == [("errors", API)]
     assert ev.errors == ("rule 'm-of-n': database is locked",)
     assert len(calls) == 2  # the prefetch, then the rule's own read
+
+
+def test_windows_composed_from_shared_segments_give_what_whole_window_reads_give(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sum and max measures over nested windows are read once per segment and combined; every value,
+    state and gap (no data = None, not 0) matches reading each window whole."""
+    from collectors.demo import build_fleet, window_samples
+    from opsview.alerts import engine
+
+    now = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
+    rules = [
+        rule(name="calls-15m", measure="invocations", window="15m", op=">=", threshold=0),
+        rule(name="cold-1h", measure="cold_start_rate", window="1h", op=">=", threshold=0),
+        rule(name="errors-5m", measure="error_rate", window="5m", op=">=", threshold=0),
+        rule(name="cost-30m", measure="cost_usd", window="30m", op=">=", threshold=0),
+        rule(name="conc-1h", measure="concurrency_max", window="1h", op=">=", threshold=0),
+        rule(name="conc-10m", measure="concurrency_max", window="10m", op=">=", threshold=0),
+        rule(name="p99-10m", measure="duration_p99_ms", window="10m", op=">=", threshold=0),
+        rule(name="dropped", measure="invocations", window="15m", op="==", threshold=0, missing="breaching",
+             previous={"window": "1h", "op": ">", "threshold": 0}),
+    ]
+    needs, _ = engine._read_needs(rules, now)
+    reads, composed = engine._segment_plan(needs)
+    assert composed, "these rules share segments"
+    assert sum((b - a).total_seconds() for a, b in reads) < sum((b - a).total_seconds() for a, b in needs)
+
+    results = {}
+    for mode in ("segments", "whole"):
+        if mode == "whole":
+            monkeypatch.setattr(engine, "_segment_plan", lambda needs: (dict(needs), {}))
+        store = SQLiteStore(tmp_path / f"{mode}.db")
+        store.upsert_functions(f.info for f in build_fleet(3, 1))
+        store.write_samples(window_samples(3, 1, now - timedelta(hours=2, minutes=30), now))
+        write(store, API, now - timedelta(hours=2), 100, invocations=5, concurrency_max=2.0)  # quiet for 20 min
+        result = evaluate(rules, store, now)
+        results[mode] = {(r.rule, r.key): (r.state, r.value) for r in result.records}
+        store.close()
+
+    assert results["segments"].keys() == results["whole"].keys()
+    assert len({rule for rule, _ in results["whole"]}) == len(rules)  # every rule found something
+    for pair, (state, value) in results["whole"].items():
+        got_state, got_value = results["segments"][pair]
+        assert got_state == state, pair
+        assert got_value == (None if value is None else pytest.approx(value, rel=1e-9)), pair

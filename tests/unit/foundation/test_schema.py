@@ -129,3 +129,16 @@ def test_samples_from_a_stored_row_equal_the_dataclass() -> None:
     built = sample_from_row(key, from_epoch(120), 60, values)
     assert built == Sample(key=key, start=from_epoch(120), period_s=60, **dict(zip(MEASURE_NAMES, values, strict=True)))
     assert (built.key, built.start.tzinfo is not None, built.period_s, built.cold_starts) == (key, True, 60, None)
+
+
+def test_measures_from_a_row_of_some_measures_leaves_the_others_unreported() -> None:
+    from opsview.schema import measures_from
+
+    build = measures_from(("invocations", "duration_p99_ms"))
+    m = build((12, 480.0))
+    assert (m.invocations, m.duration_p99_ms) == (12, 480.0)
+    assert m.errors is None  # not read is not reported, never 0
+    with pytest.raises(ValueError, match="not enough values"):
+        build((12,))
+    with pytest.raises(ValueError, match="known measure names"):
+        measures_from(("invocation",))
