@@ -43,7 +43,7 @@ from opsview.schema import (
     measure_value,
     measures_from,
 )
-from opsview.store.base import Store
+from opsview.store.base import FleetBuckets, Store
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +121,11 @@ class _Fleet:
         ]
         self._measures: dict[tuple[datetime, datetime], list[Measures | None]] = {}
         self._values: dict[tuple[datetime, datetime, str], Floats] = {}
-        self._buckets: dict[tuple[int, int], dict[FunctionKey, list[Measures | None]]] = {}
+        self._buckets: dict[tuple[int, int], FleetBuckets] = {}
         self._bucket_values: dict[tuple[int, int, str], Floats] = {}
         self._masks: dict[str, Bools] = {}
         self._pending: dict[tuple[datetime, datetime], Future[dict[FunctionKey, Measures]]] = {}
-        self._pending_buckets: dict[tuple[int, int], Future[dict[FunctionKey, list[Measures | None]]]] = {}
+        self._pending_buckets: dict[tuple[int, int], Future[FleetBuckets]] = {}
 
     def _value(self, name: str, m: Measures | None, i: int) -> float:
         if m is None:
@@ -238,30 +238,27 @@ class _Fleet:
         cached = self._bucket_values.get((step_s, count, measure))
         if cached is not None:
             return cached
-        spans = self._buckets.get((step_s, count))
-        if spans is None:
+        table = self._buckets.get((step_s, count))
+        if table is None:
             pending = self._pending_buckets.pop((step_s, count), None)
-            spans = _result(pending) if pending is not None else None
-            if spans is None:
-                spans = self.store.fleet_buckets(
+            table = _result(pending) if pending is not None else None
+            if table is None:
+                table = self.store.fleet_buckets(
                     self.now, step_s, count, measures=self.bucket_needs.get((step_s, count))
                 )
-            self._buckets[(step_s, count)] = spans
+            self._buckets[(step_s, count)] = table
         out = np.full((len(self.infos), count), np.nan)
-        rows: list[int] = []
-        flat: list[float | int | None] = []
-        get = operator.attrgetter(measure) if measure in MEASURE_NAMES else None
-        for key, buckets in spans.items():
-            i = self.index.get(key)
-            if i is None:
-                continue
-            rows.append(i)
-            if get is not None:  # stored: no derivation per datapoint (None becomes NaN)
-                flat.extend([None if m is None else get(m) for m in buckets])
-            else:
-                flat.extend([self._value(measure, m, i) for m in buckets])
-        if rows:
-            out[rows] = np.array(flat, dtype=np.float64).reshape(len(rows), count)
+        index = self.index
+        rows = np.array([index.get(key, -1) for key in table.keys], dtype=np.intp)
+        if measure in MEASURE_NAMES:  # stored: one column, no derivation per datapoint (None becomes NaN)
+            values = np.array(table.columns[measure], dtype=np.float64)
+        else:
+            values = np.array(
+                [self._value(measure, table.measures(j), int(i)) if i >= 0 else np.nan for j, i in enumerate(rows)],
+                dtype=np.float64,
+            )
+        known = rows >= 0  # a function created after this evaluation's `functions()` read has no row
+        out[rows[known], np.array(table.spans, dtype=np.intp)[known]] = values[known]
         self._bucket_values[(step_s, count, measure)] = out
         return out
 

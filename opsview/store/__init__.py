@@ -6,12 +6,13 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-from opsview.store.base import FleetFilter, FleetRow, MaintenanceResult, Store, top_n
+from opsview.store.base import FleetBuckets, FleetFilter, FleetRow, MaintenanceResult, Store, top_n
 from opsview.store.errors import StoreError
 from opsview.store.sqlite import SQLiteStore
 
 __all__ = [
     "FleetFilter",
+    "FleetBuckets",
     "FleetRow",
     "MaintenanceResult",
     "SQLiteStore",

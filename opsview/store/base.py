@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from opsview.alerts.model import AlertChanges, AlertEvent, AlertRecord, AlertState, LedgerEntry, OutboxItem, Silence
-from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Measures, Sample
+from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Measures, Sample, measures_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,33 @@ class FleetRow:
     @property
     def key(self) -> FunctionKey:
         return self.info.key
+
+
+@dataclass(frozen=True, slots=True)
+class FleetBuckets:
+    """The last `count` spans of a step per function, as columns: row j is function `keys[j]`'s span
+    `spans[j]` (0 = the newest). Functions without data in the range have no row, nor do empty spans.
+
+    Columns, not `Measures` per span: M-of-N rules read one measure of thousands of functions x N
+    datapoints, and building an object per datapoint cost as much as the query.
+    """
+
+    count: int
+    keys: tuple[FunctionKey, ...]
+    spans: tuple[int, ...]
+    columns: Mapping[str, tuple[Any, ...]]  # the measures read (in MEASURE_NAMES order); None = not reported
+
+    def measures(self, row: int) -> Measures:
+        """Row `row` as `Measures` (those not read are None)."""
+        names = tuple(self.columns)
+        return measures_from(names)(tuple(self.columns[n][row] for n in names)) if names else Measures()
+
+    def by_function(self) -> dict[FunctionKey, list[Measures | None]]:
+        """Per function, its `count` spans newest first, None where a span has no bucket."""
+        out: dict[FunctionKey, list[Measures | None]] = {}
+        for row, (key, span) in enumerate(zip(self.keys, self.spans, strict=True)):
+            out.setdefault(key, [None] * self.count)[span] = self.measures(row)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +124,7 @@ class Store(Protocol):
     def fleet_buckets(
         self, end: datetime, step_s: int, count: int, flt: FleetFilter | None = None,
         measures: Collection[str] | None = None,
-    ) -> dict[FunctionKey, list[Measures | None]]: ...
+    ) -> FleetBuckets: ...
     def apply_alert_changes(self, changes: AlertChanges) -> None: ...
     def alert_ledger(self) -> list[LedgerEntry]: ...
     def outbox(self, *, undelivered: bool = True, limit: int = 1000) -> list[OutboxItem]: ...

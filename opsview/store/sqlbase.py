@@ -32,7 +32,7 @@ from opsview.schema import (
     sample_from_row,
     to_epoch,
 )
-from opsview.store.base import FleetFilter, FleetRow, MaintenanceResult
+from opsview.store.base import FleetBuckets, FleetFilter, FleetRow, MaintenanceResult
 from opsview.store.sql import MEASURE_COLUMNS, aggregate_sql
 
 _WRITE_CHUNK = 200_000  # rows per transaction: fewer, larger commits dirty far fewer pages
@@ -86,7 +86,7 @@ class SqlStore:
         every = aggregate_sql(alias, None, count_sum=self._COUNT_SUM)
         if measures is None:
             return every, measures_from_values
-        present = tuple(name for name in MEASURE_NAMES if name in measures)
+        present = _present(measures)
         if not present:
             return ["NULL"], _no_measures  # nothing to aggregate; one column keeps the SQL well-formed
         return [sql for name, sql in zip(MEASURE_NAMES, every, strict=True) if name in measures], measures_from(present)
@@ -491,30 +491,28 @@ class SqlStore:
     def fleet_buckets(
         self, end: datetime, step_s: int, count: int, flt: FleetFilter | None = None,
         measures: Collection[str] | None = None,
-    ) -> dict[FunctionKey, list[Measures | None]]:
-        """The last `count` spans of `step_s` ending at `end`, per function, newest first, in one query.
+    ) -> FleetBuckets:
+        """The last `count` spans of `step_s` ending at `end`, for every function, in one query.
 
-        A span without any bucket is `None`; functions without data in the whole range are absent.
-        `measures` limits the aggregation (the others are None), as in `fleet`.
+        `measures` limits the aggregation (the others are not read), as in `fleet`.
         """
         where, params = self._where(flt)
         step = int(step_s)
         end_s = to_epoch(end)
         # The span index is a literal: it is computed before the window's parameters.
         idx = f"({end_s} - 1 - s.start) / {step}"
-        aggs, build = self._aggregates("s.", measures)
+        aggs, _ = self._aggregates("s.", measures)
+        names = _present(measures)
         rows = self._conn().execute(
             self._per_function_sql("f.id", aggs, where, idle=False, group=idx),
             [end_s - step * int(count), end_s, *params],
         ).fetchall()
-        by_fid: dict[int, list[Measures | None]] = {}
-        for r in rows:
-            spans = by_fid.get(r[0])
-            if spans is None:
-                spans = by_fid[r[0]] = [None] * int(count)
-            spans[r[1]] = build(r[3:])
-        keys = self._keys_by_fid(by_fid)
-        return {keys[fid]: spans for fid, spans in by_fid.items()}
+        if not rows:
+            return FleetBuckets(int(count), (), (), dict.fromkeys(names, ()))
+        fids, spans, _n, *columns = zip(*rows, strict=True)  # rows to columns in C
+        keys = self._keys_by_fid(set(fids))
+        by_name = dict(zip(names, columns, strict=True)) if names else {}  # no names: one NULL column
+        return FleetBuckets(int(count), tuple(map(keys.__getitem__, fids)), spans, by_name)
 
     # --- alert state ---------------------------------------------------------------------------
 
@@ -724,6 +722,11 @@ class SqlStore:
 
 _measures = measures_from_values
 _NO_MEASURES = Measures()
+
+
+def _present(measures: Collection[str] | None) -> tuple[str, ...]:
+    """The measures a read aggregates, in MEASURE_NAMES order (every one for None)."""
+    return MEASURE_NAMES if measures is None else tuple(name for name in MEASURE_NAMES if name in measures)
 
 
 def _no_measures(_: Sequence[Any]) -> Measures:

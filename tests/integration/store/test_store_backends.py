@@ -303,17 +303,23 @@ def test_fleet_buckets_are_the_last_spans_newest_first_with_gaps_as_none(store: 
         [Sample(key=KEY, start=minute(i), invocations=10 + i, errors=i % 2) for i in range(10) if i != 7]
         + [Sample(key=OTHER, start=minute(i), invocations=100) for i in range(3)]
     )
-    spans = store.fleet_buckets(minute(10), 120, 4)  # [8,10) [6,8) [4,6) [2,4)
+    spans = store.fleet_buckets(minute(10), 120, 4).by_function()  # [8,10) [6,8) [4,6) [2,4)
     assert [s.invocations if s else None for s in spans[KEY]] == [18 + 19, 16, 14 + 15, 12 + 13]
     assert spans[KEY][1] is not None
     assert spans[KEY][1].errors == 0  # minute 6 alone: minute 7 never reported
     assert spans[OTHER] == [None, None, None, spans[OTHER][3]]
     assert spans[OTHER][3] is not None
     assert spans[OTHER][3].invocations == 100  # minute 2 of [2, 4)
-    assert set(store.fleet_buckets(minute(10), 120, 4, FleetFilter(provider="gcp"))) == {OTHER}
+    assert set(store.fleet_buckets(minute(10), 120, 4, FleetFilter(provider="gcp")).keys) == {OTHER}
+    # columns of only the measures asked for: what M-of-N rules read
+    table = store.fleet_buckets(minute(10), 120, 4, measures={"invocations"})
+    assert list(table.columns) == ["invocations"]
+    rows = sorted(zip(table.keys, table.spans, table.columns["invocations"], strict=True))
+    assert [(span, calls) for key, span, calls in rows if key == KEY] == [(0, 37), (1, 16), (2, 29), (3, 25)]
+    assert table.measures(0).errors is None  # not read, not reported
     quiet = FunctionKey("azure", "sub", "westeurope", "quiet")
     store.upsert_functions([FunctionInfo(quiet)])
-    assert quiet not in store.fleet_buckets(minute(10), 120, 4)  # no data in the range: absent
+    assert quiet not in store.fleet_buckets(minute(10), 120, 4).keys  # no data in the range: absent
 
 
 def test_a_bulk_write_applies_repeated_keys_in_arrival_order(store: Store) -> None:
