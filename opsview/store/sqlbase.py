@@ -575,18 +575,29 @@ class SqlStore:
                 conn.execute(f"DELETE FROM alert_state WHERE {where}", keep)
                 conn.execute(f"DELETE FROM alert_ledger WHERE {where}", keep)
             labels_json: dict[int, str] = {}  # records of one rule share its labels mapping: serialise it once
+            # Thousands of rows share a few timestamps and name each function several times: convert each once.
+            epochs: dict[datetime, int] = {}
+            names: dict[FunctionKey, str] = {}
+
+            def epoch(at: datetime) -> int:
+                value = epochs.get(at)
+                return value if value is not None else epochs.setdefault(at, to_epoch(at))
+
+            def name(key: FunctionKey) -> str:
+                return names.get(key) or names.setdefault(key, str(key))
+
             conn.executemany(
                 f"INSERT INTO alert_state ({self._ALERT_COLS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rule, fkey) DO UPDATE SET "
                 + ", ".join(f"{c} = excluded.{c}" for c in self._ALERT_COLS.replace(" ", "").split(",")[2:]),
                 [
                     (
-                        r.rule, str(r.key), str(r.state), r.severity, to_epoch(r.since),
-                        None if r.active_since is None else to_epoch(r.active_since), r.value, r.threshold, r.op,
+                        r.rule, name(r.key), r.state.value, r.severity, epoch(r.since),
+                        None if r.active_since is None else epoch(r.active_since), r.value, r.threshold, r.op,
                         r.summary, r.description, int(r.silenced),
                         labels_json.get(id(r.labels)) or labels_json.setdefault(
                             id(r.labels), json.dumps(dict(r.labels), sort_keys=True)),
-                        None if r.evaluated_at is None else to_epoch(r.evaluated_at),
+                        None if r.evaluated_at is None else epoch(r.evaluated_at),
                     )
                     for r in changes.upsert
                 ],
@@ -599,7 +610,7 @@ class SqlStore:
                 "INSERT INTO alert_history (at, rule, fkey, from_state, to_state, value, severity) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (to_epoch(e.at), e.rule, str(e.key), str(e.from_state), str(e.to_state), e.value, e.severity)
+                    (epoch(e.at), e.rule, name(e.key), e.from_state.value, e.to_state.value, e.value, e.severity)
                     for e in changes.events
                 ],
             )
