@@ -212,7 +212,7 @@ class _Fleet:
     def prefetch(self) -> None:
         """Start every read the rules need at once; `values` and `bucket_values` collect them.
 
-        sqlite3 releases the GIL while SQLite works and PostgreSQL has a pool, so the reads overlap
+        The SQLite driver releases the GIL while SQLite works and PostgreSQL has a pool, so the reads overlap
         each other. With SQLite's memory map, two threads cut the reads of bench/alerts.py by ~20%;
         without it SQLite's page cache serialised them.
         A read that fails here is read again by the rule that needs it, which reports the error as its own.

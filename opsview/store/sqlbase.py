@@ -105,6 +105,10 @@ class SqlStore:
     def _insert_id(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
         raise NotImplementedError
 
+    def _changes(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
+        """Run a write statement; how many rows it inserted, updated or deleted."""
+        return int(conn.execute(sql, params).rowcount)
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -199,20 +203,20 @@ class SqlStore:
         retention_cutoff = to_epoch(now - retention)
         aggs = ", ".join(self._aggregates()[0])
         with self._write() as conn:
-            cur = conn.execute(
+            rolled = self._changes(
+                conn,
                 f"INSERT INTO samples (fid, start, period_s, {MEASURE_COLUMNS}) "
                 f"SELECT fid, start - start % {_ROLLUP_PERIOD_S}, {_ROLLUP_PERIOD_S}, {aggs} FROM samples "
                 f"WHERE period_s < {_ROLLUP_PERIOD_S} AND start < ? GROUP BY fid, start - start % {_ROLLUP_PERIOD_S} "
                 "ON CONFLICT (fid, start, period_s) DO NOTHING",
                 (rollup_cutoff,),
             )
-            rolled = cur.rowcount
             conn.execute(f"DELETE FROM samples WHERE period_s < {_ROLLUP_PERIOD_S} AND start < ?", (rollup_cutoff,))
-            deleted = conn.execute("DELETE FROM samples WHERE start < ?", (retention_cutoff,)).rowcount
-            deleted_health = conn.execute("DELETE FROM health WHERE at < ?", (retention_cutoff,)).rowcount
+            deleted = self._changes(conn, "DELETE FROM samples WHERE start < ?", (retention_cutoff,))
+            deleted_health = self._changes(conn, "DELETE FROM health WHERE at < ?", (retention_cutoff,))
             # Alert bookkeeping follows the same retention, or a store watched for a year keeps every
             # transition, delivered notification and long-expired silence forever.
-            deleted_history = conn.execute("DELETE FROM alert_history WHERE at < ?", (retention_cutoff,)).rowcount
+            deleted_history = self._changes(conn, "DELETE FROM alert_history WHERE at < ?", (retention_cutoff,))
             conn.execute(
                 "DELETE FROM alert_outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", (retention_cutoff,)
             )
@@ -694,7 +698,7 @@ class SqlStore:
 
     def remove_silence(self, silence_id: int) -> bool:
         with self._write() as conn:
-            return bool(conn.execute("DELETE FROM alert_silences WHERE id = ?", (silence_id,)).rowcount > 0)
+            return self._changes(conn, "DELETE FROM alert_silences WHERE id = ?", (silence_id,)) > 0
 
     def acquire_lock(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
         """Take a named lock (free, expired, or already ours); BEGIN IMMEDIATE makes the test-and-set atomic."""
