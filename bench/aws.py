@@ -123,8 +123,8 @@ def bench_refresh(functions: int) -> dict[str, Any]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from collectors.aws import AwsCollector
-    from collectors.base import CollectRequest
+    from opsview.collectors.aws.collector import AwsCollector
+    from opsview.collectors.base import CollectRequest
     from opsview.config import AwsSource
     from opsview.schema import floor_time, utcnow
 
@@ -238,7 +238,7 @@ def generate_log(path: Path, lines: int) -> None:
 
 
 def _run_ours(path: str) -> dict[str, Any]:
-    from collectors.aws_ingest import read
+    from opsview.collectors.aws.ingest import read
     from opsview.ingest import Ingest
     from opsview.schema import DEFAULT_PRICES
 

@@ -36,10 +36,10 @@ from azure_fake_service import (  # noqa: E402
     start_fake_azure,
 )
 
-from collectors.azure import AzureCollector  # noqa: E402
-from collectors.azure_kql import function_buckets_query  # noqa: E402
-from collectors.azure_metrics import METRICS, NAMESPACE  # noqa: E402
-from collectors.base import CollectRequest  # noqa: E402
+from opsview.collectors.azure.collector import AzureCollector  # noqa: E402
+from opsview.collectors.azure.kql import function_buckets_query  # noqa: E402
+from opsview.collectors.azure.metrics import METRICS, NAMESPACE  # noqa: E402
+from opsview.collectors.base import CollectRequest  # noqa: E402
 from opsview.config import AzureSource  # noqa: E402
 
 SUB = "00000000-0000-0000-0000-00000000bench"

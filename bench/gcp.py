@@ -5,7 +5,7 @@
 
 Both sides talk to the same local Cloud Logging REST server (tests/integration/gcp/fake_logging_api.py)
 through the real google-cloud-logging client, with `--latency-ms` added to every call:
-- opsview: one wide filter per project, raw pages of 1000, `collectors.gcp_entries` parsing;
+- opsview: one wide filter per project, raw pages of 1000, `opsview.collectors.gcp.entries` parsing;
 - naive: `client.list_entries` once per function (filter on its name), reading the SDK's LogEntry objects.
   It runs on `--naive-sample` functions and is scaled to all of them (calls and wall time are per function).
 The quota limiter is lifted for both (calls_per_minute=6000) so wall time measures the work; the
@@ -28,10 +28,10 @@ from typing import Any
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import logging as cloud_logging
 
-from collectors.base import CollectRequest
-from collectors.gcp import GcpCollector
-from collectors.gcp_buckets import BucketAccumulator
-from collectors.gcp_entries import parse_entry
+from opsview.collectors.base import CollectRequest
+from opsview.collectors.gcp.buckets import BucketAccumulator
+from opsview.collectors.gcp.collector import GcpCollector
+from opsview.collectors.gcp.entries import parse_entry
 from opsview.config.sources import GcpSource
 
 PROJECT = "bench-project"

@@ -35,7 +35,7 @@ NOW = datetime(2025, 3, 4, 12, 7, 30, tzinfo=UTC)
 
 
 def build_store(path: Path, scale: int, minutes: int) -> None:
-    from collectors.demo import build_fleet, window_samples
+    from opsview.collectors.demo import build_fleet, window_samples
     from opsview.schema import CollectorHealth
     from opsview.store import SQLiteStore
 

@@ -34,12 +34,12 @@ from typing import Any
 
 from waitress.server import create_server
 
-from collectors.demo import build_fleet, window_samples
-from dashboards.app import create_app, shutdown
-from dashboards.context import context_of
+from opsview.collectors.demo import build_fleet, window_samples
 from opsview.config import Config
 from opsview.schema import floor_time, utcnow
 from opsview.store import SQLiteStore
+from opsview.web.app import create_app, shutdown
+from opsview.web.context import context_of
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from collectors.base import CollectRequest, CollectResult
+from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.config import Config, DemoSource
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, from_epoch, to_epoch, utcnow
 

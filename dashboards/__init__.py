@@ -1,1 +1,1 @@
-"""The web dashboard (Plotly Dash). Build it with `dashboards.app.create_app(store, config)`."""
+"""The web dashboard (Plotly Dash). Build it with `opsview.web.app.create_app(store, config)`."""

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from dash import Dash
 
-from dashboards import controls, server
-from dashboards.context import WebContext, attach, context_of
 from opsview.config import Config
 from opsview.schema import utcnow
 from opsview.store import Store
+from opsview.web import controls, server
+from opsview.web.context import WebContext, attach, context_of
 
-_HERE = Path(__file__).resolve().parent
+# Not resolved: Dash derives page module names from this path relative to the package (opsview.web).
+_HERE = Path(__file__).parent
 
 
 def create_app(store: Store, config: Config, *, clock: Callable[[], datetime] = utcnow,
@@ -23,7 +24,7 @@ def create_app(store: Store, config: Config, *, clock: Callable[[], datetime] = 
     """Build the dashboard. Raises `server.AuthSetupError` when [web.auth] names a missing secret."""
     creds = server.resolve_credentials(config.web.auth, os.environ if environ is None else environ)
     app = Dash(
-        "dashboards", use_pages=True, pages_folder=str(_HERE / "pages"), assets_folder=str(_HERE / "assets"),
+        "opsview.web", use_pages=True, pages_folder=str(_HERE / "pages"), assets_folder=str(_HERE / "assets"),
         title="opsview", update_title="", compress=True,  # gzip: plotly.js alone is ~4.5 MB raw
     )
     app.index_string = _index_string(app.config.requests_pathname_prefix)
@@ -79,8 +80,8 @@ def _prefetch_overview(app: Dash, ctx: WebContext) -> None:
     has loaded and run the scripts: the callback then joins reads already under way."""
     from flask import request
 
-    from dashboards.data import submit_overview_reads
-    from dashboards.view import view_from_query
+    from opsview.web.data import submit_overview_reads
+    from opsview.web.view import view_from_query
 
     def prefetch() -> None:
         if request.method == "GET" and request.path == "/":

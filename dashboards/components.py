@@ -7,8 +7,8 @@ from datetime import datetime
 
 from dash import dcc, html
 
-from dashboards.data import TOTAL, HealthRow, Kpi, TopList, function_href
 from opsview import formatting as fmt
+from opsview.web.data import TOTAL, HealthRow, Kpi, TopList, function_href
 
 _FORMATS: dict[str, Callable[[float | None], str]] = {"count": fmt.count, "millis": fmt.millis, "usd": fmt.usd}
 

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
-from dashboards.reads import ReadCache
 from opsview.config import Config
 from opsview.store import Store
+from opsview.web.reads import ReadCache
 
 _EXTENSION = "opsview"
 

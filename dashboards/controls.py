@@ -16,8 +16,8 @@ import dash
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import has_request_context, request
 
-from dashboards.context import web_context
-from dashboards.view import CUSTOM, RANGES, REFRESH, ViewState, view_from_query, view_from_values
+from opsview.web.context import web_context
+from opsview.web.view import CUSTOM, RANGES, REFRESH, ViewState, view_from_query, view_from_values
 
 VIEW_STORE = "app-view"
 INTERVAL = "app-interval"

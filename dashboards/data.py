@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import quote
 
-from dashboards.reads import ReadCache
-from dashboards.view import ViewState, choose_step
 from opsview.config import PricingConfig
 from opsview.fleet import FunctionStatus, status_of
 from opsview.schema import (
@@ -29,6 +27,8 @@ from opsview.schema import (
     floor_time,
 )
 from opsview.store import FleetFilter, FleetRow, Store
+from opsview.web.reads import ReadCache
+from opsview.web.view import ViewState, choose_step
 
 TOTAL = "total"
 

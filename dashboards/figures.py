@@ -1,4 +1,4 @@
-"""Plotly figures from the typed series in `dashboards.data`; nothing here reads the store.
+"""Plotly figures from the typed series in `opsview.web.data`; nothing here reads the store.
 
 Figures are plain dicts in plotly.js's JSON shape rather than `plotly.graph_objects`: the object
 layer validates every property on every build (~20 ms a chart), which a refresh of three charts
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from dashboards.data import Trace
 from opsview.schema import Sample
+from opsview.web.data import Trace
 
 Figure = dict[str, Any]
 

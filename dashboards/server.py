@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from dashboards.context import WebContext
 from opsview.config.views import WebAuthConfig
+from opsview.web.context import WebContext
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """WSGI entry point for running the dashboard with several worker processes, e.g. under gunicorn:
 
-    OPSVIEW_CONFIG=/etc/opsview.toml gunicorn -w 4 -b 127.0.0.1:8050 'dashboards.wsgi:create()'
+    OPSVIEW_CONFIG=/etc/opsview.toml gunicorn -w 4 -b 127.0.0.1:8050 'opsview.web.wsgi:create()'
 
 Each worker opens the store read-only (set OPSVIEW_STORE or [store].url). `opsview web` is the
 single-process alternative (waitress, threads).
@@ -18,7 +18,7 @@ from opsview.store import open_store
 
 def create() -> Any:
     """A Flask (WSGI) application; called once per worker, so nothing happens at import."""
-    from dashboards.app import create_app
+    from opsview.web.app import create_app
 
     setup_logging(os.environ.get("OPSVIEW_LOG_LEVEL", "INFO"))
     config = load_config()

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from collectors import Collector, CollectRequest, build_collector
+from opsview.collectors import Collector, CollectRequest, build_collector
 from opsview.config import AnySource, Config
 from opsview.schema import CollectorHealth, utcnow
 from opsview.store import Store

@@ -1,6 +1,6 @@
 """Offline analysis of exported logs (`opsview ingest`): the provider-neutral half.
 
-A provider reader (`collectors/<cloud>_ingest.py`) turns lines or JSON records into
+A provider reader (`opsview.collectors.<cloud>.ingest`) turns lines or JSON records into
 `InvocationEvent` / `ColdStartEvent`; this module accumulates them per function in memory
 bounded by the number of functions and minutes, never by the file size (durations go into
 a log-bucket sketch with 1% relative accuracy, as DDSketch does).

@@ -9,13 +9,13 @@ import dash
 from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboards import components
-from dashboards.context import web_context
-from dashboards.controls import INTERVAL, VIEW_STORE
-from dashboards.data import function_href
-from dashboards.view import ViewState
 from opsview import formatting as fmt
 from opsview.alerts.model import AlertEvent, AlertRecord, AlertState
+from opsview.web import components
+from opsview.web.context import web_context
+from opsview.web.controls import INTERVAL, VIEW_STORE
+from opsview.web.data import function_href
+from opsview.web.view import ViewState
 
 dash.register_page(__name__, path="/alerts", name="Alerts", title="opsview · alerts", order=3)  # type: ignore[no-untyped-call]
 

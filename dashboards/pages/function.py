@@ -9,12 +9,12 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboards import components, data, figures
-from dashboards.context import web_context
-from dashboards.controls import INTERVAL, VIEW_STORE
-from dashboards.view import ViewState
 from opsview import formatting as fmt
 from opsview.schema import FunctionKey
+from opsview.web import components, data, figures
+from opsview.web.context import web_context
+from opsview.web.controls import INTERVAL, VIEW_STORE
+from opsview.web.view import ViewState
 
 dash.register_page(__name__, path_template="/function/<key>", name="Function", title="opsview · function", order=2)  # type: ignore[no-untyped-call]
 

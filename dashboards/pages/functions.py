@@ -9,11 +9,11 @@ import dash_ag_grid as dag
 from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboards.context import web_context
-from dashboards.controls import INTERVAL, VIEW_STORE
-from dashboards.data import function_href
-from dashboards.view import ViewState
 from opsview.fleet import FunctionStatus, fleet_status
+from opsview.web.context import web_context
+from opsview.web.controls import INTERVAL, VIEW_STORE
+from opsview.web.data import function_href
+from opsview.web.view import ViewState
 
 dash.register_page(__name__, path="/functions", name="Functions", title="opsview · functions", order=1)  # type: ignore[no-untyped-call]
 

@@ -9,10 +9,10 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import MissingCallbackContextException, PreventUpdate
 
-from dashboards import components, data, figures
-from dashboards.context import web_context
-from dashboards.controls import INTERVAL, VIEW_STORE, rendering_for_browser
-from dashboards.view import ViewState, view_from_query
+from opsview.web import components, data, figures
+from opsview.web.context import web_context
+from opsview.web.controls import INTERVAL, VIEW_STORE, rendering_for_browser
+from opsview.web.view import ViewState, view_from_query
 
 dash.register_page(__name__, path="/", name="Overview", title="opsview · overview", order=0)  # type: ignore[no-untyped-call]
 
@@ -49,7 +49,7 @@ def _view(view_data: dict[str, Any] | None) -> ViewState:
 
 
 # One callback for the whole page: one round trip, and the three reads it needs run in parallel
-# (or were started by the page request itself, see `dashboards.app`).
+# (or were started by the page request itself, see `opsview.web.app`).
 @callback(
     Output("overview-kpis", "children"),
     Output("overview-tops", "children"),

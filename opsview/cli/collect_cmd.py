@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import click
 
-from collectors import UnsupportedSource
 from opsview.cli.common import DURATION, common_options, fail, load_env, store_errors
 from opsview.collect import CollectionRunner, SourceReport
+from opsview.collectors import UnsupportedSource
 from opsview.sharding import Shard, select
 
 

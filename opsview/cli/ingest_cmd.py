@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import sys
@@ -12,14 +11,8 @@ import click
 
 from opsview import formatting as fmt
 from opsview.cli.common import common_options, fail, load_env, store_errors
+from opsview.collectors import UnsupportedSource, ingest_providers, ingest_reader
 from opsview.ingest import Ingest, IngestEvent, IngestReader, IngestStats
-
-# provider -> module exposing `read: IngestReader`
-READERS = {
-    "aws": "collectors.aws_ingest",
-    "azure": "collectors.azure_ingest",
-    "gcp": "collectors.gcp_ingest",
-}
 
 
 def _open_text(path: str) -> TextIO:
@@ -59,7 +52,7 @@ Examples:
   gcloud logging read 'resource.type="cloud_function"' --format=json > gcf.json
   opsview ingest --provider gcp gcf.json --store ./postmortem.db""",
 )
-@click.option("--provider", required=True, type=click.Choice(sorted(READERS)), help="Which cloud wrote the logs.")
+@click.option("--provider", required=True, type=click.Choice(ingest_providers()), help="Which cloud wrote the logs.")
 @click.option("--function", "function", default=None, metavar="NAME",
               help="Function name, when the data does not say (else: log group/stream, else the file name).")
 @click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -75,10 +68,9 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
     """
     env = load_env(config_path, None, log_level)
     try:
-        module = importlib.import_module(READERS[provider])
-    except ModuleNotFoundError:
-        fail(f"ingest for {provider} is not available in this build")
-    reader: IngestReader = module.read
+        reader = ingest_reader(provider)
+    except UnsupportedSource as exc:
+        fail(str(exc))
     # minute buckets only feed --store; without it readers may take their bulk path
     acc = Ingest(provider, env.config.pricing.price(provider), minutes=bool(store_url))
     acc.add_all(_events(reader, files, function, acc.stats))

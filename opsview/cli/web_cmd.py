@@ -58,8 +58,8 @@ def web(host: str | None, port: int | None, dev: bool, insecure: bool, config_pa
     if problem:
         fail(problem)
 
-    from dashboards.app import create_app, shutdown
-    from dashboards.server import AuthSetupError
+    from opsview.web.app import create_app, shutdown
+    from opsview.web.server import AuthSetupError
 
     with store_errors():
         store = env.open_store(read_only=True)

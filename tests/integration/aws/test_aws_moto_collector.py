@@ -23,8 +23,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from collectors.aws import AwsCollector
-from collectors.base import CollectRequest
+from opsview.collectors.aws.collector import AwsCollector
+from opsview.collectors.base import CollectRequest
 from opsview.config import AwsSource
 from opsview.schema import floor_time, utcnow
 from opsview.store import SQLiteStore

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlparse
 
 from azure.core.credentials import AccessToken
 
-from collectors.azure_kql import COLUMNS
+from opsview.collectors.azure.kql import COLUMNS
 
 COLUMN_TYPES = {
     "Kind": "string", "AppRoleName": "string", "OperationName": "string", "Bucket": "datetime",

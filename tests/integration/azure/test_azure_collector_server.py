@@ -16,9 +16,9 @@ from azure_fake_service import (
     start_row,
 )
 
-from collectors.azure import AzureCollector
-from collectors.base import CollectRequest
 from opsview.collect import CollectionRunner
+from opsview.collectors.azure.collector import AzureCollector
+from opsview.collectors.base import CollectRequest
 from opsview.config import AzureSource
 from opsview.schema import FunctionKey
 from opsview.store import SQLiteStore

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from collectors.base import CollectRequest, CollectResult
 from opsview.collect import CollectionRunner
+from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.config import Config, DemoSource, SourcesConfig
 from opsview.schema import CollectorHealth, utcnow
 from opsview.store import SQLiteStore

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from google.auth.credentials import AnonymousCredentials
 
-from collectors.base import CollectRequest
-from collectors.gcp import GcpCollector
 from opsview.collect import CollectionRunner
+from opsview.collectors.base import CollectRequest
+from opsview.collectors.gcp.collector import GcpCollector
 from opsview.config import Config
 from opsview.config.sources import GcpSource
 from opsview.schema import FunctionKey

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collectors.demo import build_fleet, window_samples
+from opsview.collectors.demo import build_fleet, window_samples
 from opsview.store import FleetFilter, SQLiteStore, Store
 
 NOW = datetime(2025, 3, 4, 12, 7, 30, tzinfo=UTC)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.demo import window_samples
+from opsview.collectors.demo import window_samples
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Measures, Sample, aggregate
 from opsview.store import FleetFilter, SQLiteStore, Store, StoreError, open_store, top_n
 

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from waitress_stop import stop_waitress
 
-from collectors.demo import build_fleet, window_samples
+from opsview.collectors.demo import build_fleet, window_samples
 from opsview.config import Config, DemoSource
 from opsview.exporter import metrics_wsgi_app
 from opsview.schema import CollectorHealth
@@ -129,7 +129,7 @@ def test_web_app_serves_metrics_and_a_worker_factory(tmp_path: Path, monkeypatch
     monkeypatch.setenv("OPSVIEW_STORE", str(store_path))
     monkeypatch.setenv("OPSVIEW_CONFIG", str(tmp_path / "opsview.toml"))
     (tmp_path / "opsview.toml").write_text("[collect]\ninterval = '30s'\n")
-    from dashboards.wsgi import create
+    from opsview.web.wsgi import create
 
     client = create().test_client()
     assert client.get("/healthz").status_code == 200

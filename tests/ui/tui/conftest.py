@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.demo import build_fleet, window_samples
+from opsview.collectors.demo import build_fleet, window_samples
 from opsview.config import Config
 from opsview.schema import CollectorHealth
 from opsview.store import SQLiteStore

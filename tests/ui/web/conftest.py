@@ -13,11 +13,11 @@ import pytest
 from waitress.server import create_server
 from waitress_stop import stop_waitress
 
-from collectors.demo import build_fleet, window_samples
-from dashboards.app import create_app, shutdown
+from opsview.collectors.demo import build_fleet, window_samples
 from opsview.config import Config
 from opsview.schema import CollectorHealth, floor_time, utcnow
 from opsview.store import SQLiteStore
+from opsview.web.app import create_app, shutdown
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

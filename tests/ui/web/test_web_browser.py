@@ -10,9 +10,9 @@ from urllib.parse import quote
 
 import pytest
 
-from dashboards.app import create_app
 from opsview.config import Config
 from opsview.store import SQLiteStore
+from opsview.web.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 

@@ -238,8 +238,8 @@ def test_windows_composed_from_shared_segments_give_what_whole_window_reads_give
 ) -> None:
     """Sum and max measures over nested windows are read once per segment and combined; every value,
     state and gap (no data = None, not 0) matches reading each window whole."""
-    from collectors.demo import build_fleet, window_samples
     from opsview.alerts import engine
+    from opsview.collectors.demo import build_fleet, window_samples
 
     now = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
     rules = [

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from collectors.aws import AwsCollector
-from collectors.aws_metrics import METRICS
-from collectors.base import CollectRequest
+from opsview.collectors.aws.collector import AwsCollector
+from opsview.collectors.aws.metrics import METRICS
+from opsview.collectors.base import CollectRequest
 from opsview.config import AwsSource
 
 NOW = datetime(2024, 5, 1, 12, 0, 30, tzinfo=UTC)

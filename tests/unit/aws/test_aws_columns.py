@@ -1,4 +1,4 @@
-"""`collectors.aws_columns`: the numpy reader of REPORT lines reads exactly what the line parser reads, or
+"""`opsview.collectors.aws.columns`: the numpy reader of REPORT lines reads exactly what the line parser reads, or
 refuses the chunk (the caller then takes its regex / line-by-line path)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.aws_columns import parse_columns
-from collectors.aws_ingest import _OTHER_MARKS
-from collectors.aws_logs import REPORT_MARK, Report, parse_report_text, parse_text
+from opsview.collectors.aws.columns import parse_columns
+from opsview.collectors.aws.ingest import _OTHER_MARKS
+from opsview.collectors.aws.logs import REPORT_MARK, Report, parse_report_text, parse_text
 from opsview.ingest import DurationSketch
 
 XRAY = "\tXRAY TraceId: 1-5e1b4151-5ac6c58f5b5dbd6a2d1c1a2b\tSegmentId: 6b3c3d2a1e\tSampled: true"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import collectors.aws_ingest as aws_ingest
+import opsview.collectors.aws.ingest as aws_ingest
 import opsview.ingest as ingest
 from opsview.ingest import DurationSketch, Ingest
 

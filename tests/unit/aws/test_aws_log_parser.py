@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.aws_logs import (
+from opsview.collectors.aws.logs import (
     FailedInit,
     InvokeError,
     MalformedRecord,

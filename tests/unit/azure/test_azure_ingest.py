@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from collectors.azure_ingest import read
 from opsview.cli import main
+from opsview.collectors.azure.ingest import read
 from opsview.ingest import ColdStartEvent, Ingest, IngestResult, InvocationEvent
 
 EXPORT = "azure/newrelic_appinsights_export"

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from collectors.azure_kql import COLUMNS, function_buckets_query
-from collectors.azure_metrics import _minutes, app_name, chunks
-from collectors.azure_rows import apply_execution_units, function_name, parse_rows, to_samples
+from opsview.collectors.azure.kql import COLUMNS, function_buckets_query
+from opsview.collectors.azure.metrics import _minutes, app_name, chunks
+from opsview.collectors.azure.rows import apply_execution_units, function_name, parse_rows, to_samples
 from opsview.config import AzureSource
 from opsview.config.loader import parse_config
 

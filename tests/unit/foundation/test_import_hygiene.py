@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-CORE = ["opsview.schema", "opsview.store", "opsview.config", "opsview.collect", "opsview.fleet", "collectors",
-        "collectors.demo", "opsview.cli.status_cmd", "opsview.cli.collect_cmd"]
+CORE = ["opsview.schema", "opsview.store", "opsview.config", "opsview.collect", "opsview.fleet", "opsview.collectors",
+        "opsview.collectors.demo", "opsview.cli.status_cmd", "opsview.cli.collect_cmd"]
 
 
 def test_core_imports_without_textual_or_dash() -> None:

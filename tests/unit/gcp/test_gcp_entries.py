@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from collectors.gcp_entries import (
+from opsview.collectors.gcp.entries import (
     Generation,
     InstanceStart,
     Invocation,

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collectors.gcp_buckets import BucketAccumulator, quantile
-from collectors.gcp_entries import Generation, InstanceStart, Invocation
-from collectors.gcp_filter import build_filter, glob_to_re2
-from collectors.gcp_quota import CallLimiter, with_backoff
+from opsview.collectors.gcp.buckets import BucketAccumulator, quantile
+from opsview.collectors.gcp.entries import Generation, InstanceStart, Invocation
+from opsview.collectors.gcp.filter import build_filter, glob_to_re2
+from opsview.collectors.gcp.quota import CallLimiter, with_backoff
 
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from collectors.gcp_ingest import read
 from opsview.cli import main
+from opsview.collectors.gcp.ingest import read
 from opsview.ingest import ColdStartEvent, Ingest, IngestStats, InvocationEvent
 
 RES1 = {"type": "cloud_function", "labels": {"function_name": "mailer", "project_id": "p1", "region": "europe-west1"}}

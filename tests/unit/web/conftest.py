@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 from dash import Dash
 
-from collectors.demo import build_fleet, window_samples
-from dashboards.app import create_app, shutdown
+from opsview.collectors.demo import build_fleet, window_samples
 from opsview.config import Config
 from opsview.schema import CollectorHealth, floor_time, utcnow
 from opsview.store import SQLiteStore
+from opsview.web.app import create_app, shutdown
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from typing import Any
 
 from dash import Dash, no_update
 
-from dashboards import controls
-from dashboards.view import ViewState
+from opsview.web import controls
+from opsview.web.view import ViewState
 
 
 def _text(component: Any) -> str:
@@ -34,7 +34,7 @@ def _find(component: Any, id_: str) -> Any:
 
 
 def test_overview_numbers_follow_the_provider_filter(app: Dash) -> None:
-    overview = importlib.import_module("dashboards.pages.overview")
+    overview = importlib.import_module("opsview.web.pages.overview")
     with app.server.app_context():
         cards, tops, *_ = overview.update_overview(ViewState().to_data(), 0)
         aws_cards, *_ = overview.update_overview(ViewState(provider="aws").to_data(), 0)
@@ -49,7 +49,7 @@ def test_overview_numbers_follow_the_provider_filter(app: Dash) -> None:
 
 
 def test_overview_series_are_downsampled_per_provider(app: Dash) -> None:
-    overview = importlib.import_module("dashboards.pages.overview")
+    overview = importlib.import_module("opsview.web.pages.overview")
     with app.server.app_context():
         _, _, invocations, errors, durations, _ = overview.update_overview(ViewState(range="7d").to_data(), 0)
         aws = overview.update_overview(ViewState(range="7d", provider="aws").to_data(), 0)[2]
@@ -60,7 +60,7 @@ def test_overview_series_are_downsampled_per_provider(app: Dash) -> None:
 
 
 def test_empty_filter_says_so_instead_of_showing_zeros(app: Dash) -> None:
-    overview = importlib.import_module("dashboards.pages.overview")
+    overview = importlib.import_module("opsview.web.pages.overview")
     with app.server.app_context():
         cards, tops, *_ = overview.update_overview(ViewState(provider="aws", region="mars-north-1").to_data(), 0)
     assert "No functions match" in _text(cards)
@@ -68,7 +68,7 @@ def test_empty_filter_says_so_instead_of_showing_zeros(app: Dash) -> None:
 
 
 def test_function_page_handles_azure_keys_and_unknown_functions(app: Dash) -> None:
-    function = importlib.import_module("dashboards.pages.function")
+    function = importlib.import_module("opsview.web.pages.function")
     view = ViewState().to_data()
     with app.server.app_context():
         info, style, *figs, alerts = function.update_function(
@@ -86,7 +86,7 @@ def test_function_page_handles_azure_keys_and_unknown_functions(app: Dash) -> No
 
 
 def test_alerts_page_has_a_clear_empty_state(app: Dash) -> None:
-    alerts = importlib.import_module("dashboards.pages.alerts")
+    alerts = importlib.import_module("opsview.web.pages.alerts")
     with app.server.app_context():
         firing, pending, silenced, history = alerts.update_alerts(ViewState().to_data(), 0)
     assert "No alerts" in _text(firing)
@@ -94,7 +94,7 @@ def test_alerts_page_has_a_clear_empty_state(app: Dash) -> None:
 
 
 def test_grid_rows_link_to_the_function_page_with_the_view(app: Dash) -> None:
-    functions = importlib.import_module("dashboards.pages.functions")
+    functions = importlib.import_module("opsview.web.pages.functions")
     with app.server.app_context():
         rows, count = functions.update_grid(ViewState(range="6h", provider="azure").to_data(), 0)
     assert count == "18 functions"

@@ -9,7 +9,7 @@ import pytest
 from dash import Dash
 from dash.exceptions import PreventUpdate
 
-from dashboards.view import ViewState
+from opsview.web.view import ViewState
 
 
 def _layout(app: Dash, referer: str | None) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def test_overview_layout_carries_the_view_its_content_and_the_location(app: Dash
 
 
 def test_the_initial_callback_skips_content_the_layout_already_carries(app: Dash) -> None:
-    overview = importlib.import_module("dashboards.pages.overview")
+    overview = importlib.import_module("opsview.web.pages.overview")
     view = ViewState(provider="gcp").to_data()
     with app.server.test_request_context("/_dash-update-component", method="POST"):
         with pytest.raises(PreventUpdate):

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from dashboards.app import create_app, shutdown
-from dashboards.server import AuthSetupError, resolve_credentials
 from opsview.cli.web_cmd import exposure_problem, web
 from opsview.config import Config
 from opsview.config.views import WebAuthConfig, WebConfig
 from opsview.store import SQLiteStore
+from opsview.web.app import create_app, shutdown
+from opsview.web.server import AuthSetupError, resolve_credentials
 
 BASIC = {"web": {"auth": {"type": "basic", "username": "ops", "password_env": "OPSVIEW_WEB_PASSWORD"}}}
 ENV = {"OPSVIEW_WEB_PASSWORD": "correct horse"}

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboards.view import MAX_POINTS, ViewState, choose_step, view_from_query
+from opsview.web.view import MAX_POINTS, ViewState, choose_step, view_from_query
 
 
 def test_query_round_trips_every_control() -> None:

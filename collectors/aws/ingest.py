@@ -16,7 +16,7 @@ Raw text is read in chunks of 1 MiB cut at a line end. When no per-minute times 
 or JSON platform lines), its records are summed in bulk (`InvocationBatch`), without a Python step per line;
 a chunk with a few such lines is cut around them (`_split`) and the pieces between are summed in bulk.
 
-1. `collectors.aws_columns.parse_columns` reads every REPORT of the chunk as numpy columns when all are in
+1. `opsview.collectors.aws.columns.parse_columns` reads every REPORT of the chunk as numpy columns when all are in
    the exact layout Lambda writes (it also finds the other records' marks, in the same pass), if numpy is
    loaded already or the input is 16 MiB or more (`_use_columns`: about where it pays for importing numpy);
 2. else one regex `findall` over the chunk gives a row per REPORT (other layouts: an empty row);
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from collectors.aws_logs import (
+from opsview.collectors.aws.logs import (
     INIT_REPORT_MARK,
     REPORT_MARK,
     TIMEOUT_MARK,
@@ -60,7 +60,7 @@ from opsview.ingest import FailedInitEvent, IngestEvent, IngestStats, Invocation
 from opsview.schema import from_epoch
 
 if TYPE_CHECKING:
-    from collectors.aws_columns import ReportColumns
+    from opsview.collectors.aws.columns import ReportColumns
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def _text(
         if not bulk or (function is None and "/aws/lambda/" in text):
             return _Chunk(text)
         if len(text) >= _COLUMNS_TEXT and _use_columns(max(size, seen)):
-            from collectors.aws_columns import parse_columns  # numpy: only for large inputs
+            from opsview.collectors.aws.columns import parse_columns  # numpy: only for large inputs
 
             columns = parse_columns(text, _OTHER_MARKS)  # also None when the text has one of the marks
             if columns is not None:

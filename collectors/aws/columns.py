@@ -2,7 +2,7 @@
 
 The bulk path of `opsview ingest --provider aws` uses this before its regex: one pass of vector operations
 over the chunk's bytes instead of one regex match (and seven strings) per REPORT. It only accepts what it
-can read exactly as `collectors.aws_logs.parse_report_text` would; anything else (another separator, an
+can read exactly as `opsview.collectors.aws.logs.parse_report_text` would; anything else (another separator, an
 X-Ray or status suffix, a request id with a space, an unusual number) makes it answer `None`, and the caller
 takes its general path. Accepted, each REPORT line is
 
@@ -24,7 +24,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
-from collectors.aws_logs import REPORT_MARK
+from opsview.collectors.aws.logs import REPORT_MARK
 
 _MARK: Final = np.frombuffer(REPORT_MARK.encode(), np.uint8)
 _P_AT: Final = REPORT_MARK.index("P")  # every marker has a `P` here: the candidates to look at

@@ -1,6 +1,6 @@
 """CloudWatch `GetMetricData` for a whole region at once: query building, period choice, result folding.
 
-Pure (no I/O): `collectors.aws` sends the batches this module builds and hands the pages back.
+Pure (no I/O): `opsview.collectors.aws.collector` sends the batches this module builds and hands the pages back.
 """
 
 from __future__ import annotations

@@ -22,10 +22,10 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from collectors.aws_coldstarts import ColdStartResult, ColdStats, run_filter, run_insights
-from collectors.aws_limiter import RateLimiter
-from collectors.aws_metrics import Buckets, build_batches, choose_period, fold_results, to_samples
-from collectors.base import CollectRequest, CollectResult
+from opsview.collectors.aws.coldstarts import ColdStartResult, ColdStats, run_filter, run_insights
+from opsview.collectors.aws.limiter import RateLimiter
+from opsview.collectors.aws.metrics import Buckets, build_batches, choose_period, fold_results, to_samples
+from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.config import AwsSource, Config
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, from_epoch, to_epoch, utcnow
 

@@ -1,6 +1,6 @@
 """Google Cloud Functions (gen1) and Cloud Run functions (gen2) from Cloud Logging.
 
-One refresh sends, per project, one filter covering both generations (see `collectors.gcp_filter`)
+One refresh sends, per project, one filter covering both generations (see `opsview.collectors.gcp.filter`)
 and pages through it 1000 entries at a time: calls = ceil(entries / 1000), never one per function.
 Windows are incremental: a refresh starts a few minutes (`overlap`) before the newest stored bucket.
 
@@ -22,11 +22,11 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
-from collectors.base import CollectRequest, CollectResult
-from collectors.gcp_buckets import BucketAccumulator
-from collectors.gcp_entries import GcpEvent, MalformedEntryError, parse_entry
-from collectors.gcp_filter import build_filter
-from collectors.gcp_quota import CallLimiter, with_backoff
+from opsview.collectors.base import CollectRequest, CollectResult
+from opsview.collectors.gcp.buckets import BucketAccumulator
+from opsview.collectors.gcp.entries import GcpEvent, MalformedEntryError, parse_entry
+from opsview.collectors.gcp.filter import build_filter
+from opsview.collectors.gcp.quota import CallLimiter, with_backoff
 from opsview.config import Config
 from opsview.config.sources import GcpSource
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, utcnow

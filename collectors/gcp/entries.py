@@ -1,7 +1,7 @@
 """Cloud Logging `LogEntry` records (REST/JSON shape) -> typed GCP function events.
 
-Pure: no SDK, no I/O. Shared by the live collector (`collectors.gcp`) and the offline reader
-(`collectors.gcp_ingest`), so both read the same lines the same way.
+Pure: no SDK, no I/O. Shared by the live collector (`opsview.collectors.gcp.collector`) and the offline reader
+(`opsview.collectors.gcp.ingest`), so both read the same lines the same way.
 
 What counts:
 - gen1 (`resource.type="cloud_function"`): the execution line, in either wording

@@ -1,14 +1,14 @@
 """Azure Functions: App Insights logs (per function) and Azure Monitor platform metrics (per app).
 
 Per refresh and source: ONE KQL query against the workspace (or the App Insights resource)
-covering every app and function (azure_kql), and one `metrics:getBatch` call per 50 function
+covering every app and function (`kql`), and one `metrics:getBatch` call per 50 function
 apps of a region (azure_metrics). Nothing is ever asked per function.
 
 - Functions: `FunctionKey("azure", subscription_id, region, "app/function")`, app = `AppRoleName`,
   function = `OperationName` without a leading `Functions.`; 60-second samples.
 - Discovery is config-only plus what the data shows: the apps in `function_app_ids` (for metrics)
   and every (app, function) seen in `AppRequests`. No resource-listing SDK is used.
-- Cold starts: host starts per app, attributed to one function (see azure_rows).
+- Cold starts: host starts per app, attributed to one function (see `rows`).
 - Platform metrics: `FunctionExecutionUnits` (MB-ms) become `billed_ms` and the app's observed
   memory; `FunctionExecutionCount` (or the Flex Consumption counts) is cross-checked against
   App Insights' `sum(ItemCount)` and a large gap is logged (sampling or lost telemetry).
@@ -32,9 +32,9 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlparse
 
-from collectors.azure_kql import function_buckets_query
-from collectors.azure_metrics import AppMinute, app_name, query_region
-from collectors.azure_rows import (
+from opsview.collectors.azure.kql import function_buckets_query
+from opsview.collectors.azure.metrics import AppMinute, app_name, query_region
+from opsview.collectors.azure.rows import (
     APP_TOTAL,
     HostStartBucket,
     RequestBucket,
@@ -43,7 +43,7 @@ from collectors.azure_rows import (
     parse_rows,
     to_samples,
 )
-from collectors.base import CollectRequest, CollectResult
+from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.config import AzureSource, Config
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
 

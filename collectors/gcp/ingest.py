@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TextIO
 
-from collectors.gcp_entries import InstanceStart, Invocation, MalformedEntryError, parse_entry
+from opsview.collectors.gcp.entries import InstanceStart, Invocation, MalformedEntryError, parse_entry
 from opsview.ingest import ColdStartEvent, IngestEvent, IngestStats, InvocationEvent
 
 _CHUNK = 1 << 20

@@ -23,7 +23,7 @@ from typing import Final
 KIND_REQUESTS: Final = "requests"
 KIND_HOST_STARTS: Final = "host_starts"
 
-# columns of the result, in order; azure_rows reads them by name
+# columns of the result, in order; `rows` reads them by name
 COLUMNS: Final[tuple[str, ...]] = (
     "Kind", "AppRoleName", "OperationName", "Bucket", "Invocations", "Errors", "Throttles",
     "DurationAvg", "DurationP50", "DurationP95", "DurationP99", "DurationMax", "FirstAt", "LastAt",

@@ -1,4 +1,4 @@
-"""Rows of the collector's KQL result (see azure_kql) turned into schema samples.
+"""Rows of the collector's KQL result (see `kql`) turned into schema samples.
 
 Cold-start attribution: host starts belong to the app, not to a function. Each (app, minute)
 count of host starts goes to ONE function: the app's function that served the first request
@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from collectors.azure_kql import KIND_HOST_STARTS, KIND_REQUESTS
-from collectors.azure_metrics import AppMinute
+from opsview.collectors.azure.kql import KIND_HOST_STARTS, KIND_REQUESTS
+from opsview.collectors.azure.metrics import AppMinute
 from opsview.schema import FunctionKey, Sample, finite_or_none, floor_time
 
 

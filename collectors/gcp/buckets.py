@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from collectors.gcp_entries import GcpEvent, Generation, InstanceStart, Invocation
+from opsview.collectors.gcp.entries import GcpEvent, Generation, InstanceStart, Invocation
 from opsview.schema import FunctionInfo, FunctionKey, Sample, from_epoch
 
 PERIOD_S = 60
@@ -94,7 +94,7 @@ class BucketAccumulator:
     def _bucket(self, key: FunctionKey, at: datetime) -> _Bucket:
         minute = self._minutes.get(at)
         if minute is None:  # entries of one window share their seconds: convert each once
-            minute = self._minutes[at] = int(at.timestamp()) // PERIOD_S  # tz-aware: gcp_entries makes UTC times
+            minute = self._minutes[at] = int(at.timestamp()) // PERIOD_S  # tz-aware: `entries` makes UTC times
         slot = (key, minute)
         bucket = self._buckets.get(slot)
         if bucket is None:

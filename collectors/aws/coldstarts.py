@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from collectors.aws_logs import MalformedRecord, Report, function_from_log_group, parse_json, parse_text
+from opsview.collectors.aws.logs import MalformedRecord, Report, function_from_log_group, parse_json, parse_text
 from opsview.schema import to_epoch
 
 log = logging.getLogger(__name__)

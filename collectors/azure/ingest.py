@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from collectors.azure_rows import function_name
+from opsview.collectors.azure.rows import function_name
 from opsview.ingest import ColdStartEvent, IngestEvent, IngestStats, InvocationEvent
 
 log = logging.getLogger(__name__)
