@@ -123,8 +123,6 @@ def _minutes(results: Iterable[Any], ids: Sequence[str]) -> list[AppMinute]:
     acc: dict[tuple[str, datetime], dict[str, float]] = {}
     for position, result in enumerate(results):
         for metric in result.metrics or []:
-            if getattr(metric, "error_code", None) not in (None, "", "Success"):
-                continue  # this metric failed for this resource: no value, not zero
             resource = _resource_of_metric(getattr(metric, "id", None))
             if resource is None:
                 # the service answers in request order; fall back to it when the id is absent
