@@ -7,6 +7,10 @@ real SDK clients, with latency added to every server reply.
 
     .venv/bin/python bench/azure.py                # 500 apps x 4 functions, 20 ms latency
     .venv/bin/python bench/azure.py --apps 50 --latency-ms 5
+    .venv/bin/python bench/azure.py --flex-apps 250  # half the fleet on Flex Consumption (plans detected)
+
+`requests` counts every call of the refresh: log queries, metrics batches and, where a batch mixes
+hosting plans, metric definitions.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from azure_fake_service import (  # noqa: E402
     FakeAzure,
     FakeCredential,
     Reply,
+    host_row,
     logs_body,
     request_row,
     start_fake_azure,
@@ -38,7 +43,7 @@ from azure_fake_service import (  # noqa: E402
 
 from opsview.collectors.azure.collector import AzureCollector  # noqa: E402
 from opsview.collectors.azure.kql import function_buckets_query  # noqa: E402
-from opsview.collectors.azure.metrics import METRICS, NAMESPACE  # noqa: E402
+from opsview.collectors.azure.metrics import NAMESPACE, PLAN_METRICS, Plan  # noqa: E402
 from opsview.collectors.base import CollectRequest  # noqa: E402
 from opsview.config import AzureSource  # noqa: E402
 
@@ -53,6 +58,7 @@ def main() -> None:
     parser.add_argument("--functions", type=int, default=4, help="functions per app")
     parser.add_argument("--minutes", type=int, default=5, help="length of the refresh window")
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--flex-apps", type=int, default=0, help="apps on Flex Consumption (the rest Consumption)")
     args = parser.parse_args()
 
     apps = [f"app{i:04d}" for i in range(args.apps)]
@@ -61,7 +67,8 @@ def main() -> None:
     rows_by_fn = {
         (a, f): [request_row(a, f, t, 10 + j) for j, t in enumerate(minutes)] for a in apps for f in functions
     }
-    all_rows = [row for rows in rows_by_fn.values() for row in rows]
+    # every app's host logs reach the workspace, so its cold starts are known (0 or more)
+    all_rows = [row for rows in rows_by_fn.values() for row in rows] + [host_row(a, T0, 1) for a in apps]
 
     def reply(body: dict[str, Any]) -> Reply:
         one = _ONE.search(body["query"])
@@ -72,13 +79,19 @@ def main() -> None:
     def metric(rid: str, name: str, t: datetime) -> float | None:
         # consistent with the App Insights rows: minute j runs (10 + j) per function, 100 ms at 256 MB
         executions = float(args.functions * (10 + int((t - T0).total_seconds() // 60)))
-        return {"FunctionExecutionCount": executions, "FunctionExecutionUnits": executions * 100.0 * 256}.get(name)
+        units = executions * 100.0 * 256
+        return {"FunctionExecutionCount": executions, "FunctionExecutionUnits": units,
+                "OnDemandFunctionExecutionCount": executions, "OnDemandFunctionExecutionUnits": units,
+                "AlwaysReadyFunctionExecutionCount": 0.0, "AlwaysReadyFunctionExecutionUnits": 0.0}.get(name)
 
-    state = FakeAzure(logs_reply_fn=reply, latency_s=args.latency_ms / 1000.0, metric_value=metric)
+    flex = apps[len(apps) - args.flex_apps:] if args.flex_apps else []
+    state = FakeAzure(logs_reply_fn=reply, latency_s=args.latency_ms / 1000.0, metric_value=metric,
+                      app_plans=dict.fromkeys(flex, "flex"))
     server, thread = start_fake_azure(state)
     rids = [f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Web/sites/{a}" for a in apps]
     source = AzureSource(name="bench", subscription_id=SUB, workspace_id="ws", region="westeurope",
-                         logs_endpoint=state.url, metrics_endpoint=state.url, function_app_ids=rids)
+                         logs_endpoint=state.url, metrics_endpoint=state.url, management_endpoint=state.url,
+                         function_app_ids=rids)
     request = CollectRequest(start=T0, end=T0 + timedelta(minutes=args.minutes))
     try:
         # the collector: one query + ceil(apps / 50) metrics batches
@@ -87,12 +100,18 @@ def main() -> None:
         result = collector.collect(request)
         batched_s = time.perf_counter() - began
         batched_requests = len(state.seen)
+        definitions = len(state.definition_calls())
         assert all(h.ok for h in result.health), [h.error for h in result.health]
+        assert all(s.billed_ms is not None for s in result.samples), "every app billed, Flex ones included"
         samples = len(result.samples)
+        # a second refresh knows every app's plan
+        state.seen.clear()
+        collector.collect(request)
+        second_requests = len(state.seen)
 
         # the naive baseline: one query per function, one metrics call per app
         state.seen.clear()
-        naive_s, naive_samples = _naive(state.url, apps, functions, rids, request)
+        naive_s, naive_samples = _naive(state.url, apps, functions, rids, request, state.app_plans)
         naive_requests = len(state.seen)
     finally:
         server.shutdown()
@@ -102,8 +121,9 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "azure_refresh",
         "apps": args.apps, "functions": args.apps * args.functions, "minutes": args.minutes,
-        "latency_ms": args.latency_ms,
-        "batched": {"requests": batched_requests, "wall_s": round(batched_s, 3), "samples": samples},
+        "latency_ms": args.latency_ms, "flex_apps": args.flex_apps,
+        "batched": {"requests": batched_requests, "wall_s": round(batched_s, 3), "samples": samples,
+                    "metric_definitions": definitions, "second_refresh_requests": second_requests},
         "naive": {"requests": naive_requests, "wall_s": round(naive_s, 3), "rows": naive_samples},
         "request_ratio": round(naive_requests / max(1, batched_requests), 1),
         "speedup": round(naive_s / max(batched_s, 1e-9), 1),
@@ -112,7 +132,8 @@ def main() -> None:
 
 
 def _naive(
-    url: str, apps: list[str], functions: list[str], rids: list[str], request: CollectRequest
+    url: str, apps: list[str], functions: list[str], rids: list[str], request: CollectRequest,
+    plans: dict[str, str],
 ) -> tuple[float, int]:
     from azure.monitor.query import LogsQueryClient
     from azure.monitor.querymetrics import MetricsClient
@@ -131,7 +152,10 @@ def _naive(
         return sum(len(t.rows) for t in response.tables)
 
     def one_app(rid: str) -> int:
-        out = metrics.query_resources(resource_ids=[rid], metric_namespace=NAMESPACE, metric_names=list(METRICS),
+        # the baseline knows every app's plan (as if configured): one call per app, no detection
+        plan = Plan(plans.get(rid.rsplit("/", 1)[-1], "consumption"))
+        out = metrics.query_resources(resource_ids=[rid], metric_namespace=NAMESPACE,
+                                      metric_names=list(PLAN_METRICS[plan]),
                                       timespan=span, granularity=timedelta(minutes=1), aggregations=["Total"],
                                       enforce_https=False)
         return len(out)

@@ -2,19 +2,27 @@
 
 Per refresh and source: ONE KQL query against the workspace (or the App Insights resource)
 covering every app and function (`kql`), and one `metrics:getBatch` call per 50 function
-apps of a region (azure_metrics). Nothing is ever asked per function.
+apps of a region and hosting plan (`metrics`). Nothing is ever asked per function.
 
 - Functions: `FunctionKey("azure", subscription_id, region, "app/function")`, app = `AppRoleName`,
   function = `OperationName` without a leading `Functions.`; 60-second samples.
 - Discovery is config-only plus what the data shows: the apps in `function_app_ids` (for metrics)
   and every (app, function) seen in `AppRequests`. No resource-listing SDK is used.
-- Cold starts: host starts per app, attributed to one function (see `rows`).
-- Platform metrics: `FunctionExecutionUnits` (MB-ms) become `billed_ms` and the app's observed
-  memory; `FunctionExecutionCount` (or the Flex Consumption counts) is cross-checked against
-  App Insights' `sum(ItemCount)` and a large gap is logged (sampling or lost telemetry).
-  Apps App Insights says nothing about in the window get one `<app>/*` row of platform counts.
-- Health: one entry per scope: `logs:<workspace>` and `metrics:<region>`. A partial query result
-  keeps its data and is reported `ok=False` with the service's error; nothing raises out of
+- Cold starts: host starts per app, attributed to one function (see `rows`); unknown (`None`)
+  for an app whose host traces never reach the workspace in the window, and the health entry
+  names those apps.
+- Platform metrics: execution units (MB-ms; Consumption's `FunctionExecutionUnits` or Flex
+  Consumption's on-demand + always-ready units) become `billed_ms` and the app's observed
+  memory; the execution counts are cross-checked against App Insights' `sum(ItemCount)` and a
+  large gap is logged (sampling or lost telemetry). Apps App Insights says nothing about in the
+  window get one `<app>/*` row of platform counts. Each app's plan: see `metrics`.
+- Partial log results: the Log Analytics query API returns at most 500,000 rows and ~100 MiB
+  per query (https://learn.microsoft.com/azure/azure-monitor/service-limits#la-query-api); past
+  that, or past a memory limit, it answers 200 with the rows it has and a `PartialError`
+  (https://learn.microsoft.com/azure/azure-monitor/logs/api/response-format). Such a result is
+  dropped and its time range queried again in halves (whole minutes) until each half is complete;
+  a minute that stays partial is left out (unknown) and reported, never stored half-counted.
+- Health: one entry per scope: `logs:<workspace>` and `metrics:<region>`; nothing raises out of
   `collect()`. Concurrency, init duration and memory used are not reported by Azure: left `None`.
 - Log queries share a process-wide limit of 5 in flight (the service allows 5 concurrent per user).
 - Credentials: `DefaultAzureCredential` unless a credential is passed in (tests); never logged.
@@ -22,24 +30,26 @@ apps of a region (azure_metrics). Nothing is ever asked per function.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlparse
 
 from opsview.collectors.azure.kql import function_buckets_query
-from opsview.collectors.azure.metrics import AppMinute, app_name, query_region
+from opsview.collectors.azure.metrics import NAMESPACE, AppMinute, Plan, PlanBook, app_name, query_region
 from opsview.collectors.azure.rows import (
     APP_TOTAL,
     HostStartBucket,
     RequestBucket,
     app_totals,
     apply_execution_units,
+    apps_with_host_traces,
     parse_rows,
     to_samples,
 )
@@ -54,6 +64,11 @@ MAX_CONCURRENT_LOG_QUERIES = 5
 _LOG_QUERY_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_LOG_QUERIES)
 _SERVER_TIMEOUT_S = 120
 _CROSS_CHECK_GAP = 0.2  # log when App Insights and platform counts differ by more than this share
+# Partial-failure causes that a shorter time range cures: Kusto's result-set limits (500,000 rows,
+# 64 MB) and per-query memory/resource limits
+# (https://learn.microsoft.com/kusto/concepts/errorsinnativecode, .../kusto/concepts/query-limits)
+_LIMIT_MARKERS = ("E_QUERY_RESULT_SET_TOO_LARGE", "E_LOW_MEMORY_CONDITION", "E_RUNAWAY_QUERY",
+                  "0x80DA0003", "0x80DA0001")
 
 
 def _loopback(endpoint: str | None) -> bool:
@@ -68,6 +83,25 @@ def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     text = text.split(" Content:")[0]
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _partial_text(err: Any) -> str:
+    """The service's partial error with its details (where the cause is), on one line."""
+    details = getattr(err, "details", None)
+    inner = []
+    for detail in details or []:
+        node = detail  # the SDK hands the JSON over as mappings, not necessarily dicts
+        while isinstance(node, Mapping) and isinstance(node.get("innererror"), Mapping):
+            node = node["innererror"]
+        if isinstance(node, Mapping) and node.get("message"):
+            inner.append(str(node["message"]))
+    text = f"{getattr(err, 'code', '') or 'PartialError'}: {'; '.join(inner) or getattr(err, 'message', err)}"
+    return " ".join(text.split())
+
+
+def _limit_reached(err: Any) -> bool:
+    text = f"{getattr(err, 'message', '')} {json.dumps(getattr(err, 'details', None), default=str)}"
+    return any(marker in text for marker in _LIMIT_MARKERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +131,8 @@ class AzureCollector:
         self._retry_total = retry_total
         self._logs_client: Any = None
         self._metrics_clients: dict[str, Any] = {}
+        self._management_client: Any = None
+        self._plans = PlanBook()  # what each app's plan proved to be, kept across refreshes
         self.requests_sent = 0  # log queries + metrics batches, for the benchmark and tests
 
     # --- clients (built lazily: importing the SDK or finding credentials never happens at import) ---
@@ -140,6 +176,25 @@ class AzureCollector:
                 )
         return self._metrics_clients[region]
 
+    def _management(self) -> Any:
+        if self._management_client is None:
+            from azure.mgmt.monitor import MonitorManagementClient
+
+            kwargs = self._client_kwargs()
+            if self.source.management_endpoint:
+                kwargs["base_url"] = self.source.management_endpoint
+            self._management_client = MonitorManagementClient(self._cred(), self.source.subscription_id, **kwargs)
+        return self._management_client
+
+    def _metric_definitions(self, resource_id: str) -> set[str]:
+        """Names of the metrics one app defines (Resource Manager's metric definitions); `query_region`
+        counts these calls in its `calls`."""
+        pages = self._management().metric_definitions.list(
+            resource_id.lstrip("/"), metricnamespace=NAMESPACE,
+            enforce_https=not _loopback(self.source.management_endpoint),
+        )
+        return {d.name.value for d in pages if d.name is not None and d.name.value}
+
     # --- selection -------------------------------------------------------------------------
 
     def _region(self, app: str) -> str:
@@ -174,9 +229,7 @@ class AzureCollector:
             start = max(start, floor_time(last - self.source.reread, PERIOD_S))
         return start, max(start, end)
 
-    def _query_logs(self, start: datetime, end: datetime) -> LogsOutcome:
-        from azure.monitor.query import LogsQueryStatus
-
+    def _query_range(self, start: datetime, end: datetime) -> Any:
         query = function_buckets_query(start, end, PERIOD_S)
         client = self._logs()
         kwargs: dict[str, Any] = {"timespan": (start, end), "server_timeout": _SERVER_TIMEOUT_S}
@@ -185,26 +238,48 @@ class AzureCollector:
         with _LOG_QUERY_SLOTS:
             self.requests_sent += 1
             if self.source.workspace_id:
-                response = client.query_workspace(self.source.workspace_id, query, **kwargs)
-            else:
-                response = client.query_resource(self.source.app_insights_resource_id, query, **kwargs)
-        if response.status == LogsQueryStatus.PARTIAL:
-            tables, err = response.partial_data, response.partial_error
-            error: str | None = f"partial result: {getattr(err, 'code', '')}: {getattr(err, 'message', err)}"
-            ok = False
-        else:
-            tables, error, ok = response.tables, None, True
+                return client.query_workspace(self.source.workspace_id, query, **kwargs)
+            return client.query_resource(self.source.app_insights_resource_id, query, **kwargs)
+
+    def _query_logs(self, start: datetime, end: datetime) -> LogsOutcome:
+        """[start, end) in as few queries as give complete results (see the module docstring)."""
+        from azure.monitor.query import LogsQueryStatus
+
+        pending = [(start, end)]
+        tables: list[Any] = []
+        left_out: list[tuple[datetime, datetime, str]] = []
+        while pending:
+            lo, hi = pending.pop(0)
+            response = self._query_range(lo, hi)
+            if response.status != LogsQueryStatus.PARTIAL:
+                tables += response.tables or []
+                continue
+            err = response.partial_error
+            buckets = int((hi - lo).total_seconds()) // PERIOD_S
+            if buckets > 1 and _limit_reached(err):
+                mid = lo + timedelta(seconds=PERIOD_S * (buckets // 2))
+                pending[:0] = [(lo, mid), (mid, hi)]
+                log.info("source %s: partial result for %s..%s, querying it in halves", self.name, lo, hi)
+                continue
+            # nothing of an incomplete range is kept: a half-counted minute would look complete
+            left_out.append((lo, hi, _partial_text(err)))
         requests: list[RequestBucket] = []
         starts: list[HostStartBucket] = []
         bad = 0
-        for table in tables or []:
+        for table in tables:
             r, s, b = parse_rows(table.columns, table.rows)
             requests += r
             starts += s
             bad += b
         if bad:
             log.warning("source %s: %d result rows could not be read", self.name, bad)
-        return LogsOutcome(requests, starts, error, ok)
+        if not left_out:
+            return LogsOutcome(requests, starts, None, True)
+        minutes = sum(int((hi - lo).total_seconds()) // PERIOD_S for lo, hi, _ in left_out)
+        lo, hi, why = left_out[0]
+        error = (f"partial result: {minutes} minute(s) left out (unknown), first {lo:%Y-%m-%d %H:%M}.."
+                 f"{hi:%H:%M} UTC: {why}")
+        return LogsOutcome(requests, starts, error[:500], False)
 
     def _logs_scope(self) -> str:
         return f"logs:{self.source.workspace_id or self.source.app_insights_resource_id}"
@@ -242,9 +317,16 @@ class AzureCollector:
                                  period_s=PERIOD_S)
             for s in samples:
                 infos.setdefault(s.key, FunctionInfo(s.key, labels={"app": s.key.name.split("/", 1)[0]}))
+            untraced = sorted({r.app for r in requests} - apps_with_host_traces(starts))
+            notes = [outcome.error] if outcome.error else []
+            if untraced:
+                shown = ", ".join(untraced[:5]) + (f" and {len(untraced) - 5} more" if len(untraced) > 5 else "")
+                notes.append(f"cold starts unknown for {len(untraced)} app(s) with no host traces in the window "
+                             f"(host.json log level filters Host.Startup?): {shown}")
             health.append(CollectorHealth(
-                self.name, self.provider, utcnow(), outcome.ok, outcome.error, scope=self._logs_scope(),
-                functions=len(infos), samples=len(samples), duration_s=time.monotonic() - began,
+                self.name, self.provider, utcnow(), outcome.ok, "; ".join(notes) or None,
+                scope=self._logs_scope(), functions=len(infos), samples=len(samples),
+                duration_s=time.monotonic() - began,
             ))
 
         if metrics_thread is not None:
@@ -272,17 +354,27 @@ class AzureCollector:
                         infos[key] = replace(info, resource_id=resource)
         return CollectResult(list(infos.values()), samples, health)
 
+    def _configured_plan(self, app: str) -> Plan | None:
+        for pattern, plan in self.source.app_plans.items():
+            if fnmatchcase(app, pattern):
+                return Plan(plan)
+        return None
+
     def _collect_metrics(self, start: datetime, end: datetime, out: dict[str, Any]) -> None:
         by_region: dict[str, list[str]] = {}
         for rid in self._app_resources():
             by_region.setdefault(self._region(app_name(rid)), []).append(rid)
+            configured = self._configured_plan(app_name(rid))
+            if configured is not None:
+                self._plans.known.setdefault(rid, configured)  # what the service proved outranks config
         minutes: list[AppMinute] = []
         health: list[CollectorHealth] = []
         for region, ids in sorted(by_region.items()):
             began = time.monotonic()
             try:
                 client = self._metrics(region)
-                result = query_region(client, region, ids, start, end,
+                result = query_region(client, region, ids, start, end, book=self._plans,
+                                      definitions=self._metric_definitions,
                                       enforce_https=not _loopback(self._metrics_endpoint(region)))
                 self.requests_sent += result.calls
                 minutes.extend(result.minutes)
@@ -312,7 +404,7 @@ class AzureCollector:
                             "check sampling and telemetry", self.name, app, executions, seen)
 
     def close(self) -> None:
-        for client in [self._logs_client, *self._metrics_clients.values()]:
+        for client in [self._logs_client, *self._metrics_clients.values(), self._management_client]:
             if client is not None and hasattr(client, "close"):
                 client.close()
 

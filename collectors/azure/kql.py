@@ -12,7 +12,14 @@ Throttles: a request answered 429 is counted as a throttle and kept out of invoc
 errors and durations, because the common schema computes `throttles / (invocations + throttles)`.
 
 Cold starts: an instance that logs "Host started" or "Host initialized" (a host start writes
-both) counts once per `AppRoleInstance` and minute.
+both, category `Host.Startup`) counts once per `AppRoleInstance` and minute. The same half also
+counts every host trace (category `Host.*`) per app and minute as `HostTraces`: an app whose
+host.json filters host logs (e.g. `"logLevel": {"default": "Warning"}` or `"Host.Startup": "None"`,
+https://learn.microsoft.com/azure/azure-functions/configure-monitoring#configure-categories)
+leaves no host trace at all, and its cold starts are then unknown rather than zero (see `rows`).
+
+Time range: the query covers [lo, hi) and nothing else, so a caller can split a range that
+returns a partial result into smaller ranges and query each (see the collector).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ KIND_HOST_STARTS: Final = "host_starts"
 COLUMNS: Final[tuple[str, ...]] = (
     "Kind", "AppRoleName", "OperationName", "Bucket", "Invocations", "Errors", "Throttles",
     "DurationAvg", "DurationP50", "DurationP95", "DurationP99", "DurationMax", "FirstAt", "LastAt",
-    "ColdStarts", "FirstStartAt",
+    "ColdStarts", "FirstStartAt", "HostTraces",
 )
 
 HOST_START_MESSAGES: Final[tuple[str, ...]] = ("Host started", "Host initialized")
@@ -42,7 +49,7 @@ def _kql_datetime(ts: datetime) -> str:
 def function_buckets_query(start: datetime, end: datetime, bucket_s: int = 60) -> str:
     """Per-function minute buckets and per-app host starts for [start, end)."""
     lo, hi = _kql_datetime(start), _kql_datetime(end)
-    starts = " or ".join(f'Message startswith "{m}"' for m in HOST_START_MESSAGES)
+    starts = "(" + " or ".join(f'Message startswith "{m}"' for m in HOST_START_MESSAGES) + ")"
     return f"""\
 let lo = {lo};
 let hi = {hi};
@@ -64,9 +71,12 @@ let requests = AppRequests
     DurationP50 = todouble(Pct[0]), DurationP95 = todouble(Pct[1]), DurationP99 = todouble(Pct[2]);
 let host_starts = AppTraces
 | where TimeGenerated >= lo and TimeGenerated < hi
-| where {starts}
-| summarize At = min(TimeGenerated) by AppRoleName, AppRoleInstance, Bucket = bin(TimeGenerated, {bucket_s}s)
-| summarize ColdStarts = count(), FirstStartAt = min(At) by AppRoleName, Bucket
+| extend IsStart = {starts}
+| where IsStart or tostring(Properties.Category) startswith "Host."
+| summarize HostTraces = count(), At = minif(TimeGenerated, IsStart)
+    by AppRoleName, AppRoleInstance, Bucket = bin(TimeGenerated, {bucket_s}s)
+| summarize HostTraces = sum(HostTraces), ColdStarts = countif(isnotnull(At)), FirstStartAt = min(At)
+    by AppRoleName, Bucket
 | extend Kind = "{KIND_HOST_STARTS}", OperationName = "";
 union requests, host_starts
 | project {", ".join(COLUMNS)}

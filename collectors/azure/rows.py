@@ -6,8 +6,10 @@ at or after the first host start of that minute, in that minute or the next one 
 starts at :59 serves its first request in the next minute). A function that was already busy
 before the start is treated as served at the start time. When the app served no request in
 those two minutes (an always-ready instance warming up, a host restarted while idle), the
-start is not counted in any function: no request paid for it. Every function of a collected
-app reports `cold_starts = 0` otherwise, because the traces were read and held no start.
+start is not counted in any function: no request paid for it. Every other function of an app
+reports `cold_starts = 0` when the window holds host traces of that app (the traces were read, could
+show a start, and held none), and `None` when it holds none: host.json filtered the host's logs, so a
+start could not have been seen.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class HostStartBucket:
     start: datetime
     cold_starts: int
     first_start_at: datetime | None
+    host_traces: int = 0
+    """Host traces (category `Host.*`, starts included) of the app in this minute."""
 
 
 def function_name(operation_name: str) -> str:
@@ -128,9 +132,11 @@ def parse_rows(
                     )
                 )
             elif kind == KIND_HOST_STARTS:
+                cold_starts = _int(get(row, "ColdStarts"))
                 starts.append(
-                    HostStartBucket(app=app, start=bucket, cold_starts=_int(get(row, "ColdStarts")),
-                                    first_start_at=_time(get(row, "FirstStartAt")))
+                    HostStartBucket(app=app, start=bucket, cold_starts=cold_starts,
+                                    first_start_at=_time(get(row, "FirstStartAt")),
+                                    host_traces=max(cold_starts, _int(get(row, "HostTraces"))))
                 )
             else:
                 bad += 1
@@ -181,8 +187,13 @@ def to_samples(
     default_region: str,
     period_s: int = 60,
 ) -> list[Sample]:
-    """One Sample per (app, function, minute); cold starts attributed per the module docstring."""
+    """One Sample per (app, function, minute); cold starts attributed per the module docstring.
+
+    `starts` must cover the whole window the requests come from: an app with no host trace in it
+    gets `cold_starts = None`.
+    """
     cold = attribute_cold_starts(requests, starts, period_s)
+    traced = apps_with_host_traces(starts)
     samples: list[Sample] = []
     for r in requests:
         name = f"{r.app}/{r.function}"
@@ -193,13 +204,18 @@ def to_samples(
             Sample(
                 key=key, start=floor_time(r.start, period_s), period_s=period_s,
                 invocations=r.invocations, errors=r.errors, throttles=r.throttles,
-                cold_starts=cold.get((r.app, r.function, r.start), 0),
+                cold_starts=cold.get((r.app, r.function, r.start), 0) if r.app in traced else None,
                 duration_avg_ms=r.duration_avg_ms, duration_p50_ms=r.duration_p50_ms,
                 duration_p95_ms=r.duration_p95_ms, duration_p99_ms=r.duration_p99_ms,
                 duration_max_ms=r.duration_max_ms,
             )
         )
     return samples
+
+
+def apps_with_host_traces(starts: Iterable[HostStartBucket]) -> set[str]:
+    """Apps whose host logs reach the workspace: only their cold starts can be counted (0 included)."""
+    return {s.app for s in starts if s.host_traces > 0 or s.cold_starts > 0}
 
 
 def apply_execution_units(

@@ -81,6 +81,11 @@ class AzureSource(SourceBase):
     """Region of the function apps (the metrics batch endpoint is regional; also the region in function keys)."""
     app_regions: dict[str, str] = Field(default_factory=dict)
     """Per-app region where apps of this source live in several regions (app name -> region)."""
+    app_plans: dict[str, Literal["consumption", "flex"]] = Field(default_factory=dict)
+    """Hosting plan per app name glob (first match wins); it picks the platform metrics to ask for, since
+    Consumption and Flex Consumption apps define different ones. Apps not named are detected."""
+    management_endpoint: str | None = None
+    """Override the Azure Resource Manager endpoint (metric definitions; sovereign clouds, a local test server)."""
     reread: Duration = timedelta(minutes=10)
     """How far back each refresh re-reads stored buckets: App Insights ingestion lags by minutes."""
 

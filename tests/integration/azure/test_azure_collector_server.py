@@ -11,6 +11,7 @@ from azure_fake_service import (
     FakeAzure,
     FakeCredential,
     Reply,
+    host_row,
     logs_body,
     request_row,
     start_row,
@@ -37,7 +38,7 @@ def _rid(app: str, rg: str = "rg-apps") -> str:
 def _collector(fake: FakeAzure, **source: object) -> tuple[AzureCollector, FakeCredential]:
     fields: dict[str, object] = {
         "name": "azure-test", "subscription_id": SUB, "workspace_id": WS, "region": "westeurope",
-        "logs_endpoint": fake.url, "metrics_endpoint": fake.url,
+        "logs_endpoint": fake.url, "metrics_endpoint": fake.url, "management_endpoint": fake.url,
     }
     fields.update(source)
     cred = FakeCredential()
@@ -54,6 +55,7 @@ def test_one_query_gives_per_function_samples_with_azure_keys(fake_azure: FakeAz
         request_row("orders-func", "GetOrder", T0, 40),
         request_row("orders-func", "GetOrder", T0 + timedelta(minutes=1), 35, avg=None, p50=None, p95=None,
                     p99=None, dmax=None),
+        host_row("orders-func", T0 + timedelta(minutes=3), 2),  # the host logs, and logged no start
     ]))]
     collector, cred = _collector(fake_azure)
 
@@ -101,24 +103,54 @@ def test_cold_starts_go_to_the_first_function_served_after_the_host_started(fake
     assert sum(s.cold_starts or 0 for s in samples.values()) == 3, "each host start counted once"
 
 
-def test_partial_result_keeps_data_and_reports_the_error(fake_azure: FakeAzure) -> None:
+def test_a_partial_result_that_shorter_ranges_cannot_cure_is_left_out_not_half_counted(fake_azure: FakeAzure) -> None:
+    """A partial failure that is not a limit (here a workspace that did not answer) gives rows that look
+    complete but are not: nothing of that range is stored, and the health entry says which minutes."""
     fake_azure.logs_replies = [Reply(200, logs_body(
         [request_row("orders-func", "GetOrder", T0, 7)],
         error={"code": "PartialError", "message": "There were some errors when processing your query.",
-               "details": [{"code": "EngineError", "message": "Query result exceeded the memory limit",
-                            "innererror": {"code": "E_LOW_MEMORY", "message": "memory limit reached"}}]},
+               "details": [{"code": "InsufficientAccessError", "message": "The query was only partially "
+                            "executed: one or more workspaces could not be accessed"}]},
     ))]
     collector, _ = _collector(fake_azure)
 
     result = collector.collect(_request())
 
-    assert [s.invocations for s in result.samples] == [7], "partial data is kept"
+    assert result.samples == [], "no half-counted minute is kept"
+    assert len(fake_azure.logs()) == 1, "a cause that a shorter range cannot cure is not split"
     (health,) = result.health
     assert not health.ok
     assert health.error is not None
-    assert "partial" in health.error
-    assert "PartialError" in health.error
-    assert health.samples == 1
+    assert "5 minute(s) left out" in health.error
+    assert "could not be accessed" in health.error
+
+
+def test_a_memory_limit_is_split_down_to_one_minute_and_that_minute_left_out(fake_azure: FakeAzure) -> None:
+    low_memory = {"code": "PartialError", "message": "There were some errors when processing your query.",
+                  "details": [{"code": "EngineError", "message": "Something went wrong",
+                               "innererror": {"code": "-2133196798", "message": "Query execution lacks memory "
+                                              "resources to complete (80DA0007): E_LOW_MEMORY_CONDITION"}}]}
+
+    def reply(body: dict[str, object]) -> Reply:
+        query = str(body["query"])
+        if f"let lo = datetime({T0:%Y-%m-%dT%H:%M:%S}Z);" in query:  # every range that holds 10:00 fails
+            return Reply(200, logs_body([request_row("orders-func", "GetOrder", T0, 7)], error=low_memory))
+        minute = T0 + timedelta(minutes=1)
+        return Reply(200, logs_body([request_row("orders-func", "GetOrder", minute, 5),
+                                     host_row("orders-func", minute, 1)]))
+
+    fake_azure.logs_reply_fn = reply
+    collector, _ = _collector(fake_azure)
+
+    result = collector.collect(_request(minutes=2))
+
+    assert [(s.start, s.invocations) for s in result.samples] == [(T0 + timedelta(minutes=1), 5)]
+    assert len(fake_azure.logs()) == 3, "[10:00, 10:02) then each minute"
+    (health,) = result.health
+    assert not health.ok
+    assert health.error is not None
+    assert "1 minute(s) left out" in health.error
+    assert "E_LOW_MEMORY_CONDITION" in health.error
 
 
 def test_failure_is_a_health_entry_not_an_exception(fake_azure: FakeAzure) -> None:
@@ -268,7 +300,8 @@ def test_app_globs_and_function_excludes_filter_the_data(fake_azure: FakeAzure) 
 def test_runner_writes_azure_samples_into_sqlite(fake_azure: FakeAzure, tmp_path: Path) -> None:
     from opsview.config import Config
 
-    fake_azure.logs_replies = [Reply(200, logs_body([request_row("orders-func", "GetOrder", T0, 11, errors=1)]))]
+    fake_azure.logs_replies = [Reply(200, logs_body([request_row("orders-func", "GetOrder", T0, 11, errors=1),
+                                                     host_row("orders-func", T0, 1)]))]
     collector, _ = _collector(fake_azure)
     config = Config.model_validate({})
     store = SQLiteStore(tmp_path / "az.db")
@@ -286,3 +319,155 @@ def test_runner_writes_azure_samples_into_sqlite(fake_azure: FakeAzure, tmp_path
         assert fake_azure.logs()[-1].body["timespan"].startswith("2025-03-04T09:50:00")
     finally:
         store.close()
+
+
+# --- Flex Consumption: each plan's metrics, never both in one batch (issue 14, item 6) ----------------------
+
+CONSUMPTION_SET = {"FunctionExecutionCount", "FunctionExecutionUnits"}
+FLEX_SET = {"OnDemandFunctionExecutionCount", "AlwaysReadyFunctionExecutionCount", "OnDemandFunctionExecutionUnits",
+            "AlwaysReadyFunctionExecutionUnits"}
+
+
+def _billing(fake: FakeAzure) -> None:
+    """Every app ran 10 executions of 100 ms at 2048 MB in T0; Flex apps split them on demand / always ready."""
+
+    def value(rid: str, name: str, t: datetime) -> float | None:
+        if t != T0:
+            return None
+        return {"FunctionExecutionCount": 10.0, "FunctionExecutionUnits": 10 * 100.0 * 2048,
+                "OnDemandFunctionExecutionCount": 6.0, "OnDemandFunctionExecutionUnits": 6 * 100.0 * 2048,
+                "AlwaysReadyFunctionExecutionCount": 4.0, "AlwaysReadyFunctionExecutionUnits": 4 * 100.0 * 2048,
+                "Requests": 10.0, "Http5xx": 0.0}.get(name)
+
+    fake.metric_value = value
+
+
+def _asked(call: object) -> set[str]:
+    return set(call.query["metricnames"][0].split(","))  # type: ignore[attr-defined]
+
+
+def test_flex_and_consumption_apps_each_get_their_plans_metrics_and_billed_time(fake_azure: FakeAzure) -> None:
+    apps = ["orders-func", "billing-func", "flex-api", "flex-jobs"]
+    fake_azure.app_plans = {"flex-api": "flex", "flex-jobs": "flex"}
+    fake_azure.logs_replies = [Reply(200, logs_body([request_row(a, "Run", T0, 10, avg=100.0) for a in apps]))]
+    _billing(fake_azure)
+    collector, _ = _collector(fake_azure, function_app_ids=[_rid(a) for a in apps])
+
+    result = collector.collect(_request())
+
+    by_scope = {h.scope: h for h in result.health}
+    assert by_scope["metrics:westeurope"].ok, by_scope["metrics:westeurope"].error
+    for call in fake_azure.metric_calls():
+        asked = _asked(call)
+        assert not (asked & CONSUMPTION_SET and asked & FLEX_SET), "a batch never mixes the plans' metrics"
+    billed = {s.key.name: s.billed_ms for s in result.samples}
+    assert billed == {f"{a}/Run": pytest.approx(1000.0) for a in apps}, "10 runs x 100 ms, Flex apps included"
+    memory = {i.key.name: i.memory_mb for i in result.functions}
+    assert memory["flex-api/Run"] == 2048, "on-demand + always-ready units over execution time"
+    assert len(fake_azure.definition_calls()) == 4, "a mixed batch asks each of its apps' metric definitions"
+
+    # the plans are known now: the next refresh sends one batch per plan and nothing else
+    fake_azure.seen.clear()
+    collector.collect(_request())
+    calls = fake_azure.metric_calls()
+    assert sorted(len(c.body["resourceids"]) for c in calls) == [2, 2]
+    assert fake_azure.definition_calls() == []
+
+
+def test_a_fleet_of_one_plan_costs_no_definition_calls(fake_azure: FakeAzure) -> None:
+    """60 Flex apps: the first batch is refused for Consumption's metrics, asked again with Flex's, and the
+    second batch goes straight to Flex: 3 metrics calls, where a Consumption fleet needs 2."""
+    apps = [f"flex{i:02d}" for i in range(60)]
+    fake_azure.app_plans = dict.fromkeys(apps, "flex")
+    fake_azure.logs_replies = [Reply(200, logs_body([request_row(a, "Run", T0, 10, avg=100.0) for a in apps]))]
+    _billing(fake_azure)
+    collector, _ = _collector(fake_azure, function_app_ids=[_rid(a) for a in apps])
+
+    result = collector.collect(_request())
+
+    assert [len(c.body["resourceids"]) for c in fake_azure.metric_calls()] == [50, 50, 10]
+    assert fake_azure.definition_calls() == []
+    assert all(s.billed_ms == pytest.approx(1000.0) for s in result.samples)
+    assert all(h.ok for h in result.health)
+
+
+def test_configured_plans_are_asked_directly(fake_azure: FakeAzure) -> None:
+    apps = ["orders-func", "flex-api"]
+    fake_azure.app_plans = {"flex-api": "flex"}
+    fake_azure.logs_replies = [Reply(200, logs_body([request_row(a, "Run", T0, 10, avg=100.0) for a in apps]))]
+    _billing(fake_azure)
+    collector, _ = _collector(fake_azure, function_app_ids=[_rid(a) for a in apps], app_plans={"flex-*": "flex"})
+
+    result = collector.collect(_request())
+
+    calls = fake_azure.metric_calls()
+    assert len(calls) == 2, "one batch per plan, none refused"
+    assert {frozenset(_asked(c) & (CONSUMPTION_SET | FLEX_SET)) for c in calls} == {
+        frozenset(CONSUMPTION_SET), frozenset(FLEX_SET)}
+    assert fake_azure.definition_calls() == []
+    assert {s.key.name: s.billed_ms for s in result.samples} == {
+        "orders-func/Run": pytest.approx(1000.0), "flex-api/Run": pytest.approx(1000.0)}
+
+
+def test_an_unknown_metric_is_refused_with_the_services_400(fake_azure: FakeAzure) -> None:
+    """The fake itself: naming a metric the resource does not define fails the whole batch."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.monitor.querymetrics import MetricsClient
+
+    fake_azure.app_plans = {"flex-api": "flex"}
+    client = MetricsClient(fake_azure.url, FakeCredential())
+    with pytest.raises(HttpResponseError) as refused:
+        client.query_resources(resource_ids=[_rid("orders-func"), _rid("flex-api")],
+                               metric_namespace="Microsoft.Web/sites", metric_names=["FunctionExecutionUnits"],
+                               timespan=(T0, T0 + timedelta(minutes=5)), enforce_https=False)
+    assert refused.value.status_code == 400
+    assert "Failed to find metric configuration for provider: Microsoft.Web, resource Type: sites, metric: " \
+           "FunctionExecutionUnits" in str(refused.value)
+
+
+# --- cold starts need host traces (issue 14, item 7) -------------------------------------------------------
+
+def test_apps_without_host_traces_have_unknown_cold_starts(fake_azure: FakeAzure) -> None:
+    fake_azure.logs_replies = [Reply(200, logs_body([
+        request_row("orders-func", "GetOrder", T0, 10),
+        host_row("orders-func", T0 + timedelta(minutes=2), 3),  # the host logs: no start in the window is 0
+        request_row("quiet-func", "Run", T0, 10),  # host.json filters Host.*: no trace at all
+        request_row("quiet-func", "Run", T0 + timedelta(minutes=1), 4),
+    ]))]
+    collector, _ = _collector(fake_azure)
+
+    result = collector.collect(_request())
+
+    cold = {(s.key.name, s.start): s.cold_starts for s in result.samples}
+    assert cold[("orders-func/GetOrder", T0)] == 0
+    assert cold[("quiet-func/Run", T0)] is None, "a start could not have been seen: unknown, not 0"
+    assert cold[("quiet-func/Run", T0 + timedelta(minutes=1))] is None
+    (health,) = result.health
+    assert health.ok, "the query itself went fine"
+    assert health.error is not None
+    assert "cold starts unknown for 1 app(s)" in health.error
+    assert "quiet-func" in health.error
+
+
+# --- partial results are split, not kept (issue 14, item 8) ------------------------------------------------
+
+def test_a_truncated_first_run_is_split_until_every_row_is_read(fake_azure: FakeAzure) -> None:
+    """The query API stops at 500,000 rows (here scaled down to 60 with the data): the collector keeps no
+    truncated result and queries smaller ranges until each one is complete."""
+    apps = [f"app{i:02d}" for i in range(20)]
+    minutes = [T0 + timedelta(minutes=m) for m in range(10)]
+    fake_azure.log_rows = [request_row(a, "Run", t, 10 + m) for m, t in enumerate(minutes) for a in apps]
+    fake_azure.log_rows += [host_row(a, T0, 1) for a in apps]
+    fake_azure.max_rows = 60
+    collector, _ = _collector(fake_azure)
+
+    result = collector.collect(_request(minutes=10))
+
+    assert len(result.samples) == 200, "every (app, minute) read once"
+    assert sum(s.invocations or 0 for s in result.samples) == 20 * sum(10 + m for m in range(10))
+    assert len({(s.key, s.start) for s in result.samples}) == 200, "no bucket read twice"
+    assert all(s.cold_starts == 0 for s in result.samples)
+    (health,) = result.health
+    assert health.ok, health.error
+    queries = fake_azure.logs()
+    assert 1 < len(queries) <= 15, "halving converges: [10] -> [5, 5] -> [2, 3] ..."
