@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from opsview.formatting import one_line
+
 log = logging.getLogger(__name__)
 
 NAMESPACE: Final = "Microsoft.Web/sites"
@@ -118,13 +120,7 @@ def query_region(
             )
         except Exception as exc:  # one failing batch never sinks the rest of the region
             log.warning("metrics batch in %s failed: %s", region, exc)
-            errors.append(_one_line(exc))
+            errors.append(one_line(exc))
             continue
         minutes.extend(_minutes(results, batch))
     return RegionResult(region, minutes, calls, "; ".join(errors) if errors else None)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    first = text.split(" Content:")[0]
-    return first if len(first) <= 200 else first[:197] + "..."

@@ -18,8 +18,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 
-from opsview.collect import CollectionRunner, one_line
+from opsview.collect import CollectionRunner
 from opsview.config import Config, RuleConfig
+from opsview.formatting import one_line
 from opsview.schema import utcnow
 from opsview.store import Store
 from opsview.tui.context import Clock, TuiContext

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from opsview import formatting as fmt
-from opsview.collect import one_line
+from opsview.formatting import one_line
 from opsview.schema import FunctionKey
 from opsview.tui.context import TuiContext
 from opsview.tui.loader import DetailData, load_detail

@@ -14,8 +14,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
-from opsview.collect import one_line
 from opsview.fleet import FunctionStatus
+from opsview.formatting import one_line
 from opsview.tui.context import TuiContext
 from opsview.tui.loader import load_fleet, load_sparks
 from opsview.tui.messages import FleetLoaded, FleetLoadFailed, SparksLoaded
