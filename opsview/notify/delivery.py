@@ -16,7 +16,8 @@ from tenacity import Retrying, stop_after_attempt, wait_exponential
 
 from opsview.config.alerts import NotifierConfig
 from opsview.formatting import one_line
-from opsview.notify.base import Notifier, build_notifier
+from opsview.notify.base import Notifier
+from opsview.notify.registry import build_notifier
 from opsview.schema import utcnow
 from opsview.store.base import Store
 
