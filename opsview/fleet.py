@@ -6,18 +6,13 @@ so a number means the same thing everywhere.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from opsview.config import PricingConfig
 from opsview.schema import FunctionInfo, FunctionKey, Measures, cold_start_rate, cost_usd, error_rate, throttle_rate
 from opsview.store import FleetFilter, FleetRow, Store
-
-STATUS_JSON_KEYS = (
-    "function", "provider", "account", "region", "name", "invocations", "errors", "throttles", "cold_starts",
-    "error_rate", "duration_p50_ms", "duration_p95_ms", "duration_p99_ms", "duration_max_ms", "cost_usd",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +59,6 @@ class FunctionStatus:
             "duration_max_ms": m.duration_max_ms,
             "cost_usd": self.cost_usd,
         }
-
-    def measures_dict(self) -> dict[str, Any]:
-        return asdict(self.measures)
 
 
 def status_of(row: FleetRow, window: timedelta, pricing: PricingConfig) -> FunctionStatus:

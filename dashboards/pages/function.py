@@ -14,7 +14,7 @@ from opsview.schema import FunctionKey
 from opsview.web import components, data, figures
 from opsview.web.context import web_context
 from opsview.web.controls import INTERVAL, VIEW_STORE
-from opsview.web.view import ViewState
+from opsview.web.view import PageQuery
 
 dash.register_page(__name__, path_template="/function/<key>", name="Function", title="opsview · function", order=2)  # type: ignore[no-untyped-call]
 
@@ -91,7 +91,7 @@ def update_function(view_data: dict[str, Any] | None, _n: int | None, key_text: 
         return (components.empty_state("Not a function address", str(exc), id_="function-missing"), hidden,
                 *blank, "")
     ctx = web_context()
-    view = ViewState.from_data(view_data)
+    view = PageQuery.from_data(view_data)
     fv = data.function_view(ctx.store, ctx.config.pricing, key, view, ctx.clock())
     if fv is None:
         return (components.empty_state("No such function", f"{key} is not in the store.", id_="function-missing"),

@@ -12,12 +12,12 @@ from opsview.config import Config
 from opsview.fleet import FunctionStatus, fleet_status
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample
 from opsview.store import FleetFilter, Store
-from opsview.tui.model import SPARK_STEP_S, FleetSnapshot, Sparks, ViewState, spark_grid, spark_values
+from opsview.tui.model import SPARK_STEP_S, FleetSnapshot, FleetTableView, Sparks, spark_grid, spark_values
 
 DETAIL_POINTS = 60
 
 
-def load_fleet(store: Store, config: Config, view: ViewState, now: datetime) -> FleetSnapshot:
+def load_fleet(store: Store, config: Config, view: FleetTableView, now: datetime) -> FleetSnapshot:
     """Every function over the window, without sparklines (`load_sparks` reads those separately).
 
     Split in two so the table paints as soon as the fleet read lands instead of also waiting for
@@ -36,7 +36,7 @@ def load_fleet(store: Store, config: Config, view: ViewState, now: datetime) -> 
     )
 
 
-def load_sparks(store: Store, view: ViewState, now: datetime) -> dict[FunctionKey, Sparks]:
+def load_sparks(store: Store, view: FleetTableView, now: datetime) -> dict[FunctionKey, Sparks]:
     """Invocations and errors over the last hour, per function, from one `fleet_series` query."""
     flt = FleetFilter(provider=view.provider)
     start, end = spark_grid(now)
