@@ -16,13 +16,10 @@ from opsview.config import PricingConfig
 from opsview.fleet import FunctionStatus, status_of
 from opsview.schema import (
     CollectorHealth,
-    FunctionInfo,
     FunctionKey,
     Measures,
-    Sample,
     aggregate,
     cold_start_rate,
-    cost_usd,
     error_rate,
     floor_time,
 )
@@ -284,29 +281,6 @@ def provider_traces(reads: OverviewReads, provider: str | None = None) -> Provid
         Trace("p99", times, [m.duration_p99_ms for m in merged]),
     ]
     return ProviderTraces(reads.step_s, invocations, errors, percentiles)
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionView:
-    info: FunctionInfo
-    status: FunctionStatus
-    step_s: int
-    samples: list[Sample]
-    costs: list[float | None]  # per sample, by the same estimate as everywhere else
-
-
-def function_view(store: Store, pricing: PricingConfig, key: FunctionKey, view: PageQuery,
-                  now: datetime) -> FunctionView | None:
-    info = store.function(key)
-    if info is None:
-        return None
-    start, end = view.window(now)
-    step = choose_step(start, end)
-    samples = store.series(key, start, end, step)
-    price = pricing.price(key.provider)
-    raw = store.series(key, start, end)
-    status = status_of(FleetRow(info, aggregate(raw), len(raw)), end - start, pricing)
-    return FunctionView(info, status, step, samples, [cost_usd(s, info, price) for s in samples])
 
 
 def health_rows(store: Store) -> list[HealthRow]:
