@@ -177,8 +177,9 @@ class FleetColumns:
         """Start every read the rules need at once; `values` and `bucket_values` collect them.
 
         The SQLite driver releases the GIL while SQLite works and PostgreSQL has a pool, so the reads overlap
-        each other. With SQLite's memory map, two threads cut the reads of bench/alerts.py by ~20%;
-        without it SQLite's page cache serialised them.
+        each other (with SQLite's memory map; its page cache alone serialised them). Kept because reading
+        one window after another on the evaluating thread made bench/alerts.py's evaluation ~40% slower
+        (best 0.96 s against 0.69 s; bench/README.md).
         A read that fails here is read again by the rule that needs it, which reports the error as its own.
         """
         pool = _reader_pool()
@@ -242,7 +243,8 @@ def segment_plan(
     Windows that only need SUM or MAX measures are cut at every such window's edges: each segment is read
     once and the windows are summed (or maxed) from their segments. Rules over 5m, 15m and 1h ending now,
     plus a 1h "previous" window, scan 75 minutes of rows instead of 140. Weighted measures (percentiles)
-    cannot be combined from segment results, so their windows are read whole.
+    cannot be combined from segment results, so their windows are read whole. Kept because reading every
+    window whole made bench/alerts.py's evaluation ~25% slower (best 0.86 s against 0.69 s; bench/README.md).
     """
     combinable = {w: m for w, m in needs.items() if all(AGGREGATION[n].kind is not Agg.WEIGHTED for n in m)}
     reads = {w: m for w, m in needs.items() if w not in combinable}

@@ -102,7 +102,7 @@ def matches(key: FunctionKey, text: str) -> bool:
 
 @lru_cache(maxsize=1 << 16)
 def _search_text(key: FunctionKey) -> tuple[str, str]:
-    # kept across keystrokes and refreshes: formatting 5,000 keys was most of a filter keystroke
+    # kept across keystrokes and refreshes: otherwise formatting 5,000 keys is most of a filter keystroke
     return str(key).lower(), key.name.lower()
 
 
