@@ -4,12 +4,11 @@ they are the numbers of the function's row in the fleet."""
 from __future__ import annotations
 
 import importlib
-import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from rich.console import Console
+from shown_text import dash_text, static_text
 from textual.widgets import Static
 
 from opsview.alerts.model import AlertChanges, AlertEvent, AlertState
@@ -48,16 +47,6 @@ def _fill(store: SQLiteStore) -> None:
     )))
 
 
-def _text(component: Any) -> str:
-    if component is None:
-        return ""
-    if isinstance(component, str | int | float):
-        return str(component)
-    if isinstance(component, list | tuple):
-        return " ".join(_text(c) for c in component)
-    return _text(getattr(component, "children", None))
-
-
 def _web_facts(component: Any) -> dict[str, str]:
     """The function page's definition list as label -> text."""
     if isinstance(component, list | tuple):
@@ -65,14 +54,8 @@ def _web_facts(component: Any) -> dict[str, str]:
     children = getattr(component, "children", None)
     if type(component).__name__ == "Dl":
         items = list(children)
-        return {_text(dt): _text(dd) for dt, dd in zip(items[::2], items[1::2], strict=True)}
+        return {dash_text(dt): dash_text(dd) for dt, dd in zip(items[::2], items[1::2], strict=True)}
     return _web_facts(children) if isinstance(children, list | tuple) else {}
-
-
-def _plain(widget: Static) -> str:
-    console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
-    console.print(widget.content)
-    return console.export_text()
 
 
 async def test_detail_screen_and_function_page_show_the_same_facts(demo_store: SQLiteStore, clock: FakeClock) -> None:
@@ -108,11 +91,11 @@ async def test_detail_screen_and_function_page_show_the_same_facts(demo_store: S
             await pilot.pause()
         screen = app.screen
         assert isinstance(screen, DetailScreen)
-        tui_info = _plain(screen.query_one("#detail-info", Static))
-        tui_alerts = _plain(screen.query_one("#detail-alerts", Static))
+        tui_info = static_text(screen.query_one("#detail-info", Static))
+        tui_alerts = static_text(screen.query_one("#detail-alerts", Static))
     for label, text in facts.items():
         assert f"{label} {text}" in tui_info, label
     assert "errors-high" in tui_alerts
-    assert "errors-high" in _text(alerts)
+    assert "errors-high" in dash_text(alerts)
     assert "firing" in tui_alerts
-    assert "firing" in _text(alerts)
+    assert "firing" in dash_text(alerts)

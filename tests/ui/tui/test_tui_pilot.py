@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from rich.console import Console
+from shown_text import static_text as text_of
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
@@ -46,13 +45,6 @@ async def wait_for_workers(pilot: Pilot[None]) -> None:
             return
         except WorkerCancelled:
             continue
-
-
-def text_of(widget: Static) -> str:
-    """What a Static shows, as plain text (it may hold a Rich table)."""
-    console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
-    console.print(widget.content)
-    return console.export_text()
 
 
 def fleet(app: OpsviewApp) -> FleetScreen:

@@ -6,20 +6,10 @@ import importlib
 from typing import Any
 
 from dash import Dash, no_update
+from shown_text import dash_text as _text
 
 from opsview.web import controls
 from opsview.web.view import PageQuery
-
-
-def _text(component: Any) -> str:
-    """All text under a Dash component tree."""
-    if component is None:
-        return ""
-    if isinstance(component, str | int | float):
-        return str(component)
-    if isinstance(component, list | tuple):
-        return " ".join(_text(c) for c in component)
-    return _text(getattr(component, "children", None))
 
 
 def _find(component: Any, id_: str) -> Any:
