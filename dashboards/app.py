@@ -81,11 +81,11 @@ def _prefetch_overview(app: Dash, ctx: WebContext) -> None:
     from flask import request
 
     from opsview.web.data import submit_overview_reads
-    from opsview.web.view import view_from_query
+    from opsview.web.view import parse_page_query
 
     def prefetch() -> None:
         if request.method == "GET" and request.path == "/":
-            view = view_from_query(request.query_string.decode("utf-8", "replace")).view
+            view = parse_page_query(request.query_string.decode("utf-8", "replace")).view
             submit_overview_reads(ctx.store, ctx.reads, view, ctx.clock())
 
     # Appended after the auth hook, so an unauthenticated request starts nothing.

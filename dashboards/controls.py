@@ -1,6 +1,6 @@
 """The frame around every page: navigation and the shared controls, kept in the URL.
 
-One callback turns the URL or the controls into the `ViewState` (in `VIEW_STORE`) that every
+One callback turns the URL or the controls into the `PageQuery` (in `VIEW_STORE`) that every
 page callback reads; a clientside callback writes the view back into the address bar with
 `history.replaceState`, which does not re-render the page.
 """
@@ -17,7 +17,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import has_request_context, request
 
 from opsview.web.context import web_context
-from opsview.web.view import CUSTOM, RANGES, REFRESH, ViewState, view_from_query, view_from_values
+from opsview.web.view import CUSTOM, RANGES, REFRESH, PageQuery, page_query_from_values, parse_page_query
 
 VIEW_STORE = "app-view"
 INTERVAL = "app-interval"
@@ -141,12 +141,12 @@ def resolve_view(search: str | None, range_: str | None, start: str | None, end:
                  account: str | None, region: str | None, refresh: str | None,
                  current: dict[str, Any] | None, *, from_url: bool = True) -> tuple[Any, ...]:
     """URL or controls -> the view. The URL wins on load and on navigation; the controls otherwise."""
-    parsed = view_from_query(search) if from_url else view_from_values(
+    parsed = parse_page_query(search) if from_url else page_query_from_values(
         range_, start, end, provider, account, region, refresh)
     view = parsed.view
     if from_url and current is not None and not search:
         # A nav link without a query keeps the view the user has, rather than resetting it.
-        view = ViewState.from_data(current)
+        view = PageQuery.from_data(current)
     data = view.to_data()
     query = view.to_query()
     suffix = f"?{query}" if query else ""
@@ -157,7 +157,7 @@ def resolve_view(search: str | None, range_: str | None, start: str | None, end:
     )
     # What the previous view already set is not sent again: every output the browser applies costs
     # it a pass over the page's components.
-    before = ViewState.from_data(current) if current is not None else None
+    before = PageQuery.from_data(current) if current is not None else None
     same_custom = before is not None and (before.range == CUSTOM) == (view.range == CUSTOM)
     same_refresh = before is not None and before.refresh_s == view.refresh_s
     return (

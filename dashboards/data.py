@@ -16,19 +16,16 @@ from opsview.config import PricingConfig
 from opsview.fleet import FunctionStatus, status_of
 from opsview.schema import (
     CollectorHealth,
-    FunctionInfo,
     FunctionKey,
     Measures,
-    Sample,
     aggregate,
     cold_start_rate,
-    cost_usd,
     error_rate,
     floor_time,
 )
 from opsview.store import FleetFilter, FleetRow, Store
 from opsview.web.reads import ReadCache
-from opsview.web.view import ViewState, choose_step
+from opsview.web.view import PageQuery, choose_step
 
 TOTAL = "total"
 
@@ -89,7 +86,10 @@ class Trace:
 
 
 @dataclass(frozen=True, slots=True)
-class FleetSeries:
+class ProviderTraces:
+    """The overview's charts, from the per-provider series: invocations and errors one trace per provider,
+    duration percentiles merged over the selected providers."""
+
     step_s: int
     invocations: list[Trace]  # one per provider
     errors: list[Trace]
@@ -148,7 +148,7 @@ def settled_now(now: datetime) -> datetime:
     return floored if floored == now else floored + timedelta(seconds=60)
 
 
-def overview_reads_at_hand(cache: ReadCache, view: ViewState, now: datetime) -> bool:
+def overview_reads_at_hand(cache: ReadCache, view: PageQuery, now: datetime) -> bool:
     """Whether `view`'s reads (unfiltered by provider) are being made or were made within the cache's TTL."""
     now = settled_now(now)
     start, end = view.window(now)
@@ -159,7 +159,7 @@ def overview_reads_at_hand(cache: ReadCache, view: ViewState, now: datetime) -> 
         ("provider_series", start, end, choose_step(start, end), SERIES_MEASURES)))
 
 
-def submit_overview_reads(store: Store, cache: ReadCache, view: ViewState,
+def submit_overview_reads(store: Store, cache: ReadCache, view: PageQuery,
                           now: datetime) -> Callable[[], OverviewReads]:
     """Start (or join) the overview's three reads in parallel; the result waits for them.
 
@@ -186,17 +186,17 @@ def submit_overview_reads(store: Store, cache: ReadCache, view: ViewState,
     return lambda: OverviewReads(end - start, step, key, current.result(), previous.result(), series.result())
 
 
-def read_overview(store: Store, cache: ReadCache, view: ViewState, now: datetime) -> OverviewReads:
+def read_overview(store: Store, cache: ReadCache, view: PageQuery, now: datetime) -> OverviewReads:
     return submit_overview_reads(store, cache, view, now)()
 
 
-def _derive(reads: OverviewReads, pricing: PricingConfig, provider: str | None) -> tuple[Overview, FleetSeries]:
-    return overview(reads, pricing, provider), fleet_series(reads, provider)
+def _derive(reads: OverviewReads, pricing: PricingConfig, provider: str | None) -> tuple[Overview, ProviderTraces]:
+    return overview(reads, pricing, provider), provider_traces(reads, provider)
 
 
 def cached_overview(cache: ReadCache, reads: OverviewReads, pricing: PricingConfig,
-                    provider: str | None = None) -> tuple[Overview, FleetSeries]:
-    """`overview` and `fleet_series` for one provider filter, kept as long as the reads they come from
+                    provider: str | None = None) -> tuple[Overview, ProviderTraces]:
+    """`overview` and `provider_traces` for one provider filter, kept as long as the reads they come from
     (the cache belongs to one app, so `pricing` is fixed). Deriving them walks every function's row:
     ~0.1 s at 5,000 functions."""
     return cache.get(("overview", reads.key, provider), partial(_derive, reads, pricing, provider))
@@ -265,7 +265,7 @@ def top_lists(statuses: Sequence[FunctionStatus]) -> list[TopList]:
     ]
 
 
-def fleet_series(reads: OverviewReads, provider: str | None = None) -> FleetSeries:
+def provider_traces(reads: OverviewReads, provider: str | None = None) -> ProviderTraces:
     by_provider = {p: pts for p, pts in reads.series.items() if provider is None or p == provider}
     invocations = [Trace(p, [t for t, _ in pts], [m.invocations for _, m in pts]) for p, pts in by_provider.items()]
     errors = [Trace(p, [t for t, _ in pts], [m.errors for _, m in pts]) for p, pts in by_provider.items()]
@@ -280,30 +280,7 @@ def fleet_series(reads: OverviewReads, provider: str | None = None) -> FleetSeri
         Trace("p95", times, [m.duration_p95_ms for m in merged]),
         Trace("p99", times, [m.duration_p99_ms for m in merged]),
     ]
-    return FleetSeries(reads.step_s, invocations, errors, percentiles)
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionView:
-    info: FunctionInfo
-    status: FunctionStatus
-    step_s: int
-    samples: list[Sample]
-    costs: list[float | None]  # per sample, by the same estimate as everywhere else
-
-
-def function_view(store: Store, pricing: PricingConfig, key: FunctionKey, view: ViewState,
-                  now: datetime) -> FunctionView | None:
-    info = store.function(key)
-    if info is None:
-        return None
-    start, end = view.window(now)
-    step = choose_step(start, end)
-    samples = store.series(key, start, end, step)
-    price = pricing.price(key.provider)
-    raw = store.series(key, start, end)
-    status = status_of(FleetRow(info, aggregate(raw), len(raw)), end - start, pricing)
-    return FunctionView(info, status, step, samples, [cost_usd(s, info, price) for s in samples])
+    return ProviderTraces(reads.step_s, invocations, errors, percentiles)
 
 
 def health_rows(store: Store) -> list[HealthRow]:

@@ -1,12 +1,12 @@
 """What the user is looking at (time range, filters, refresh), and how it travels in the URL.
 
-Every page reads the same `ViewState`, so a link copied from any page reproduces the view.
+Every page reads the same `PageQuery`, so a link copied from any page reproduces the view.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import parse_qs, urlencode
@@ -31,7 +31,9 @@ _NICE_STEPS_S: Final = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 
 
 
 @dataclass(frozen=True, slots=True)
-class ViewState:
+class PageQuery:
+    """The time range, the provider/account/region filter and the refresh: what every page's URL query holds."""
+
     range: str = DEFAULT_RANGE
     start: datetime | None = None  # only for range == "custom"
     end: datetime | None = None
@@ -86,7 +88,7 @@ class ViewState:
         return data
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> ViewState:
+    def from_data(cls, data: dict[str, Any]) -> PageQuery:
         return cls(
             range=data["range"], start=parse_time(data.get("start")), end=parse_time(data.get("end")),
             provider=data.get("provider"), account=data.get("account"), region=data.get("region"),
@@ -95,15 +97,15 @@ class ViewState:
 
 
 @dataclass(frozen=True, slots=True)
-class ParsedView:
-    view: ViewState
+class ParsedQuery:
+    view: PageQuery
     problems: tuple[str, ...] = ()  # shown to the user as one line each; the view falls back to defaults
 
 
-def view_from_values(
+def page_query_from_values(
     range_: str | None, start: str | None, end: str | None, provider: str | None, account: str | None,
     region: str | None, refresh: str | None,
-) -> ParsedView:
+) -> ParsedQuery:
     """Validate control values (from the URL or the controls); bad ones fall back with a message."""
     problems: list[str] = []
     rng = range_ or DEFAULT_RANGE
@@ -126,23 +128,19 @@ def view_from_values(
     if ref not in REFRESH:
         problems.append(f'refresh "{ref}" is not one of {", ".join(REFRESH)}; refresh is off')
         ref = DEFAULT_REFRESH
-    view = ViewState(rng, start_ts, end_ts, provider or None, account or None, region or None, ref)
-    return ParsedView(view, tuple(problems))
+    view = PageQuery(rng, start_ts, end_ts, provider or None, account or None, region or None, ref)
+    return ParsedQuery(view, tuple(problems))
 
 
-def view_from_query(search: str | None) -> ParsedView:
+def parse_page_query(search: str | None) -> ParsedQuery:
     query = parse_qs((search or "").removeprefix("?"))
 
     def one(name: str) -> str | None:
         values = query.get(name)
         return values[-1] if values else None
 
-    return view_from_values(one("range"), one("from"), one("to"), one("provider"), one("account"), one("region"),
+    return page_query_from_values(one("range"), one("from"), one("to"), one("provider"), one("account"), one("region"),
                             one("refresh"))
-
-
-def with_filter(view: ViewState, **changes: str | None) -> ViewState:
-    return replace(view, **changes)  # type: ignore[arg-type]
 
 
 def parse_time(text: str | None) -> datetime | None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from opsview.collectors import Collector, CollectRequest, build_collector
 from opsview.config import AnySource, Config
+from opsview.formatting import one_line
 from opsview.schema import CollectorHealth, utcnow
 from opsview.store import Store
 
@@ -36,12 +37,6 @@ class SourceReport:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as the one line a user sees (the traceback goes to the log)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 class CollectionRunner:

@@ -1,23 +1,33 @@
 """The fleet as viewers show it: one row per function over a window, derived measures filled in.
 
-The TUI, the web app, `opsview status` and alert top-N lists all build on `fleet_status`,
-so a number means the same thing everywhere.
+The TUI, the web app, `opsview status` and alert top-N lists all build on `fleet_status`, and the TUI's
+detail screen and the web's function page both on `function_detail`, so a number means the same thing
+everywhere.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from opsview import formatting as fmt
+from opsview.alerts.model import AlertEvent
 from opsview.config import PricingConfig
-from opsview.schema import FunctionInfo, FunctionKey, Measures, cold_start_rate, cost_usd, error_rate, throttle_rate
+from opsview.schema import (
+    FunctionInfo,
+    FunctionKey,
+    Measures,
+    Sample,
+    aggregate,
+    cold_start_rate,
+    cost_usd,
+    error_rate,
+    throttle_rate,
+)
 from opsview.store import FleetFilter, FleetRow, Store
 
-STATUS_JSON_KEYS = (
-    "function", "provider", "account", "region", "name", "invocations", "errors", "throttles", "cold_starts",
-    "error_rate", "duration_p50_ms", "duration_p95_ms", "duration_p99_ms", "duration_max_ms", "cost_usd",
-)
+ALERT_HISTORY = 50  # transitions a function's detail lists, newest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +75,6 @@ class FunctionStatus:
             "cost_usd": self.cost_usd,
         }
 
-    def measures_dict(self) -> dict[str, Any]:
-        return asdict(self.measures)
-
 
 def status_of(row: FleetRow, window: timedelta, pricing: PricingConfig) -> FunctionStatus:
     m = row.measures
@@ -87,3 +94,93 @@ def fleet_status(
     store: Store, pricing: PricingConfig, window: timedelta, now: datetime, flt: FleetFilter | None = None
 ) -> list[FunctionStatus]:
     return [status_of(row, window, pricing) for row in store.fleet(now - window, now, flt)]
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One labelled figure of a function, formatted once for every view."""
+
+    id: str  # stable, for element ids and tests
+    label: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionDetail:
+    """One function over a window: what the TUI detail screen and the web function page both show."""
+
+    info: FunctionInfo
+    status: FunctionStatus
+    step_s: int
+    series: tuple[Sample, ...]  # buckets of step_s, for the charts
+    costs: tuple[float | None, ...]  # per bucket of `series`, by the same estimate as `status.cost_usd`
+    alert_events: tuple[AlertEvent, ...]  # newest first, at most ALERT_HISTORY
+
+    @property
+    def key(self) -> FunctionKey:
+        return self.info.key
+
+    def setup(self) -> tuple[Fact, ...]:
+        """What discovery found."""
+        info = self.info
+        return (
+            Fact("runtime", "runtime", info.runtime or fmt.MISSING),
+            Fact("memory", "memory", fmt.MISSING if info.memory_mb is None else f"{info.memory_mb} MB"),
+            Fact("timeout", "timeout", fmt.MISSING if info.timeout_s is None else f"{info.timeout_s:g} s"),
+        )
+
+    def calls(self) -> tuple[Fact, ...]:
+        """Traffic, failures and cost over the window, as rates where the fleet table shows rates."""
+        s = self.status
+        return (
+            Fact("inv-min", "inv/min", fmt.rate(s.invocations_per_min)),
+            Fact("error-rate", "error %", fmt.percent(s.error_rate)),
+            Fact("throttles", "throttles", fmt.count(s.measures.throttles)),
+            Fact("cost-h", "cost/h", fmt.usd(s.cost_per_hour)),
+        )
+
+    def durations(self) -> tuple[Fact, ...]:
+        m = self.status.measures
+        return (
+            Fact("p50", "p50", fmt.millis(m.duration_p50_ms)),
+            Fact("p95", "p95", fmt.millis(m.duration_p95_ms)),
+            Fact("p99", "p99", fmt.millis(m.duration_p99_ms)),
+            Fact("max", "max", fmt.millis(m.duration_max_ms)),
+        )
+
+    def cold_starts(self) -> tuple[Fact, ...]:
+        m = self.status.measures
+        return (
+            Fact("cold-rate", "cold start %", fmt.percent(self.status.cold_start_rate)),
+            Fact("init-avg", "init avg", fmt.millis(m.init_avg_ms)),
+            Fact("init-p95", "init p95", fmt.millis(m.init_p95_ms)),
+        )
+
+    def facts(self) -> tuple[Fact, ...]:
+        return (*self.setup(), *self.calls(), *self.durations(), *self.cold_starts())
+
+
+def function_detail(
+    store: Store, pricing: PricingConfig, key: FunctionKey, start: datetime, end: datetime, step_s: int
+) -> FunctionDetail | None:
+    """`key` over [start, end), or None when the store does not know the function.
+
+    The status aggregates the function's own samples by the schema's rules, the rules the store's
+    fleet read follows in SQL, so the detail repeats the numbers of the function's fleet row; it reads
+    one function's samples, not its region's.
+    """
+    info = store.function(key)
+    if info is None:
+        return None
+    raw = store.series(key, start, end)
+    status = status_of(FleetRow(info, aggregate(raw), len(raw)), end - start, pricing)
+    series = tuple(store.series(key, start, end, step_s))
+    price = pricing.price(key.provider)
+    return FunctionDetail(
+        info=info,
+        status=status,
+        step_s=step_s,
+        series=series,
+        costs=tuple(cost_usd(s, info, price) for s in series),
+        alert_events=tuple(store.alert_events(key=key, limit=ALERT_HISTORY)),
+    )

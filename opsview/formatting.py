@@ -1,8 +1,31 @@
-"""Numbers as people read them; `None` always shows as an em dash, never as 0."""
+"""Numbers and errors as people read them; `None` always shows as an em dash, never as 0.
+
+No imports from opsview: collectors, the store, notifiers and both UIs all use it.
+"""
 
 from __future__ import annotations
 
 MISSING = "—"
+ONE_LINE_MAX = 300
+_SDK_BODY = "\nContent: "  # azure-core's HttpResponseError appends the raw response body after this
+
+
+def one_line(error: BaseException | str) -> str:
+    """An error as the one line a user sees, wherever it is shown (the traceback goes to the log).
+
+    The rule, the same for every cloud, the store, notifiers, the CLI and the UIs:
+    - a response body an SDK appends to its message is dropped (azure-core's `HttpResponseError` adds
+      "Content: <body>" when the body is not OData JSON: raw HTML or JSON, up to 2 KB, not words for a user);
+    - every run of whitespace, newlines included, becomes one space;
+    - an exception without a message shows its type name;
+    - beyond ONE_LINE_MAX characters, the first ONE_LINE_MAX - 3 are kept and "..." says that the line was cut.
+    A `str` is taken as an already-built message (e.g. one with a secret blanked out before it is cut).
+    """
+    raw = error if isinstance(error, str) else str(error)
+    text = " ".join(raw.split(_SDK_BODY, 1)[0].split())
+    if not text and isinstance(error, BaseException):
+        text = type(error).__name__
+    return text if len(text) <= ONE_LINE_MAX else text[: ONE_LINE_MAX - 3] + "..."
 
 
 def count(value: float | None) -> str:

@@ -27,6 +27,7 @@ from opsview.collectors.aws.limiter import RateLimiter
 from opsview.collectors.aws.metrics import Buckets, build_batches, choose_period, fold_results, to_samples
 from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.config import AwsSource, Config
+from opsview.formatting import one_line
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, from_epoch, to_epoch, utcnow
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,6 @@ BOTO_CONFIG = BotoConfig(
     retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=5, read_timeout=60, max_pool_connections=32
 )
 _MAX_REGION_WORKERS = 8
-
-
-def _error_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 @dataclass(slots=True)
@@ -139,8 +135,8 @@ class AwsCollector:
             account = self._account_id()
             regions = self._region_names()
         except (ClientError, BotoCoreError, ValueError, KeyError) as exc:
-            log.warning("aws source %s: %s", self.name, _error_line(exc))
-            health = CollectorHealth(self.name, self.provider, utcnow(), False, _error_line(exc),
+            log.warning("aws source %s: %s", self.name, one_line(exc))
+            health = CollectorHealth(self.name, self.provider, utcnow(), False, one_line(exc),
                                      duration_s=time.monotonic() - began)
             return CollectResult(health=[health])
         result = CollectResult()
@@ -166,8 +162,8 @@ class AwsCollector:
                 if start < end:
                     out.samples, cold_error = self._measure(region, cache, start, end)
         except Exception as exc:  # one failing region never sinks the others
-            log.warning("aws %s %s: %s", self.name, scope, _error_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
-            out.health = CollectorHealth(self.name, self.provider, utcnow(), False, _error_line(exc), scope=scope,
+            log.warning("aws %s %s: %s", self.name, scope, one_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
+            out.health = CollectorHealth(self.name, self.provider, utcnow(), False, one_line(exc), scope=scope,
                                          functions=len(out.functions), duration_s=time.monotonic() - began)
             return out
         out.health = CollectorHealth(
@@ -219,7 +215,7 @@ class AwsCollector:
             )
             return {g["logGroupName"] for page in pages for g in page.get("logGroups", [])}
         except (ClientError, BotoCoreError) as exc:
-            log.warning("aws %s %s: cannot list log groups: %s", self.name, region, _error_line(exc))
+            log.warning("aws %s %s: cannot list log groups: %s", self.name, region, one_line(exc))
             return None
 
     def _window(self, account: str, region: str, functions: list[FunctionInfo],
@@ -273,13 +269,13 @@ class AwsCollector:
                 result = run_insights(logs, groups, start, end, deadline_s=self._insights_deadline_s)
                 return result, None if result.error is None else f"cold starts: {result.error}"
             except (ClientError, BotoCoreError) as exc:
-                insights_error = _error_line(exc)
+                insights_error = one_line(exc)
                 log.info("aws %s %s: Logs Insights unavailable (%s); using FilterLogEvents",
                          self.name, region, insights_error)
         try:
             return run_filter(logs, groups, start, end), None
         except (ClientError, BotoCoreError) as exc:
-            detail = _error_line(exc) if insights_error is None else f"{insights_error}; {_error_line(exc)}"
+            detail = one_line(exc) if insights_error is None else f"{insights_error}; {one_line(exc)}"
             return None, f"cold starts: {detail}"
 
 

@@ -55,6 +55,7 @@ from opsview.collectors.azure.rows import (
 )
 from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.config import AzureSource, Config
+from opsview.formatting import one_line
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
 
 log = logging.getLogger(__name__)
@@ -77,12 +78,6 @@ def _loopback(endpoint: str | None) -> bool:
         return False
     parsed = urlparse(endpoint)
     return parsed.scheme == "http" and parsed.hostname in {"127.0.0.1", "localhost", "::1"}
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    text = text.split(" Content:")[0]
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _partial_text(err: Any) -> str:
@@ -308,7 +303,7 @@ class AzureCollector:
                 outcome = self._query_logs(start, end)
             except Exception as exc:  # FAILURE, 429 after retries, auth: a health entry, never a raise
                 log.warning("source %s: log query failed: %s", self.name, exc)
-                outcome = LogsOutcome([], [], _one_line(exc), False)
+                outcome = LogsOutcome([], [], one_line(exc), False)
             requests = [r for r in outcome.requests if self._app_selected(r.app)
                         and self._function_selected(f"{r.app}/{r.function}")]
             starts = [s for s in outcome.starts if self._app_selected(s.app)]
@@ -380,7 +375,7 @@ class AzureCollector:
                 minutes.extend(result.minutes)
                 error = result.error
             except Exception as exc:  # a region failing never sinks the logs or the other regions
-                error = _one_line(exc)
+                error = one_line(exc)
             health.append(CollectorHealth(
                 self.name, self.provider, utcnow(), error is None, error, scope=f"metrics:{region}",
                 functions=len(ids), duration_s=time.monotonic() - began,

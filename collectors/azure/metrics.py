@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from opsview.formatting import one_line
+
 log = logging.getLogger(__name__)
 
 NAMESPACE: Final = "Microsoft.Web/sites"
@@ -218,7 +220,7 @@ class _RegionQuery:
 
     def fail(self, batch: Sequence[str], exc: Exception, what: str = "metrics batch") -> None:
         log.warning("%s in %s failed: %s", what, self.region, exc)
-        self.errors.append(f"{what} ({len(batch)} apps): {_one_line(exc)}")
+        self.errors.append(f"{what} ({len(batch)} apps): {one_line(exc)}")
 
 
 def query_region(
@@ -244,7 +246,3 @@ def query_region(
     return RegionResult(region, run.minutes, run.calls, "; ".join(run.errors) if run.errors else None)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    first = text.split(" Content:")[0]
-    return first if len(first) <= 200 else first[:197] + "..."

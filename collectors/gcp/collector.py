@@ -29,6 +29,7 @@ from opsview.collectors.gcp.filter import build_filter
 from opsview.collectors.gcp.quota import CallLimiter, with_backoff
 from opsview.config import Config
 from opsview.config.sources import GcpSource
+from opsview.formatting import one_line
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class GcpCollector:
         except Exception as exc:  # one failing project never sinks the others
             log.warning("gcp project %s failed", project, exc_info=True)
             return [], [], CollectorHealth(
-                self.name, self.provider, utcnow(), False, _one_line(exc), scope=project,
+                self.name, self.provider, utcnow(), False, one_line(exc), scope=project,
                 duration_s=time.monotonic() - began,
             )
         note = f"{stats.malformed} malformed log entries skipped" if stats.malformed else None
@@ -218,11 +219,6 @@ class GcpCollector:
 
 def _count_retry(stats: ProjectStats) -> None:
     stats.retries += 1
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def create(source: GcpSource, config: Config) -> GcpCollector:

@@ -15,7 +15,7 @@ from opsview.web import components
 from opsview.web.context import web_context
 from opsview.web.controls import INTERVAL, VIEW_STORE
 from opsview.web.data import function_href
-from opsview.web.view import ViewState
+from opsview.web.view import PageQuery
 
 dash.register_page(__name__, path="/alerts", name="Alerts", title="opsview · alerts", order=3)  # type: ignore[no-untyped-call]
 
@@ -65,7 +65,7 @@ def update_alerts(view_data: dict[str, Any] | None, _n: int | None) -> tuple[Any
     if not view_data:
         raise PreventUpdate
     ctx = web_context()
-    view = ViewState.from_data(view_data)
+    view = PageQuery.from_data(view_data)
     start, _end = view.window(ctx.clock())
     records = ctx.store.alert_records()
     events = ctx.store.alert_events(since=start)

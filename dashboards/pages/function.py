@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -10,11 +11,13 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsview import formatting as fmt
+from opsview.alerts.model import AlertEvent
+from opsview.fleet import FunctionDetail, function_detail
 from opsview.schema import FunctionKey
-from opsview.web import components, data, figures
+from opsview.web import components, figures
 from opsview.web.context import web_context
 from opsview.web.controls import INTERVAL, VIEW_STORE
-from opsview.web.view import ViewState
+from opsview.web.view import PageQuery, choose_step
 
 dash.register_page(__name__, path_template="/function/<key>", name="Function", title="opsview · function", order=2)  # type: ignore[no-untyped-call]
 
@@ -34,31 +37,18 @@ def layout(key: str | None = None, **_query: str) -> html.Div:
     ])
 
 
-def _info_block(fv: data.FunctionView) -> html.Div:
-    info, s = fv.info, fv.status
-    m = s.measures
-    facts = [
-        ("provider", info.key.provider), ("account", info.key.account), ("region", info.key.region),
-        ("runtime", info.runtime or fmt.MISSING),
-        ("memory", f"{info.memory_mb} MB" if info.memory_mb is not None else fmt.MISSING),
-        ("timeout", f"{info.timeout_s:g} s" if info.timeout_s is not None else fmt.MISSING),
-        ("invocations", fmt.count(m.invocations)), ("error %", fmt.percent(s.error_rate)),
-        ("throttles", fmt.count(m.throttles)), ("cold start %", fmt.percent(s.cold_start_rate)),
-        ("p50 / p95 / p99", " / ".join(fmt.millis(v) for v in (m.duration_p50_ms, m.duration_p95_ms,
-                                                               m.duration_p99_ms))),
-        ("init p95", fmt.millis(m.init_p95_ms)), ("est. cost", fmt.usd(s.cost_usd)),
-    ]
+def _info_block(detail: FunctionDetail) -> html.Div:
+    info = detail.info
     labels = ", ".join(f"{k}={v}" for k, v in sorted(info.labels.items()))
     return html.Div([
-        html.Dl([item for k, v in facts for item in (html.Dt(k), html.Dd(v, id=f"function-fact-{k.split()[0]}"))],
-                className="facts"),
+        html.Dl([item for f in detail.facts()
+                 for item in (html.Dt(f.label), html.Dd(f.text, id=f"function-fact-{f.id}"))], className="facts"),
         html.P(info.resource_id or "", className="muted mono"),
         html.P(f"labels: {labels}" if labels else "", className="muted"),
     ])
 
 
-def _alert_history(key: FunctionKey) -> Any:
-    events = web_context().store.alert_events(key=key, limit=100)
+def _alert_history(events: Sequence[AlertEvent]) -> Any:
     if not events:
         return components.empty_state("No alert history", "No alert rule has changed state for this function. "
                                       "Rules are configured under [alerts] and evaluated by `opsview check`.")
@@ -91,16 +81,17 @@ def update_function(view_data: dict[str, Any] | None, _n: int | None, key_text: 
         return (components.empty_state("Not a function address", str(exc), id_="function-missing"), hidden,
                 *blank, "")
     ctx = web_context()
-    view = ViewState.from_data(view_data)
-    fv = data.function_view(ctx.store, ctx.config.pricing, key, view, ctx.clock())
-    if fv is None:
+    start, end = PageQuery.from_data(view_data).window(ctx.clock())
+    detail = function_detail(ctx.store, ctx.config.pricing, key, start, end, choose_step(start, end))
+    if detail is None:
         return (components.empty_state("No such function", f"{key} is not in the store.", id_="function-missing"),
                 hidden, *blank, "")
+    series = detail.series
     return (
-        _info_block(fv), {},
-        figures.function_counts(fv.samples, fv.step_s),
-        figures.function_durations(fv.samples),
-        figures.function_cold_starts(fv.samples, fv.step_s),
-        figures.function_cost(fv.samples, fv.costs, fv.step_s),
-        _alert_history(key),
+        _info_block(detail), {},
+        figures.function_counts(series, detail.step_s),
+        figures.function_durations(series),
+        figures.function_cold_starts(series, detail.step_s),
+        figures.function_cost(series, detail.costs, detail.step_s),
+        _alert_history(detail.alert_events),
     )

@@ -13,7 +13,7 @@ from opsview.fleet import FunctionStatus, fleet_status
 from opsview.web.context import web_context
 from opsview.web.controls import INTERVAL, VIEW_STORE
 from opsview.web.data import function_href
-from opsview.web.view import ViewState
+from opsview.web.view import PageQuery
 
 dash.register_page(__name__, path="/functions", name="Functions", title="opsview · functions", order=1)  # type: ignore[no-untyped-call]
 
@@ -85,7 +85,7 @@ def grid_row(s: FunctionStatus, query: str) -> dict[str, Any]:
 def update_grid(view_data: dict[str, Any] | None, _n: int | None) -> tuple[list[dict[str, Any]], str]:
     if not view_data:
         raise PreventUpdate
-    view = ViewState.from_data(view_data)
+    view = PageQuery.from_data(view_data)
     ctx = web_context()
     now = ctx.clock()
     start, end = view.window(now)

@@ -12,7 +12,7 @@ from dash.exceptions import MissingCallbackContextException, PreventUpdate
 from opsview.web import components, data, figures
 from opsview.web.context import web_context
 from opsview.web.controls import INTERVAL, VIEW_STORE, rendering_for_browser
-from opsview.web.view import ViewState, view_from_query
+from opsview.web.view import PageQuery, parse_page_query
 
 dash.register_page(__name__, path="/", name="Overview", title="opsview · overview", order=0)  # type: ignore[no-untyped-call]
 
@@ -23,7 +23,7 @@ RENDERED = "overview-rendered"  # the view the page's content was rendered for, 
 def layout(**query: str | list[str]) -> html.Div:
     """The page, with its content already rendered for the URL's view when a browser asks for it (the
     shell's first layout, or the router on navigation): the first paint needs no callback round trip."""
-    view = view_from_query(urlencode(query, doseq=True)).view if rendering_for_browser() else None
+    view = parse_page_query(urlencode(query, doseq=True)).view if rendering_for_browser() else None
     content: tuple[Any, ...] = (None, None, {}, {}, {}, None) if view is None else render(view)
     kpis, tops, *figs, health = content
     return html.Div([
@@ -42,10 +42,10 @@ def layout(**query: str | list[str]) -> html.Div:
     ])
 
 
-def _view(view_data: dict[str, Any] | None) -> ViewState:
+def _view(view_data: dict[str, Any] | None) -> PageQuery:
     if not view_data:
         raise PreventUpdate  # the shell has not resolved the URL yet
-    return ViewState.from_data(view_data)
+    return PageQuery.from_data(view_data)
 
 
 # One callback for the whole page: one round trip, and the three reads it needs run in parallel
@@ -74,7 +74,7 @@ def update_overview(view_data: dict[str, Any] | None, _n: int | None,
     return result
 
 
-def _warm(view: ViewState) -> None:
+def _warm(view: PageQuery) -> None:
     """Prepare each provider's view from the all-provider reads, if they are at hand (never read for it)."""
     ctx = web_context()
     now = ctx.clock()
@@ -91,16 +91,16 @@ def _initial_call() -> bool:
         return True  # called as a plain function
 
 
-def render(view: ViewState) -> tuple[Any, ...]:
+def render(view: PageQuery) -> tuple[Any, ...]:
     """KPI cards, top lists, the three charts and the health table for `view`."""
     ctx = web_context()
     reads = data.read_overview(ctx.store, ctx.reads, view, ctx.clock())
     health = components.health_table(data.health_rows(ctx.store), ctx.clock())
-    result, fleet = data.cached_overview(ctx.reads, reads, ctx.config.pricing, view.provider)
-    return (*numbers(result, view), *series(fleet), health)
+    result, traces = data.cached_overview(ctx.reads, reads, ctx.config.pricing, view.provider)
+    return (*numbers(result, view), *series(traces), health)
 
 
-def numbers(result: data.Overview, view: ViewState) -> tuple[list[Any], list[Any]]:
+def numbers(result: data.Overview, view: PageQuery) -> tuple[list[Any], list[Any]]:
     if not result.statuses:
         empty = components.empty_state("No functions match", "Nothing in the store for this provider, account "
                                        "and region. Widen the filters or run `opsview collect`.",
@@ -110,9 +110,9 @@ def numbers(result: data.Overview, view: ViewState) -> tuple[list[Any], list[Any
     return [components.kpi_card(k) for k in result.kpis], [components.top_table(t, query) for t in result.tops]
 
 
-def series(fleet: data.FleetSeries) -> tuple[figures.Figure, figures.Figure, figures.Figure]:
+def series(traces: data.ProviderTraces) -> tuple[figures.Figure, figures.Figure, figures.Figure]:
     return (
-        figures.stacked("Invocations by provider", fleet.invocations, fleet.step_s),
-        figures.stacked("Errors by provider", fleet.errors, fleet.step_s),
-        figures.lines("Duration percentiles (all selected functions)", fleet.percentiles, "ms"),
+        figures.stacked("Invocations by provider", traces.invocations, traces.step_s),
+        figures.stacked("Errors by provider", traces.errors, traces.step_s),
+        figures.lines("Duration percentiles (all selected functions)", traces.percentiles, "ms"),
     )

@@ -30,12 +30,6 @@ class _Fields(dict[str, Any]):
         return "{" + name + "}"
 
 
-def template_fields(
-    rule: str, severity: str, measure: str, key: FunctionKey, value: float | None, threshold: float, window: timedelta
-) -> Mapping[str, Any]:
-    return record_fields(rule_fields(rule, severity, measure, threshold, window), key, value)
-
-
 def rule_fields(rule: str, severity: str, measure: str, threshold: float, window: timedelta) -> Mapping[str, Any]:
     """The fields every record of one rule shares; `record_fields` adds a record's own."""
     return {

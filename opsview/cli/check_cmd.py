@@ -9,6 +9,7 @@ import click
 from opsview.alerts.model import AlertState
 from opsview.cli.common import common_options
 from opsview.config import ConfigError, load_config
+from opsview.formatting import one_line
 from opsview.logs import setup_logging
 from opsview.store import StoreError, open_store
 
@@ -83,7 +84,7 @@ def check(collect: bool | None, output: str, at: str | None, config_path: str | 
         import logging
 
         logging.getLogger(__name__).exception("check failed")
-        _unknown(f"check failed: {' '.join(str(exc).split()) or type(exc).__name__}")
+        _unknown(f"check failed: {one_line(exc)}")
     if output == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

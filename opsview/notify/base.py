@@ -1,11 +1,9 @@
-"""The notifier contract and the human text of a notification."""
+"""The notifier contract and the human text of a notification (the notifiers import this; `registry` builds them)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
-
-from opsview.config.alerts import NotifierConfig
 
 
 class DeliveryError(Exception):
@@ -30,18 +28,3 @@ def body(payload: Mapping[str, Any]) -> str:
         lines.append(f"- {summary}")
     return "\n".join(lines)
 
-
-def build_notifier(config: NotifierConfig) -> Notifier:
-    if config.type == "webhook":
-        from opsview.notify.webhook import WebhookNotifier
-
-        return WebhookNotifier(config)
-    if config.type == "apprise":
-        from opsview.notify.apprise_notifier import AppriseNotifier
-
-        return AppriseNotifier(config)
-    from opsview.notify.stream import JsonlNotifier, StdoutNotifier
-
-    if config.type == "jsonl":
-        return JsonlNotifier(config)
-    return StdoutNotifier()

@@ -15,7 +15,9 @@ from datetime import datetime
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
 from opsview.config.alerts import NotifierConfig
-from opsview.notify.base import Notifier, build_notifier
+from opsview.formatting import one_line
+from opsview.notify.base import Notifier
+from opsview.notify.registry import build_notifier
 from opsview.schema import utcnow
 from opsview.store.base import Store
 
@@ -27,11 +29,6 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0  # still undelivered after this run; retried by the next check
     errors: tuple[str, ...] = field(default_factory=tuple)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]
 
 
 def deliver_pending(
@@ -70,7 +67,7 @@ def deliver_pending(
                     notifier.send(item.payload)
         except Exception as exc:
             log.warning("notification #%s to %s failed: %s", item.id, item.notifier, exc, exc_info=True)
-            message = f"{item.notifier}: {_one_line(exc)}"
+            message = f"{item.notifier}: {one_line(exc)}"
             store.mark_outbox(item.id, now(), message)
             errors.append(message)
             blocked.add(item.notifier)

@@ -13,6 +13,9 @@ from opsview.notify.base import DeliveryError
 
 
 class StdoutNotifier:
+    def __init__(self, config: NotifierConfig) -> None:
+        """Nothing to configure: the same signature as every notifier, so the registry builds them alike."""
+
     def send(self, payload: Mapping[str, Any]) -> None:
         sys.stdout.write(json.dumps(payload, sort_keys=True) + "\n")
         sys.stdout.flush()

@@ -18,13 +18,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 
-from opsview.collect import CollectionRunner, one_line
+from opsview.collect import CollectionRunner
 from opsview.config import Config, RuleConfig
+from opsview.formatting import one_line
 from opsview.schema import utcnow
 from opsview.store import Store
 from opsview.tui.context import Clock, TuiContext
 from opsview.tui.messages import CollectionFinished
-from opsview.tui.model import ViewState, next_window, window_label
+from opsview.tui.model import FleetTableView, next_window, window_label
 from opsview.tui.screens.alerts import AlertsScreen
 from opsview.tui.screens.detail import DetailScreen
 from opsview.tui.screens.fleet import FleetScreen
@@ -54,7 +55,7 @@ class OpsviewApp(App[None]):
         clock: Clock = utcnow,
     ) -> None:
         super().__init__()
-        self.ctx = TuiContext(store, config, clock, read_only, ViewState(window=window))
+        self.ctx = TuiContext(store, config, clock, read_only, FleetTableView(window=window))
         self.runner = None if read_only else CollectionRunner(config, store)
         self.rules, self.rules_error = _load_rules(config) if not read_only else ([], None)
         self.collecting = False

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from opsview.config import Config
 from opsview.schema import utcnow
 from opsview.store import Store
-from opsview.tui.model import ViewState
+from opsview.tui.model import FleetTableView
 
 Clock = Callable[[], datetime]
 
@@ -23,14 +22,8 @@ class TuiContext:
     config: Config
     clock: Clock = utcnow
     read_only: bool = False
-    view: ViewState = field(default_factory=ViewState)
+    view: FleetTableView = field(default_factory=FleetTableView)
 
     @property
     def interval(self) -> timedelta:
         return self.config.collect.interval
-
-
-class Reloadable(Protocol):
-    """A screen that re-reads the store when the window changes or a collection lands."""
-
-    def reload(self) -> None: ...

@@ -7,17 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from opsview.alerts.model import AlertEvent, AlertRecord, AlertState
+from opsview.alerts.model import AlertRecord, AlertState
 from opsview.config import Config
-from opsview.fleet import FunctionStatus, fleet_status
-from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample
+from opsview.fleet import FunctionDetail, fleet_status, function_detail
+from opsview.schema import CollectorHealth, FunctionKey
 from opsview.store import FleetFilter, Store
-from opsview.tui.model import SPARK_STEP_S, FleetSnapshot, Sparks, ViewState, spark_grid, spark_values
+from opsview.tui.model import SPARK_STEP_S, FleetSnapshot, FleetTableView, Sparks, spark_grid, spark_values
 
 DETAIL_POINTS = 60
 
 
-def load_fleet(store: Store, config: Config, view: ViewState, now: datetime) -> FleetSnapshot:
+def load_fleet(store: Store, config: Config, view: FleetTableView, now: datetime) -> FleetSnapshot:
     """Every function over the window, without sparklines (`load_sparks` reads those separately).
 
     Split in two so the table paints as soon as the fleet read lands instead of also waiting for
@@ -36,7 +36,7 @@ def load_fleet(store: Store, config: Config, view: ViewState, now: datetime) -> 
     )
 
 
-def load_sparks(store: Store, view: ViewState, now: datetime) -> dict[FunctionKey, Sparks]:
+def load_sparks(store: Store, view: FleetTableView, now: datetime) -> dict[FunctionKey, Sparks]:
     """Invocations and errors over the last hour, per function, from one `fleet_series` query."""
     flt = FleetFilter(provider=view.provider)
     start, end = spark_grid(now)
@@ -50,14 +50,10 @@ def load_sparks(store: Store, view: ViewState, now: datetime) -> dict[FunctionKe
 @dataclass(frozen=True, slots=True)
 class DetailData:
     key: FunctionKey
-    info: FunctionInfo | None
-    status: FunctionStatus | None
     window: timedelta
-    step_s: int
-    series: tuple[Sample, ...]
+    detail: FunctionDetail | None  # None: the store does not know the function (removed?)
     health: tuple[CollectorHealth, ...]  # the latest entry of each scope that speaks for this function
     failures: tuple[CollectorHealth, ...]  # its recent failed collections, newest first
-    alert_events: tuple[AlertEvent, ...]
 
 
 def detail_step(window: timedelta) -> int:
@@ -74,20 +70,14 @@ def speaks_for(health: CollectorHealth, key: FunctionKey) -> bool:
 
 
 def load_detail(store: Store, config: Config, key: FunctionKey, window: timedelta, now: datetime) -> DetailData:
-    step = detail_step(window)
-    flt = FleetFilter(provider=key.provider, account=key.account, region=key.region)
-    status = next((s for s in fleet_status(store, config.pricing, window, now, flt) if s.key == key), None)
+    """The function page's read (`function_detail`, shared with the web) plus its source's collection health."""
     history = store.health_history(since=now - timedelta(days=1), limit=200)
     return DetailData(
         key=key,
-        info=store.function(key),
-        status=status,
         window=window,
-        step_s=step,
-        series=tuple(store.series(key, now - window, now, step)),
+        detail=function_detail(store, config.pricing, key, now - window, now, detail_step(window)),
         health=tuple(h for h in store.latest_health() if speaks_for(h, key)),
         failures=tuple(h for h in history if not h.ok and speaks_for(h, key))[:5],
-        alert_events=tuple(store.alert_events(key=key, limit=20)),
     )
 
 

@@ -68,8 +68,10 @@ def next_window(window: timedelta) -> timedelta:
 
 
 @dataclass(frozen=True, slots=True)
-class ViewState:
-    """The choices the user made; kept across refreshes."""
+class FleetTableView:
+    """What the user chose for the fleet table (window, provider, search text, sort); kept across refreshes.
+
+    The detail screen shows a function over the same window."""
 
     window: timedelta = timedelta(minutes=15)
     provider: str | None = None
@@ -77,7 +79,7 @@ class ViewState:
     sort: SortColumn = SortColumn.ERROR_RATE
     descending: bool = True
 
-    def cycle_sort(self) -> ViewState:
+    def cycle_sort(self) -> FleetTableView:
         columns = list(SortColumn)
         column = columns[(columns.index(self.sort) + 1) % len(columns)]
         # names read naturally A→Z; every measure reads worst-first
@@ -100,11 +102,11 @@ def matches(key: FunctionKey, text: str) -> bool:
 
 @lru_cache(maxsize=1 << 16)
 def _search_text(key: FunctionKey) -> tuple[str, str]:
-    # kept across keystrokes and refreshes: formatting 5,000 keys was most of a filter keystroke
+    # kept across keystrokes and refreshes: otherwise formatting 5,000 keys is most of a filter keystroke
     return str(key).lower(), key.name.lower()
 
 
-def visible_rows(rows: Sequence[FunctionStatus], view: ViewState) -> list[FunctionStatus]:
+def visible_rows(rows: Sequence[FunctionStatus], view: FleetTableView) -> list[FunctionStatus]:
     """Filter then sort. Functions without a value sort last in either direction."""
     chosen = [r for r in rows if matches(r.key, view.text)] if view.text.strip() else list(rows)
     if view.sort is SortColumn.FUNCTION:
@@ -149,7 +151,7 @@ def last_success(health: Sequence[CollectorHealth]) -> datetime | None:
 class FleetSnapshot:
     """One read of the store, built in a thread and applied to the screen in one go."""
 
-    view: ViewState
+    view: FleetTableView
     read_at: datetime
     statuses: tuple[FunctionStatus, ...]
     sparks: Mapping[FunctionKey, Sparks]  # empty until the sparkline read lands

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from opsview import formatting as fmt
 from opsview.alerts.model import AlertRecord, AlertState
-from opsview.collect import one_line
+from opsview.formatting import one_line
 from opsview.tui.context import TuiContext
 from opsview.tui.loader import load_alerts
 from opsview.tui.messages import AlertsLoaded

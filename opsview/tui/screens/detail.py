@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from rich.table import Table
@@ -15,7 +16,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from opsview import formatting as fmt
-from opsview.collect import one_line
+from opsview.fleet import Fact
+from opsview.formatting import one_line
 from opsview.schema import FunctionKey
 from opsview.tui.context import TuiContext
 from opsview.tui.loader import DetailData, load_detail
@@ -75,10 +77,11 @@ class DetailScreen(Screen[None]):
             return
         self.data = data = message.data
         now = self.ctx.clock()
+        series, step = (data.detail.series, data.detail.step_s) if data.detail else ((), 60)
         with self.app.batch_update():
             info.update(_info_table(data))
             for chart in self.query(SeriesChart):
-                chart.show(data.series, now, data.step_s)
+                chart.show(series, now, step)
             self.query_one("#detail-collection", Static).update(_collection_text(data))
             self.query_one("#detail-alerts", Static).update(_alerts_text(data))
 
@@ -87,32 +90,22 @@ def _info_table(data: DetailData) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
-    info = data.info
-    if info is None:
+    detail = data.detail
+    if detail is None:
         table.add_row("function", "not in the store (was it removed?)")
         return table
-    runtime = info.runtime or fmt.MISSING
-    memory = f"{info.memory_mb} MB" if info.memory_mb is not None else fmt.MISSING
-    timeout = f"{info.timeout_s:g} s" if info.timeout_s is not None else fmt.MISSING
-    table.add_row("runtime", f"{runtime} · memory {memory} · timeout {timeout}")
+    info = detail.info
+    table.add_row("function", _facts_line(detail.setup()))
     table.add_row("resource", info.resource_id or fmt.MISSING)
     table.add_row("labels", ", ".join(f"{k}={v}" for k, v in sorted(info.labels.items())) or "none")
-    s = data.status
-    if s is not None:
-        m = s.measures
-        table.add_row(
-            f"last {window_label(data.window)}",
-            f"{fmt.rate(s.invocations_per_min)} inv/min · err {fmt.percent(s.error_rate)} · "
-            f"throttles {fmt.count(m.throttles)} · cold {fmt.percent(s.cold_start_rate)} · "
-            f"{fmt.usd(s.cost_per_hour)}/h",
-        )
-        table.add_row(
-            "duration",
-            f"p50 {fmt.millis(m.duration_p50_ms)} · p95 {fmt.millis(m.duration_p95_ms)} · "
-            f"p99 {fmt.millis(m.duration_p99_ms)} · max {fmt.millis(m.duration_max_ms)} · "
-            f"init {fmt.millis(m.init_avg_ms)}",
-        )
+    table.add_row(f"last {window_label(data.window)}", _facts_line(detail.calls()))
+    table.add_row("duration", _facts_line(detail.durations()))
+    table.add_row("cold starts", _facts_line(detail.cold_starts()))
     return table
+
+
+def _facts_line(facts: Sequence[Fact]) -> str:
+    return " · ".join(f"{f.label} {f.text}" for f in facts)
 
 
 def _collection_text(data: DetailData) -> Text:
@@ -131,9 +124,10 @@ def _collection_text(data: DetailData) -> Text:
 
 def _alerts_text(data: DetailData) -> Text:
     text = Text("Alert history\n", style="bold", end="")
-    if not data.alert_events:
+    events = data.detail.alert_events if data.detail else ()
+    if not events:
         text.append("  no alert has fired or been pending for this function", style="")
-    for e in data.alert_events:
+    for e in events:
         value = fmt.MISSING if e.value is None else f"{e.value:g}"
         text.append(f"  {e.at:%Y-%m-%d %H:%M} {e.rule} [{e.severity}] {e.from_state} → {e.to_state} "
                     f"(value {value})\n", style="")

@@ -14,12 +14,12 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
-from opsview.collect import one_line
 from opsview.fleet import FunctionStatus
+from opsview.formatting import one_line
 from opsview.tui.context import TuiContext
 from opsview.tui.loader import load_fleet, load_sparks
 from opsview.tui.messages import FleetLoaded, FleetLoadFailed, SparksLoaded
-from opsview.tui.model import PROVIDERS, FleetSnapshot, ViewState, last_success, visible_rows
+from opsview.tui.model import PROVIDERS, FleetSnapshot, FleetTableView, last_success, visible_rows
 from opsview.tui.widgets.cells import Palette
 from opsview.tui.widgets.fleet_header import FleetHeader
 from opsview.tui.widgets.fleet_table import FleetTable
@@ -82,7 +82,7 @@ class FleetScreen(Screen[None]):
         self._read(self._generation, self.ctx.view)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-read")
-    def _read(self, generation: int, view: ViewState) -> None:
+    def _read(self, generation: int, view: FleetTableView) -> None:
         """The fleet first, so the table paints; then the sparklines, which fill in when they land."""
         worker = get_current_worker()
         now = self.ctx.clock()
@@ -164,7 +164,7 @@ class FleetScreen(Screen[None]):
         if self.snapshot is not None or self.read_error:
             self._show_header()
 
-    def _set_view(self, view: ViewState, *, reread: bool) -> None:
+    def _set_view(self, view: FleetTableView, *, reread: bool) -> None:
         self.ctx.view = view
         if reread:
             self.reload()

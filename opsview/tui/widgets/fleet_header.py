@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from opsview import formatting as fmt
-from opsview.tui.model import FleetSnapshot, SourceProblem, ViewState, age_text, is_stale, window_label
+from opsview.tui.model import FleetSnapshot, FleetTableView, SourceProblem, age_text, is_stale, window_label
 
 
 class SourceBadge(Static):
@@ -40,7 +40,7 @@ class FleetHeader(Vertical):
             yield Horizontal(id="badges")
         yield Static(id="reason", markup=False)
 
-    def show_view(self, view: ViewState, shown: int, total: int) -> None:
+    def show_view(self, view: FleetTableView, shown: int, total: int) -> None:
         parts = [f"window {window_label(view.window)}", f"{shown}/{total} functions", f"sort {view.sort_label()}"]
         parts.append(f"cloud {view.provider or 'all'}")
         if view.text.strip():

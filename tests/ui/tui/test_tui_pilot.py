@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from rich.console import Console
+from shown_text import static_text as text_of
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
@@ -46,13 +45,6 @@ async def wait_for_workers(pilot: Pilot[None]) -> None:
             return
         except WorkerCancelled:
             continue
-
-
-def text_of(widget: Static) -> str:
-    """What a Static shows, as plain text (it may hold a Rich table)."""
-    console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
-    console.print(widget.content)
-    return console.export_text()
 
 
 def fleet(app: OpsviewApp) -> FleetScreen:
@@ -182,13 +174,14 @@ async def test_detail_opens_on_the_cursor_row_and_closes(make_app: MakeApp) -> N
         assert isinstance(detail, DetailScreen)
         assert detail.key == key
         assert detail.data is not None
-        assert detail.data.info is not None
+        assert detail.data.detail is not None
+        found = detail.data.detail.info
         info = text_of(detail.query_one("#detail-info", Static))
-        assert detail.data.info.runtime is not None
-        assert detail.data.info.runtime in info
-        assert f"timeout {detail.data.info.timeout_s:g} s" in info
+        assert found.runtime is not None
+        assert found.runtime in info
+        assert f"timeout {found.timeout_s:g} s" in info
         assert "p99" in info
-        assert detail.data.series, "the detail charts have buckets to draw"
+        assert detail.data.detail.series, "the detail charts have buckets to draw"
         assert "no alert has fired" in text_of(detail.query_one("#detail-alerts", Static))
         await pilot.press("escape")
         assert app.screen is screen

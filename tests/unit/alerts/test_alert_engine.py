@@ -238,7 +238,7 @@ def test_windows_composed_from_shared_segments_give_what_whole_window_reads_give
 ) -> None:
     """Sum and max measures over nested windows are read once per segment and combined; every value,
     state and gap (no data = None, not 0) matches reading each window whole."""
-    from opsview.alerts import engine
+    from opsview.alerts import windows
     from opsview.collectors.demo import build_fleet, window_samples
 
     now = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
@@ -253,15 +253,15 @@ def test_windows_composed_from_shared_segments_give_what_whole_window_reads_give
         rule(name="dropped", measure="invocations", window="15m", op="==", threshold=0, missing="breaching",
              previous={"window": "1h", "op": ">", "threshold": 0}),
     ]
-    needs, _ = engine._read_needs(rules, now)
-    reads, composed = engine._segment_plan(needs)
+    needs, _ = windows.read_needs(rules, now)
+    reads, composed = windows.segment_plan(needs)
     assert composed, "these rules share segments"
     assert sum((b - a).total_seconds() for a, b in reads) < sum((b - a).total_seconds() for a, b in needs)
 
     results = {}
     for mode in ("segments", "whole"):
         if mode == "whole":
-            monkeypatch.setattr(engine, "_segment_plan", lambda needs: (dict(needs), {}))
+            monkeypatch.setattr(windows, "segment_plan", lambda needs: (dict(needs), {}))
         store = SQLiteStore(tmp_path / f"{mode}.db")
         store.upsert_functions(f.info for f in build_fleet(3, 1))
         store.write_samples(window_samples(3, 1, now - timedelta(hours=2, minutes=30), now))

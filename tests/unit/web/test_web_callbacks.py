@@ -6,20 +6,10 @@ import importlib
 from typing import Any
 
 from dash import Dash, no_update
+from shown_text import dash_text as _text
 
 from opsview.web import controls
-from opsview.web.view import ViewState
-
-
-def _text(component: Any) -> str:
-    """All text under a Dash component tree."""
-    if component is None:
-        return ""
-    if isinstance(component, str | int | float):
-        return str(component)
-    if isinstance(component, list | tuple):
-        return " ".join(_text(c) for c in component)
-    return _text(getattr(component, "children", None))
+from opsview.web.view import PageQuery
 
 
 def _find(component: Any, id_: str) -> Any:
@@ -36,8 +26,8 @@ def _find(component: Any, id_: str) -> Any:
 def test_overview_numbers_follow_the_provider_filter(app: Dash) -> None:
     overview = importlib.import_module("opsview.web.pages.overview")
     with app.server.app_context():
-        cards, tops, *_ = overview.update_overview(ViewState().to_data(), 0)
-        aws_cards, *_ = overview.update_overview(ViewState(provider="aws").to_data(), 0)
+        cards, tops, *_ = overview.update_overview(PageQuery().to_data(), 0)
+        aws_cards, *_ = overview.update_overview(PageQuery(provider="aws").to_data(), 0)
     assert [c.id for c in cards] == ["kpi-card-total", "kpi-card-aws", "kpi-card-azure", "kpi-card-gcp"]
     assert [c.id for c in aws_cards] == ["kpi-card-total", "kpi-card-aws"]
     everything = _text(_find(cards, "kpi-total-invocations"))
@@ -51,8 +41,8 @@ def test_overview_numbers_follow_the_provider_filter(app: Dash) -> None:
 def test_overview_series_are_downsampled_per_provider(app: Dash) -> None:
     overview = importlib.import_module("opsview.web.pages.overview")
     with app.server.app_context():
-        _, _, invocations, errors, durations, _ = overview.update_overview(ViewState(range="7d").to_data(), 0)
-        aws = overview.update_overview(ViewState(range="7d", provider="aws").to_data(), 0)[2]
+        _, _, invocations, errors, durations, _ = overview.update_overview(PageQuery(range="7d").to_data(), 0)
+        aws = overview.update_overview(PageQuery(range="7d", provider="aws").to_data(), 0)[2]
     assert sorted(t["name"] for t in invocations["data"]) == ["aws", "azure", "gcp"]
     assert [t["name"] for t in aws["data"]] == ["aws"]
     assert all(len(t["x"]) <= 300 for fig in (invocations, errors, durations) for t in fig["data"])
@@ -62,14 +52,14 @@ def test_overview_series_are_downsampled_per_provider(app: Dash) -> None:
 def test_empty_filter_says_so_instead_of_showing_zeros(app: Dash) -> None:
     overview = importlib.import_module("opsview.web.pages.overview")
     with app.server.app_context():
-        cards, tops, *_ = overview.update_overview(ViewState(provider="aws", region="mars-north-1").to_data(), 0)
+        cards, tops, *_ = overview.update_overview(PageQuery(provider="aws", region="mars-north-1").to_data(), 0)
     assert "No functions match" in _text(cards)
     assert tops == []
 
 
 def test_function_page_handles_azure_keys_and_unknown_functions(app: Dash) -> None:
     function = importlib.import_module("opsview.web.pages.function")
-    view = ViewState().to_data()
+    view = PageQuery().to_data()
     with app.server.app_context():
         info, style, *figs, alerts = function.update_function(
             view, 0, "azure/0f1e2d3c-demo-4b5a-9c8d-7e6f5a4b3c2d/westeurope/orders-func/ProcessOrder")
@@ -88,7 +78,7 @@ def test_function_page_handles_azure_keys_and_unknown_functions(app: Dash) -> No
 def test_alerts_page_has_a_clear_empty_state(app: Dash) -> None:
     alerts = importlib.import_module("opsview.web.pages.alerts")
     with app.server.app_context():
-        firing, pending, silenced, history = alerts.update_alerts(ViewState().to_data(), 0)
+        firing, pending, silenced, history = alerts.update_alerts(PageQuery().to_data(), 0)
     assert "No alerts" in _text(firing)
     assert (pending, silenced, history) == ("", "", "")
 
@@ -96,7 +86,7 @@ def test_alerts_page_has_a_clear_empty_state(app: Dash) -> None:
 def test_grid_rows_link_to_the_function_page_with_the_view(app: Dash) -> None:
     functions = importlib.import_module("opsview.web.pages.functions")
     with app.server.app_context():
-        rows, count = functions.update_grid(ViewState(range="6h", provider="azure").to_data(), 0)
+        rows, count = functions.update_grid(PageQuery(range="6h", provider="azure").to_data(), 0)
     assert count == "18 functions"
     assert {r["cloud"] for r in rows} == {"azure"}
     process = next(r for r in rows if "ProcessOrder" in r["function"])
@@ -109,7 +99,7 @@ def test_shell_restores_controls_from_the_url_and_keeps_them_on_plain_nav(app: D
     restored = controls.resolve_view("?range=24h&provider=gcp", "1h", "", "", None, None, None, "off", None)
     assert restored[:7] == ("24h", "", "", "gcp", None, None, "off")
     view = restored[7]
-    assert ViewState.from_data(view).provider == "gcp"
+    assert PageQuery.from_data(view).provider == "gcp"
     assert restored[-3:] == ("/?range=24h&provider=gcp", "/functions?range=24h&provider=gcp",
                              "/alerts?range=24h&provider=gcp")
     # a nav link without a query keeps the current view, and an unchanged view is not re-sent
@@ -126,7 +116,7 @@ def test_bad_url_shows_a_message_not_an_error(app: Dash) -> None:
 
 
 def test_controls_change_the_view_without_rewriting_the_controls(app: Dash) -> None:
-    out = controls.resolve_view("", "6h", "", "", "aws", None, None, "1m", ViewState().to_data(), from_url=False)
+    out = controls.resolve_view("", "6h", "", "", "aws", None, None, "1m", PageQuery().to_data(), from_url=False)
     assert out[:7] == (no_update,) * 7
-    assert ViewState.from_data(out[7]) == ViewState(range="6h", provider="aws", refresh="1m")
+    assert PageQuery.from_data(out[7]) == PageQuery(range="6h", provider="aws", refresh="1m")
     assert out[9:11] == (False, 60_000)  # auto-refresh every minute

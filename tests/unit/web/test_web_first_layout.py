@@ -9,7 +9,7 @@ import pytest
 from dash import Dash
 from dash.exceptions import PreventUpdate
 
-from opsview.web.view import ViewState
+from opsview.web.view import PageQuery
 
 
 def _layout(app: Dash, referer: str | None) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def test_overview_layout_carries_the_view_its_content_and_the_location(app: Dash
     layout = _layout(app, "http://localhost/?provider=aws&range=6h")
     view = _props(layout, "app-view")
     assert view is not None
-    assert ViewState.from_data(view["data"]) == ViewState(range="6h", provider="aws")
+    assert PageQuery.from_data(view["data"]) == PageQuery(range="6h", provider="aws")
     # both locations hold the browser's address, so neither reports a change (and runs a callback) on load
     for location_id in ("app-url", "_pages_location"):
         location = _props(layout, location_id)
@@ -59,12 +59,12 @@ def test_overview_layout_carries_the_view_its_content_and_the_location(app: Dash
 
 def test_the_initial_callback_skips_content_the_layout_already_carries(app: Dash) -> None:
     overview = importlib.import_module("opsview.web.pages.overview")
-    view = ViewState(provider="gcp").to_data()
+    view = PageQuery(provider="gcp").to_data()
     with app.server.test_request_context("/_dash-update-component", method="POST"):
         with pytest.raises(PreventUpdate):
             overview.update_overview(view, None, view)
         # another view than the one rendered is rendered
-        cards, *_ = overview.update_overview(ViewState(provider="aws").to_data(), None, view)
+        cards, *_ = overview.update_overview(PageQuery(provider="aws").to_data(), None, view)
     assert [c.id for c in cards] == ["kpi-card-total", "kpi-card-aws"]
 
 

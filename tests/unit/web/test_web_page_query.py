@@ -4,20 +4,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from opsview.web.view import MAX_POINTS, ViewState, choose_step, view_from_query
+from opsview.web.view import MAX_POINTS, PageQuery, choose_step, parse_page_query
 
 
 def test_query_round_trips_every_control() -> None:
-    view = ViewState("custom", datetime(2024, 5, 1, 12, tzinfo=UTC), datetime(2024, 5, 1, 18, tzinfo=UTC),
+    view = PageQuery("custom", datetime(2024, 5, 1, 12, tzinfo=UTC), datetime(2024, 5, 1, 18, tzinfo=UTC),
                      "azure", "sub-1", "westeurope", "1m")
-    parsed = view_from_query("?" + view.to_query())
+    parsed = parse_page_query("?" + view.to_query())
     assert parsed.problems == ()
     assert parsed.view == view
 
 
 def test_default_view_gives_a_short_link() -> None:
-    assert ViewState().to_query() == ""
-    assert ViewState(provider="aws").to_query() == "provider=aws"
+    assert PageQuery().to_query() == ""
+    assert PageQuery(provider="aws").to_query() == "provider=aws"
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ def test_default_view_gives_a_short_link() -> None:
     ],
 )
 def test_bad_url_values_fall_back_with_one_clear_line(search: str, problem: str) -> None:
-    parsed = view_from_query(search)
+    parsed = parse_page_query(search)
     assert any(problem in p for p in parsed.problems)
     assert parsed.view.range in ("1h", "6h", "custom")
     assert parsed.view.refresh in ("off", "1m")
@@ -38,8 +38,8 @@ def test_bad_url_values_fall_back_with_one_clear_line(search: str, problem: str)
 
 def test_previous_window_is_the_same_length_just_before() -> None:
     now = datetime(2024, 5, 1, 12, tzinfo=UTC)
-    start, end = ViewState(range="6h").window(now)
-    prev_start, prev_end = ViewState(range="6h").previous_window(now)
+    start, end = PageQuery(range="6h").window(now)
+    prev_start, prev_end = PageQuery(range="6h").previous_window(now)
     assert (end - start, prev_end, prev_end - prev_start) == (timedelta(hours=6), start, timedelta(hours=6))
 
 
