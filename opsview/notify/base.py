@@ -12,6 +12,11 @@ class DeliveryError(Exception):
     """A notification could not be delivered; the message is one line for the check summary."""
 
 
+class PartialDelivery(Exception):  # noqa: N818 - not an error: the notification was delivered
+    """Some receivers of one notifier (Alertmanager replicas) accepted the notification and some did not: it counts
+    as delivered, and the message (one line) names the receivers that failed."""
+
+
 class Notifier(Protocol):
     def send(self, payload: Mapping[str, Any]) -> None:
         """Deliver one notification or raise DeliveryError (or any exception, which counts as a failure)."""
@@ -40,6 +45,10 @@ def build_notifier(config: NotifierConfig) -> Notifier:
         from opsview.notify.apprise_notifier import AppriseNotifier
 
         return AppriseNotifier(config)
+    if config.type == "alertmanager":
+        from opsview.notify.alertmanager import AlertmanagerNotifier
+
+        return AlertmanagerNotifier(config)
     from opsview.notify.stream import JsonlNotifier, StdoutNotifier
 
     if config.type == "jsonl":

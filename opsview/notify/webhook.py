@@ -1,4 +1,5 @@
-"""POST the notification as JSON (`status`, `rule`, `severity`, `alerts: [...]`) to a URL."""
+"""POST the notification as JSON (`status`, `rule`, `severity`, `alerts: [...]`) to a URL, or as Alertmanager's
+webhook payload (`format = "alertmanager"`)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,13 @@ class WebhookNotifier:
         self.url = config.url
         self.headers = {"Content-Type": "application/json", "User-Agent": f"opsview/{__version__}", **config.headers}
         self.timeout = config.timeout.total_seconds()
+        self.format = config.format
 
     def send(self, payload: Mapping[str, Any]) -> None:
+        if self.format == "alertmanager":
+            from opsview.notify.alertmanager import webhook_message
+
+            payload = webhook_message(payload)
         data = json.dumps(payload).encode("utf-8")
         request = urllib.request.Request(self.url, data=data, headers=self.headers, method="POST")
         try:
