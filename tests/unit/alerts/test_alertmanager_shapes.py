@@ -5,6 +5,7 @@ The end-to-end behaviour against a real Alertmanager is in tests/integration/ale
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,29 @@ def test_payloads_queued_before_alerts_carried_their_state_still_convert() -> No
     assert alert.status == "resolved"
     assert alert.ends_at == T0
     assert alert.labels["team"] == "a"
+
+
+def _commented_block(header: str) -> str:
+    text = (Path(__file__).resolve().parents[3] / "config.example.toml").read_text(encoding="utf-8")
+    block = []
+    for line in text[text.index(f"# {header}"):].splitlines():
+        if not line.startswith("#") or line.startswith("# ---"):
+            break
+        body = line[2:] if line.startswith("# ") else line[1:]
+        if body.startswith(" ") or body.startswith("#"):
+            continue  # a continuation comment
+        block.append(body.split("  #")[0].rstrip())
+    return "\n".join(block)
+
+
+def test_config_example_documents_the_alertmanager_and_otlp_keys_and_they_parse() -> None:
+    am = _commented_block("[notifiers.alertmanager]")
+    otlp = _commented_block("[export.otlp]")
+    config = parse_config(am + "\n" + otlp, Path("config.example.toml"))
+    notifier = config.notifiers["alertmanager"]
+    assert notifier.urls == ["http://am-1:9093", "http://am-2:9093"]
+    assert notifier.valid_for == timedelta(minutes=15)
+    assert config.export.otlp.endpoint == "http://collector:4318"
+    assert config.export.otlp.headers_env == {"Authorization": "OTLP_AUTH"}
+    documented = set(re.findall(r"^(\w+) =", otlp, re.MULTILINE))
+    assert documented == set(type(config.export.otlp).model_fields)
