@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from opsview.alerts.model import AlertState
 from opsview.config import Config
 from opsview.fleet import fleet_status
-from opsview.schema import utcnow
+from opsview.schema import Measures, utcnow
 from opsview.store import Store
 
 LABELS = ["provider", "account", "region", "function"]
@@ -95,7 +95,7 @@ def _quantiles(name: str, documentation: str) -> SummaryMetricFamily:
     return SummaryMetricFamily(name, documentation, labels=LABELS)
 
 
-def _add_quantiles(family: SummaryMetricFamily, labels: list[str], measures: Any,
+def _add_quantiles(family: SummaryMetricFamily, labels: list[str], measures: Measures,
                    quantiles: tuple[tuple[str, str], ...]) -> None:
     names = [*LABELS, "quantile"]
     for quantile, attr in quantiles:
