@@ -92,7 +92,7 @@ class AmAlert:
         }
 
 
-def alert_labels(alert: Mapping[str, Any]) -> dict[str, str]:
+def alertmanager_labels(alert: Mapping[str, Any]) -> dict[str, str]:
     """`alertname` (the rule), `severity`, `provider`, `account`, `region`, `function` (the name) and the rule's
     own labels (which never override those six)."""
     key = FunctionKey.parse(alert["function"])
@@ -114,7 +114,7 @@ def alerts_of(payload: Mapping[str, Any], valid_for: timedelta | None) -> list[A
             annotations["description"] = str(alert["description"])
         since = alert.get("since")
         ends = at if status == "resolved" else (at + valid_for if valid_for is not None else None)
-        out.append(AmAlert(status, alert_labels(alert), annotations,
+        out.append(AmAlert(status, alertmanager_labels(alert), annotations,
                            datetime.fromisoformat(since) if since else at, ends, str(alert.get("url") or "")))
     return out
 
