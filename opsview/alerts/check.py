@@ -126,7 +126,7 @@ def run_check(
                     source_errors.extend(f"{report.source}: {e}" for e in report.errors)
         evaluation = evaluate(
             rules, store, now or utcnow(), notifiers=config.notifiers, pricing=config.pricing,
-            resolved_retention=config.alerts.resolved_retention,
+            resolved_retention=config.alerts.resolved_retention, public_url=config.web.public_url,
         )
         delivery = deliver_pending(store, config.notifiers)
     finally:

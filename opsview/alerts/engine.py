@@ -143,10 +143,12 @@ def evaluate(
     pricing: PricingConfig | None = None,
     resolved_retention: timedelta = DEFAULT_RESOLVED_RETENTION,
     forget_unknown_rules: bool = True,
+    public_url: str | None = None,
 ) -> Evaluation:
     """Evaluate every rule at `now`, persist the new states and queue due notifications.
 
-    Call it under the store's "check" lock when notifiers are given (see `opsview check`).
+    Call it under the store's "check" lock when notifiers are given (see `opsview check`). `public_url` (the web
+    dashboard's address) puts a link to each function's page into the notifications.
     """
     if now.tzinfo is None:
         raise ValueError("evaluate() needs a timezone-aware `now`")
@@ -207,6 +209,7 @@ def evaluate(
         notifiers or {},
         {(e.notifier, e.rule, e.key): e for e in store.alert_ledger()},
         now,
+        public_url,
     )
     store.apply_alert_changes(
         AlertChanges(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import string
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -215,11 +215,13 @@ class AlertsConfig(Model):
 
 
 class NotifierConfig(Model):
-    type: Literal["webhook", "apprise", "stdout", "jsonl"]
+    type: Literal["webhook", "apprise", "stdout", "jsonl", "alertmanager"]
     """webhook POSTs JSON; apprise takes any Apprise URL (Slack, Teams, PagerDuty, email, ...);
-    stdout and jsonl write one JSON object per notification for pipelines."""
+    stdout and jsonl write one JSON object per notification for pipelines; alertmanager pushes alerts to
+    Prometheus Alertmanager's API (every replica), which then routes, groups, silences and notifies."""
     url: str | None = None
-    """Target URL (webhook, apprise)."""
+    """Target URL (webhook, apprise); for alertmanager the base URL of each replica, one or a list
+    (url = ["http://am-1:9093", "http://am-2:9093"], as Prometheus sends to all of them)."""
     urls: StrList = Field(default_factory=list)
     """Several Apprise URLs."""
     path: str | None = None
@@ -238,9 +240,40 @@ class NotifierConfig(Model):
     """Extra attempts within one check after a failed delivery; what still fails is retried by the next check."""
     backoff: Duration = timedelta(seconds=1)
     """Wait before the first retry; doubled on each further one."""
+    format: Literal["opsview", "alertmanager"] = "opsview"
+    """(webhook) the body: opsview's JSON, or Alertmanager's webhook payload (version 4) so receivers built for
+    Alertmanager (PagerDuty, Grafana OnCall, chat bridges) work unchanged."""
+    valid_for: Duration = timedelta(minutes=15)
+    """(alertmanager) each send sets a firing alert's endsAt this far ahead, so Alertmanager resolves an alert
+    opsview stopped re-sending; keep it several check intervals long (Prometheus uses 4 evaluation intervals)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alertmanager_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("type") != "alertmanager":
+            return data
+        data = dict(data)
+        if isinstance(data.get("url"), list):  # every replica, as in Prometheus' alertmanagers config
+            more = data.get("urls", [])
+            data["urls"] = [*data.pop("url"), *([more] if isinstance(more, str) else more)]
+        # Alertmanager's contract: clients re-send firing alerts at every evaluation and Alertmanager
+        # applies its own repeat_interval (https://prometheus.io/docs/alerting/latest/clients/).
+        data.setdefault("repeat_interval", "0s")
+        return data
 
     @model_validator(mode="after")
     def _target(self) -> NotifierConfig:
+        if self.type == "alertmanager":
+            if not (self.url or self.urls):
+                raise ValueError('an "alertmanager" notifier needs url (one replica or a list of all)')
+            if self.repeat_interval:
+                raise ValueError("alertmanager notifiers re-send every evaluation (Alertmanager's contract); "
+                                 "set repeat_interval on the Alertmanager route instead")
+            if not self.send_resolved:
+                raise ValueError("alertmanager notifiers always send resolves (Alertmanager needs them); "
+                                 "set send_resolved on the Alertmanager receiver instead")
+        if self.format != "opsview" and self.type != "webhook":
+            raise ValueError('format applies to "webhook" notifiers only')
         if self.type == "webhook" and not self.url:
             raise ValueError('a "webhook" notifier needs url')
         if self.type == "apprise" and not (self.url or self.urls):

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from opsview.config.alerts import AlertsConfig, NotifierConfig
 from opsview.config.base import Duration, Model
+from opsview.config.export import ExportConfig
 from opsview.config.sources import SourcesConfig
 from opsview.config.views import TuiConfig, WebConfig
 from opsview.schema import DEFAULT_PRICES, Price
@@ -67,6 +68,7 @@ class Config(Model):
     notifiers: dict[str, NotifierConfig] = Field(default_factory=dict)
     tui: TuiConfig = Field(default_factory=TuiConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
     path: Path | None = Field(default=None, exclude=True)
     """Where this config was read from (set by the loader, not a file key)."""
 
