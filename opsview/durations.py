@@ -5,16 +5,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from opsview.formatting import quoted
+
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 EXAMPLES = "e.g. 30s, 5m, 1h30m, 7d"
 _MAX_SECONDS = float(timedelta.max.days * 86400)
 """Past this a `timedelta` overflows (about 2.7 million years): such a duration is refused, not crashed on."""
-
-
-def _shown(text: str) -> str:
-    """The input as quoted in an error, cut so a 400-digit value still makes a readable line."""
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_duration(text: str) -> timedelta:
@@ -30,9 +27,9 @@ def parse_duration(text: str) -> timedelta:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if pos != len(cleaned) or not cleaned:
-        raise ValueError(f'invalid duration "{_shown(text)}" (expected {EXAMPLES})')
+        raise ValueError(f"invalid duration {quoted(text)} (expected {EXAMPLES})")
     if not total < _MAX_SECONDS:  # also catches inf from a 400-digit number
-        raise ValueError(f'duration "{_shown(text)}" is too long')
+        raise ValueError(f"duration {quoted(text)} is too long")
     return timedelta(seconds=total)
 
 

@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from opsview.config import Config, ConfigError, load_config
-from opsview.durations import EXAMPLES, format_duration, parse_duration
+from opsview.durations import format_duration, parse_duration
 from opsview.logs import setup_logging
 from opsview.store import Store, StoreError, open_store
 
@@ -88,8 +88,8 @@ class DurationType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
             return value
         try:
             delta = parse_duration(value)
-        except ValueError:
-            self.fail(f'invalid duration "{value}" (expected {EXAMPLES})', param, ctx)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
         if delta.total_seconds() <= 0:
             self.fail(f'duration must be positive, got "{value}"', param, ctx)
         if delta > MAX_OPTION_DURATION:

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from opsview.config.base import Duration, Model, finite, within
 from opsview.config.sources import StrList
 from opsview.durations import format_duration
+from opsview.formatting import quoted
 from opsview.schema import ALL_MEASURES
 
 _DATAPOINTS = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -40,7 +41,8 @@ def template_problems(text: str) -> list[str]:
     except ValueError as exc:
         return [f"bad template {text!r} ({exc}); write {{{{ and }}}} for literal braces"]
     return [
-        f"unknown placeholder {{{name}}} (expected one of: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)})"
+        f"unknown placeholder {{{quoted(name)[1:-1]}}} "
+        f"(expected one of: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)})"
         for name in names
         if name.split(".")[0].split("[")[0] not in TEMPLATE_FIELDS
     ]
@@ -184,9 +186,9 @@ class RuleConfig(Model):
             return None
         match = _DATAPOINTS.match(value)
         if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-            raise ValueError(f'invalid datapoints "{value}" (expected "M/N" with 1 <= M <= N, e.g. "3/5")')
+            raise ValueError(f'invalid datapoints {quoted(value)} (expected "M/N" with 1 <= M <= N, e.g. "3/5")')
         if int(match.group(2)) > _MAX_DATAPOINTS:
-            raise ValueError(f'datapoints "{value}": N must be at most {_MAX_DATAPOINTS}')
+            raise ValueError(f"datapoints {quoted(value)}: N must be at most {_MAX_DATAPOINTS}")
         return f"{int(match.group(1))}/{int(match.group(2))}"
 
     @field_validator("annotations")

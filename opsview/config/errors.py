@@ -7,6 +7,7 @@ so `opsview rules validate` and the command that refuses to start print the same
 from __future__ import annotations
 
 import math
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,6 +19,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from opsview.config.keylines import KeyLines, line_of
+from opsview.formatting import quoted
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 Loc = tuple[int | str, ...]
 """A key path into the file: table and key names, and list indexes."""
@@ -64,13 +68,15 @@ def in_file_order(problems: Iterable[Problem]) -> list[Problem]:
 
 
 def format_loc(loc: Sequence[int | str]) -> str:
-    """`("alerts", "rules", 1, "for")` -> `alerts.rules[1].for`."""
+    """`("alerts", "rules", 1, "for")` -> `alerts.rules[1].for`; a key that is not a bare TOML key is quoted
+    as TOML would (`notifiers."on call".url`)."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else part
+            name = part if _BARE_KEY.fullmatch(part) else quoted(part, 60)
+            out += f".{name}" if out else name
     return out
 
 
@@ -103,7 +109,9 @@ def explain(error: ErrorDetails | Mapping[str, Any], root: type[BaseModel]) -> s
         "less_than": ("less than", "lt"),
     }.get(kind)
     if bounds and bounds[1] in ctx:
-        return f"must be {bounds[0]} {ctx[bounds[1]]}, got {describe(value)}"
+        limit = ctx[bounds[1]]
+        shown = f"{limit:g}" if isinstance(limit, float) else str(limit)
+        return f"must be {bounds[0]} {shown}, got {describe(value)}"
     expected = {
         "int_type": "an integer",
         "int_parsing": "an integer",
@@ -135,7 +143,7 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, str):
-        text = f'"{value}"'
+        return quoted(value, 60)
     elif isinstance(value, dict):
         return "a table"
     elif isinstance(value, list):

@@ -8,6 +8,7 @@ multi-line string is text, not a key). Values themselves are skipped, not interp
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from collections.abc import Mapping
 
@@ -21,10 +22,8 @@ _SCALAR_END = frozenset(",]}\n#")
 def key_lines(text: str) -> dict[Loc, int]:
     """Map every key path the file spells out (and each shorter path leading to it) to its first line."""
     scanner = _Scanner(text)
-    try:
+    with contextlib.suppress(_StopScanError, RecursionError):  # what was mapped before still names lines
         scanner.document()
-    except (_Stop, RecursionError):  # what was mapped before the surprise still names lines
-        pass
     return scanner.lines
 
 
@@ -37,7 +36,7 @@ def line_of(lines: KeyLines, loc: Loc) -> int | None:
     return None
 
 
-class _Stop(Exception):
+class _StopScanError(Exception):
     """Text the scanner does not follow (it only ever sees files tomllib accepted)."""
 
 
@@ -61,7 +60,7 @@ class _Scanner:
 
     def expect(self, char: str) -> None:
         if self.peek() != char:
-            raise _Stop
+            raise _StopScanError
         self.advance()
 
     def skip_blank(self, newlines: bool) -> None:
@@ -131,7 +130,7 @@ class _Scanner:
                 while self.pos < len(self.text) and self.text[self.pos] in _BARE:
                     self.pos += 1
                 if self.pos == start:
-                    raise _Stop
+                    raise _StopScanError
                 names.append(self.text[start : self.pos])
             self.skip_blank(newlines=False)
             if self.peek() != ".":
@@ -151,7 +150,7 @@ class _Scanner:
             while self.pos < len(self.text) and self.text[self.pos] not in _SCALAR_END:
                 self.pos += 1
             if self.pos == start:
-                raise _Stop
+                raise _StopScanError
 
     def string(self) -> None:
         quote = self.peek()
@@ -168,7 +167,7 @@ class _Scanner:
                     return
                 else:
                     self.advance()
-            raise _Stop
+            raise _StopScanError
         self.advance()
         while self.pos < len(self.text):
             char = self.text[self.pos]
@@ -178,10 +177,10 @@ class _Scanner:
                 self.pos += 1
                 return
             elif char == "\n":
-                raise _Stop
+                raise _StopScanError
             else:
                 self.pos += 1
-        raise _Stop
+        raise _StopScanError
 
     def array(self, path: Loc) -> None:
         self.advance()
@@ -192,7 +191,7 @@ class _Scanner:
                 self.advance()
                 return
             if self.pos >= len(self.text):
-                raise _Stop
+                raise _StopScanError
             start = self.pos
             self.record(path + (index,))
             self.value(path + (index,))
@@ -201,7 +200,7 @@ class _Scanner:
                 self.advance()
                 index += 1
             elif self.pos == start:
-                raise _Stop
+                raise _StopScanError
 
     def inline_table(self, path: Loc) -> None:
         self.advance()
@@ -211,7 +210,7 @@ class _Scanner:
                 self.advance()
                 return
             if self.pos >= len(self.text):
-                raise _Stop
+                raise _StopScanError
             sub = path + tuple(self.key())
             self.skip_blank(newlines=False)
             self.expect("=")
@@ -228,5 +227,5 @@ def _decode_quoted(raw: str) -> str:
     try:
         value = tomllib.loads(f"k = {raw}")["k"]
     except tomllib.TOMLDecodeError:
-        raise _Stop from None
+        raise _StopScanError from None
     return str(value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -110,16 +110,19 @@ class SourcesConfig(Model):
     gcp: list[GcpSource] = Field(default_factory=list)
 
     def all(self) -> list[AnySource]:
-        """Every enabled source, each with a unique name."""
-        out: list[AnySource] = []
+        """Every enabled source, each with its name (names are unique in a loaded config)."""
+        return [source for _, _, source in self.named()]
+
+    def named(self) -> Iterator[tuple[str, int, AnySource]]:
+        """(type, index in its [[sources.TYPE]] list, source with its name) of every enabled source; an
+        unnamed source is called by its type, plus its position when there are several of that type."""
         groups: tuple[Sequence[AnySource], ...] = (self.demo, self.aws, self.azure, self.gcp)
         for group in groups:
             for index, source in enumerate(group):
                 if not source.enabled:
                     continue
                 name = source.name or (source.type if len(group) == 1 else f"{source.type}-{index + 1}")
-                out.append(source.model_copy(update={"name": name}))
-        return out
+                yield source.type, index, source.model_copy(update={"name": name})
 
 
 AnySource = DemoSource | AwsSource | AzureSource | GcpSource

@@ -149,21 +149,17 @@ def _cross_checks(config: Config, lines: KeyLines) -> list[Problem]:
     path = config.path
     out: list[Problem] = []
     names: dict[str, Loc] = {}
-    groups = {"demo": config.sources.demo, "aws": config.sources.aws, "azure": config.sources.azure,
-              "gcp": config.sources.gcp}
-    for kind, group in groups.items():
-        for index, source in enumerate(group):
-            if not source.enabled:
-                continue
-            name = source.name or (kind if len(group) == 1 else f"{kind}-{index + 1}")
-            loc: Loc = ("sources", kind, index) + (("name",) if source.name else ())
-            if name in names:
-                other = line_of(lines, names[name])
-                also = f" (also on line {other})" if other else ""
-                out.append(problem_at(path, lines, loc,
-                                      f"duplicate source name {name!r}{also}: give each source a unique name"))
-            else:
-                names[name] = loc
+    for kind, index, source in config.sources.named():
+        name = source.name or kind
+        loc: Loc = ("sources", kind, index)
+        loc += ("name",) if (*loc, "name") in lines else ()
+        if name in names:
+            other = line_of(lines, names[name])
+            also = f" (also on line {other})" if other else ""
+            out.append(problem_at(path, lines, loc,
+                                  f"duplicate source name {name!r}{also}: give each source a unique name"))
+        else:
+            names[name] = loc
     store, since = config.store.retention, config.collect.since
     if since > store:
         out.append(problem_at(
