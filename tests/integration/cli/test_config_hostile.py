@@ -47,7 +47,8 @@ CASES: dict[str, Case] = {
                           r":4: alerts\.rules\[0\]\.threshold: expected a finite number, got -inf$"),
     "1e300 threshold": Case(RULE.replace("threshold = 1", "threshold = 1e300"),
                             r":4: alerts\.rules\[0\]\.threshold: must be at most 1e\+15, got 1e\+300$"),
-    "1e300 seconds": Case("[store]\nretention = 1e300\n", r":2: store\.retention: duration of 1e\+300 seconds is too long$"),
+    "1e300 seconds": Case("[store]\nretention = 1e300\n",
+                          r":2: store\.retention: duration of 1e\+300 seconds is too long$"),
     "huge day count": Case('[store]\nretention = "99999999999999d"\n',
                            r':2: store\.retention: duration "99999999999999d" is too long$'),
     "400-digit duration": Case(f'[collect]\nsince = "{"9" * 400}s"\n',
@@ -56,7 +57,8 @@ CASES: dict[str, Case] = {
                         r":2: collect\.interval: expected a duration \(e\.g\. 30s, 5m, 1h30m, 7d\), got inf$"),
     "huge interval": Case('[collect]\ninterval = "400d"\n', r":2: collect\.interval: must be at most 1d, got 400d$"),
     "negative for": Case(RULE + "for = -300\n", r":5: alerts\.rules\[0\]\.for: must not be negative, got -5m$"),
-    "sub-minute window": Case(RULE + 'window = "30s"\n', r":5: alerts\.rules\[0\]\.window: must be at least 1m, got 30s$"),
+    "sub-minute window": Case(RULE + 'window = "30s"\n',
+                              r":5: alerts\.rules\[0\]\.window: must be at least 1m, got 30s$"),
     "zero timeout": Case('[notifiers.n]\ntype = "stdout"\ntimeout = "0s"\n',
                          r":3: notifiers\.n\.timeout: must be at least 100ms, got 0s$"),
     "zero repeat": Case('[notifiers.n]\ntype = "stdout"\nrepeat_interval = 0\n',
@@ -65,14 +67,16 @@ CASES: dict[str, Case] = {
                      r":2: collect\.concurrency: must be at most 64, got 100000000000000000000000000000$"),
     "5000-digit int": Case(f"[collect]\nconcurrency = {'9' * 5000}\n",
                            r":2: TOML value error: a number with thousands of digits$"),
-    "negative seed": Case("[[sources.demo]]\nseed = -1\n", r":2: sources\.demo\[0\]\.seed: must be at least 0, got -1$"),
+    "negative seed": Case("[[sources.demo]]\nseed = -1\n",
+                          r":2: sources\.demo\[0\]\.seed: must be at least 0, got -1$"),
     "nan price": Case("[pricing.aws]\nper_million_requests = nan\nper_gb_second = 0\n",
                       r":2: pricing\.aws\.per_million_requests: expected a finite number, got nan$"),
     "percent error rate": Case(RULE.replace('"errors"', '"error_rate"').replace("threshold = 1", "threshold = 5"),
                                r":4: alerts\.rules\[0\]\.threshold: error_rate is a fraction \(0\.05 = 5%\): "
                                r"threshold 5 is never reached \(expected 0 to 1\)$"),
     "retention below since": Case('[store]\nretention = "1h"\n[collect]\nsince = "2h"\n',
-                                  r":2: store\.retention: store\.retention \(1h\) is shorter than collect\.since \(2h\): "
+                                  r":2: store\.retention: store\.retention \(1h\) is shorter than "
+                                  r"collect\.since \(2h\): "
                                   r"a first collection would delete the samples it just wrote$"),
     "rule reads past retention": Case('[store]\nretention = "1d"\n' + RULE + 'window = "2d"\n',
                                       r":7: alerts\.rules\[0\]\.window: the rule looks back 2d but store\.retention "
