@@ -43,7 +43,6 @@ class FileReport:
 @dataclass
 class _Parsed:
     path: Path
-    text: str
     data: dict[str, Any]
     lines: KeyLines
 
@@ -103,7 +102,7 @@ def _read(path: Path) -> _Parsed | Problem:
     data = parse_toml(text, path)
     if isinstance(data, Problem):
         return data
-    return _Parsed(path, text, data, key_lines(text))
+    return _Parsed(path, data, key_lines(text))
 
 
 # --- the config file ---------------------------------------------------------------------------
@@ -121,7 +120,7 @@ def check_config_text(text: str, path: Path) -> tuple[Config | None, FileReport]
     data = parse_toml(text, path)
     if isinstance(data, Problem):
         return None, FileReport(path, [data])
-    return _check_config(_Parsed(path, text, data, key_lines(text)))
+    return _check_config(_Parsed(path, data, key_lines(text)))
 
 
 def _check_config(parsed: _Parsed) -> tuple[Config | None, FileReport]:

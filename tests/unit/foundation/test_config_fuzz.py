@@ -227,16 +227,17 @@ class Writer:
         self.lines.extend(((head + text) if prefix_only else f"{head} = {text}").split("\n"))
 
     def inline(self, loc: tuple[int | str, ...], value: Any, line: int) -> str:
-        if isinstance(value, dict):
-            parts = []
-            for key, inner in value.items():
-                self.where.setdefault((*loc, key), line)
-                parts.append(f"{toml_key(key)} = {self.inline((*loc, key), inner, line)}")
-            return "{ " + ", ".join(parts) + " }" if parts else "{}"
-        if isinstance(value, list):
-            for index in range(len(value)):
-                self.where.setdefault((*loc, index), line)
-            return "[" + ", ".join(self.inline((*loc, i), v, line) for i, v in enumerate(value)) + "]"
+        if isinstance(value, dict | list):  # a multi-line string inside moves what follows it down
+            items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+            out = "{ " if isinstance(value, dict) else "["
+            for number, (key, inner) in enumerate(items):
+                here = line + out.count("\n")
+                self.where.setdefault((*loc, key), here)
+                head = f"{toml_key(key)} = " if isinstance(key, str) else ""
+                out += ("" if number == 0 else ", ") + head + self.inline((*loc, key), inner, here)
+            if isinstance(value, dict):
+                return out + " }" if items else "{}"
+            return out + "]"
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, float):
