@@ -98,6 +98,7 @@ def plan_notifications(
                     entry is None
                     or entry.status != "firing"
                     or entry.active_since != record.active_since
+                    or notifier.type == "alertmanager"  # re-sent every evaluation: Alertmanager's contract
                     or now - entry.at >= notifier.repeat_interval
                 )
                 status = "firing"

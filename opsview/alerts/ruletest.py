@@ -14,18 +14,14 @@ from typing import Any
 
 from opsview.alerts.engine import evaluate
 from opsview.alerts.model import AlertState
-from opsview.alerts.rules import read_rule_file, resolve_globs
+from opsview.alerts.rules import load_rule_test
 from opsview.config import ConfigError, RuleConfig
-from opsview.config.alerts import RuleTestConfig, SeriesConfig
+from opsview.config.alerts import SERIES_MEASURES, RuleTestConfig, SeriesConfig, expand_series
 from opsview.durations import format_duration
 from opsview.schema import COUNT_MEASURES, FunctionInfo, FunctionKey, Sample
 from opsview.store.sqlite import SQLiteStore
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-_SERIES_MEASURES = (
-    "invocations", "errors", "throttles", "cold_starts", "duration_p50_ms", "duration_p95_ms", "duration_p99_ms",
-    "duration_max_ms", "duration_avg_ms",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,23 +34,9 @@ class TestOutcome:
         return not self.failures
 
 
-def expand(text: str) -> list[float | None]:
-    """`5 10x3 _ _x2` -> 5, 10, 10, 10, None, None, None (`_` = no bucket)."""
-    out: list[float | None] = []
-    for token in text.split():
-        value, _, times = token.partition("x")
-        try:
-            count = int(times) if times else 1
-            item = None if value == "_" else float(value)
-        except ValueError:
-            raise ValueError(f"bad series value {token!r} (expected V, VxN or _)") from None
-        out.extend([item] * count)
-    return out
-
-
 def _samples(series: SeriesConfig, interval: timedelta) -> list[Sample]:
     key = FunctionKey.parse(series.function)
-    columns = {name: expand(getattr(series, name)) for name in _SERIES_MEASURES}
+    columns = {name: expand_series(getattr(series, name)) for name in SERIES_MEASURES}
     length = max((len(v) for v in columns.values()), default=0)
     out = []
     for i in range(length):
@@ -110,10 +92,7 @@ def run_test(test: RuleTestConfig, rules: list[RuleConfig]) -> TestOutcome:
 
 def run_file(path: Path) -> list[TestOutcome]:
     """Raises ConfigError when the file (or a rule file it names) is invalid."""
-    parsed = read_rule_file(path)
-    rules = list(parsed.rules)
-    for extra in resolve_globs(list(parsed.rule_files), path.parent):
-        rules.extend(read_rule_file(extra).rules)
+    parsed, rules = load_rule_test(path)
     if not parsed.tests:
         raise ConfigError(f"{path}: no [[tests]] in this file")
     return [run_test(test, rules) for test in parsed.tests]

@@ -24,14 +24,17 @@ Examples:
   opsview rules validate opsview.toml            # the config and every file its alerts.rule_files names
   opsview rules validate rules/*.toml""",
 )
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
-    """Check syntax and meaning of config or rule files; one line per problem, exit 2 if any."""
-    from opsview.alerts.validate import validate_files
+    """Check config or rule files exactly as every other command loads them; one line per problem
+    (file:line: key: what), exit 2 if any."""
+    from opsview.config.validation import check_files
 
-    problems, good = validate_files(list(files))
+    reports = check_files(list(files))
+    problems = [problem for report in reports for problem in report.problems]
+    good = sum(report.good_rules for report in reports)
     for problem in problems:
-        click.echo(problem, err=True)
+        click.echo(str(problem), err=True)
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
         sys.exit(2)
@@ -57,7 +60,7 @@ Example:
   opsview rules test rules/tests.toml
 Exit 0 when every test passes, 1 when one fails, 2 when a file is invalid.""",
 )
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def test(files: tuple[Path, ...]) -> None:
     """Run rule unit tests: given input series and evaluation times, expect which alerts fire."""
     from opsview.alerts.ruletest import run_file
