@@ -33,7 +33,7 @@ def _session() -> boto3.Session:
 @pytest.fixture
 def stubbed() -> Iterator[tuple[AwsCollector, dict[str, Stubber]]]:
     collector = AwsCollector(AwsSource(name="prod", regions=[REGION]), session_factory=_session,
-                             insights_deadline_s=5.0)
+                             insights_deadline_s=5.0, now=lambda: NOW)
     stubs = {svc: Stubber(collector._client(svc, REGION)) for svc in ("sts", "lambda", "logs", "cloudwatch")}
     for stub in stubs.values():
         stub.activate()
@@ -44,7 +44,7 @@ def stubbed() -> Iterator[tuple[AwsCollector, dict[str, Stubber]]]:
          "Runtime": "python3.12", "MemorySize": 1024, "Timeout": 30},
     ]})
     stubs["logs"].add_response("describe_log_groups", {"logGroups": [{"logGroupName": "/aws/lambda/checkout"}]},
-                               {"logGroupNamePrefix": "/aws/lambda/"})
+                               {"logGroupIdentifiers": ["/aws/lambda/checkout"]})
     yield collector, stubs
     for stub in stubs.values():
         stub.deactivate()
@@ -66,7 +66,7 @@ def test_percentiles_and_insights_cold_starts(stubbed: tuple[AwsCollector, dict[
     stubs["cloudwatch"].add_response("get_metric_data", {"MetricDataResults": page1, "NextToken": "page2"})
     stubs["cloudwatch"].add_response("get_metric_data", {"MetricDataResults": page2},
                                      {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY,
-                                      "ScanBy": "TimestampAscending", "NextToken": "page2"})
+                                      "ScanBy": "TimestampAscending", "MaxDatapoints": 100_800, "NextToken": "page2"})
     stubs["logs"].add_response("start_query", {"queryId": "q-1"})
     stubs["logs"].add_response("get_query_results", {"status": "Running", "results": []}, {"queryId": "q-1"})
     stubs["logs"].add_response("get_query_results", {"status": "Complete", "results": [[
