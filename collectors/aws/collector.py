@@ -336,7 +336,8 @@ def _unreadable(sources: dict[str, LogSource]) -> list[str]:
     notes = []
     for reason, names in sorted(by_reason.items()):
         shown = ", ".join(sorted(names)[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        notes.append(f"cold starts unknown for {len(names)} functions ({reason}): {shown}")
+        noun = "function" if len(names) == 1 else "functions"
+        notes.append(f"cold starts unknown for {len(names)} {noun} ({reason}): {shown}")
     return notes
 
 
