@@ -65,10 +65,6 @@ def test_logging_config_decides_where_cold_starts_are_read(moto_url: str, method
 
     result = collector.collect(CollectRequest(start=now - timedelta(minutes=10), end=now))
 
-    (health,) = result.health
-    assert health.ok, health.error
-    assert "cold starts unknown for 1 function (SystemLogLevel WARN drops REPORT records): quiet" in (
-        health.error or "")
     got = {s.key.name: (s.invocations, s.cold_starts, s.init_avg_ms) for s in result.samples}
     assert got == {
         "plain": (2, 1, 200.0),
@@ -76,6 +72,10 @@ def test_logging_config_decides_where_cold_starts_are_read(moto_url: str, method
         "orders": (3, 2, 500.0),  # read from the shared group, by stream
         "refunds": (2, 0, None),  # its records were read and held no cold start
     }
+    (health,) = result.health
+    assert health.ok, health.error
+    assert "cold starts unknown for 1 function (SystemLogLevel WARN drops REPORT records): quiet" in (
+        health.error or "")  # said, though not a failure: the setup, not this refresh, leaves them unknown
 
 
 def test_no_insights_query_can_reach_the_row_cap(moto_url: str) -> None:
@@ -95,12 +95,12 @@ def test_no_insights_query_can_reach_the_row_cap(moto_url: str) -> None:
 
     result = collector.collect(CollectRequest(start=first, end=now))
 
-    (health,) = result.health
-    assert health.ok, health.error
-    assert all(len(q.rows) < 10_000 for q in insights.queries.values())
     with_metrics = {s.start: (s.invocations, s.cold_starts) for s in result.samples if s.invocations is not None}
     assert with_metrics == {first: (1, 1), last: (1, 1)}
     assert sum(s.cold_starts or 0 for s in result.samples) == minutes
+    assert all(len(q.rows) < 10_000 for q in insights.queries.values())  # planned below the cap, not rescued
+    (health,) = result.health
+    assert health.ok, health.error
 
 
 def test_a_capped_result_is_asked_again_in_parts(moto_url: str) -> None:
@@ -121,11 +121,11 @@ def test_a_capped_result_is_asked_again_in_parts(moto_url: str) -> None:
 
     result = collector.collect(CollectRequest(start=first, end=now))
 
-    (health,) = result.health
-    assert health.ok, health.error
-    assert any(len(q.rows) >= 10_000 for q in insights.queries.values())  # the first answer was capped
     cold = {s.start: s.cold_starts for s in result.samples}
     assert cold == {first + timedelta(minutes=m): 1 - m % 2 for m in range(60)}
+    assert any(len(q.rows) >= 10_000 for q in insights.queries.values())  # the first answer was capped
+    (health,) = result.health
+    assert health.ok, health.error
 
 
 def test_a_failed_poll_stops_the_queries_already_started(moto_url: str) -> None:
