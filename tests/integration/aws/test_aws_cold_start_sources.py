@@ -18,8 +18,9 @@ from datetime import timedelta
 
 import pytest
 from aws_fakes import FakeInsights
-from aws_fleet import ACCOUNT, Record, deploy, put_metrics, report, write_logs
+from aws_fleet import ACCOUNT, Record, client, deploy, put_metrics, report, write_logs
 
+from opsview.collectors.aws.coldstarts import INSIGHTS_QUERY
 from opsview.collectors.aws.collector import AwsCollector
 from opsview.collectors.base import CollectRequest
 from opsview.config import AwsSource
@@ -149,3 +150,21 @@ def test_a_failed_poll_stops_the_queries_already_started(moto_url: str) -> None:
     (health,) = result.health
     assert health.ok, health.error
     assert {s.key.name: s.cold_starts for s in result.samples} == dict.fromkeys(names, 1)
+
+
+def test_fake_insights_keeps_the_documented_limits(moto_url: str) -> None:
+    """The fake itself: at most `limit` rows come back, and StopQuery fails on a query that has ended."""
+    region = "eu-north-1"
+    first = floor_time(utcnow(), 60) - timedelta(minutes=8)
+    write_logs(moto_url, region, "/aws/lambda/f", [
+        report("2026/01/01/[$LATEST]aa", first + timedelta(minutes=m), f"r{m}", init_ms=10.0) for m in range(8)])
+    logs = client(moto_url, "logs", region)
+    insights = FakeInsights(ACCOUNT, region, polls=0)
+    insights.attach(logs)
+    query_id = logs.start_query(logGroupNames=["/aws/lambda/f"], startTime=int(first.timestamp()),
+                                endTime=int(first.timestamp()) + 8 * 60 - 1, queryString=INSIGHTS_QUERY,
+                                limit=5)["queryId"]
+    reply = logs.get_query_results(queryId=query_id)
+    assert (reply["status"], len(reply["results"])) == ("Complete", 5)
+    with pytest.raises(logs.exceptions.InvalidParameterException):
+        logs.stop_query(queryId=query_id)

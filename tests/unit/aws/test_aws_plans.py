@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opsview.collectors.aws.coldstarts import MAX_ROWS, QueryUnit, plan_queries
+from opsview.collectors.aws.coldstarts import MAX_ROWS, ColdStartResult, ColdStats, QueryUnit, plan_queries
+from opsview.collectors.aws.collector import _merge_cold
 from opsview.collectors.aws.logsources import function_from_stream, group_readers, log_source
 from opsview.collectors.aws.metrics import Segment, plan_segments
-from opsview.schema import to_epoch
+from opsview.schema import FunctionKey, Sample, from_epoch, to_epoch
 
 NOW = datetime(2026, 6, 1, 12, 34, 56, tzinfo=UTC)
 
@@ -99,3 +100,19 @@ def test_logging_config_names_the_group_and_what_can_be_expected() -> None:
     assert function_from_stream("2024/05/01/orders[$LATEST]0a1b2c") == "orders"
     assert function_from_stream("2024/05/01/orders[7]0a1b2c") == "orders"
     assert function_from_stream("2024/05/01/[$LATEST]0a1b2c") is None
+
+
+def test_cold_starts_merge_into_the_bucket_of_their_segment() -> None:
+    """Minute bins of cold starts inside a 5-minute segment go to the 5-minute bucket that covers them; a
+    bucket any part of which was not read keeps `None` rather than a partial count."""
+    key = FunctionKey("aws", "1", "r", "fn")
+    segment = Segment(3000, 3000 + 4 * 300, 300)
+    samples = [Sample(key=key, start=from_epoch(t), period_s=300, invocations=10) for t in (3000, 3300, 3600, 3900)]
+    cold = ColdStartResult(read={"fn"})
+    cold.buckets[("fn", 3060)] = ColdStats(1, 100.0, 100.0)
+    cold.buckets[("fn", 3240)] = ColdStats(3, 300.0, 400.0)
+    cold.buckets[("fn", 3660)] = ColdStats(2, 50.0, 50.0)
+    cold.mark_gap(["fn"], 3600, 3660)  # that query failed: the bucket at 3600 is not fully known
+    merged = _merge_cold(samples, cold, {"fn": key}, [segment])
+    assert [(to_epoch(s.start), s.cold_starts, s.init_avg_ms, s.init_p95_ms) for s in merged] == [
+        (3000, 4, 250.0, 400.0), (3300, 0, None, None), (3600, None, None, None), (3900, 0, None, None)]
