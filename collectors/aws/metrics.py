@@ -6,7 +6,8 @@ The CloudWatch rules this module is built on:
 
 - Datapoints are stamped `StartTime + k * Period`, not on epoch multiples of the period, and CloudWatch first
   rounds `StartTime` down to the minute (younger than 15 days), the 5 minutes (15-63 days) or the hour (older)
-  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html, `StartTime`).
+  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html, `StartTime`;
+  the stamping at StartTime is shown in https://github.com/boto/boto3/issues/3457).
   Every segment below starts on a multiple of its period, so its buckets are where CloudWatch puts them.
 - When `StartTime` is more than 3 hours old the period must be a multiple of 60 s (up to 15 days old), 300 s
   (15-63 days) or 3600 s (older), "or no data points in that time range is returned"

@@ -2,7 +2,8 @@
 
 Each behaviour cites the AWS page it follows; where moto already behaves as documented it is used as shipped.
 
-- CloudWatch `GetMetricData` (moto stamps buckets at StartTime + k*Period like CloudWatch, but does not round
+- CloudWatch `GetMetricData` (moto stamps buckets at StartTime + k*Period like CloudWatch - see the replies
+  quoted in https://github.com/boto/boto3/issues/3457 - but does not round
   StartTime, ignores the retention schedule, MaxDatapoints and NextToken, and always says `Complete`):
   `documented_cloudwatch()`.
 - Lambda `LoggingConfig` (moto drops it): `documented_lambda_logging()`.
