@@ -12,7 +12,7 @@ from typing import Any
 
 from opsview.config import PricingConfig
 from opsview.schema import FunctionInfo, FunctionKey, Measures, cold_start_rate, cost_usd, error_rate, throttle_rate
-from opsview.store import FleetFilter, FleetRow, Store
+from opsview.store import FleetFilter, FleetRow, SampleStore
 
 STATUS_JSON_KEYS = (
     "function", "provider", "account", "region", "name", "invocations", "errors", "throttles", "cold_starts",
@@ -84,6 +84,6 @@ def status_of(row: FleetRow, window: timedelta, pricing: PricingConfig) -> Funct
 
 
 def fleet_status(
-    store: Store, pricing: PricingConfig, window: timedelta, now: datetime, flt: FleetFilter | None = None
+    store: SampleStore, pricing: PricingConfig, window: timedelta, now: datetime, flt: FleetFilter | None = None
 ) -> list[FunctionStatus]:
     return [status_of(row, window, pricing) for row in store.fleet(now - window, now, flt)]

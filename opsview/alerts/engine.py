@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from opsview.alert_records import AlertChanges, AlertEvent, AlertRecord, AlertState, OutboxItem, Silence
 from opsview.alerts.matching import match_key, matches, silenced_by
-from opsview.alerts.model import AlertChanges, AlertEvent, AlertRecord, AlertState, OutboxItem, Silence
 from opsview.alerts.notifications import plan_notifications
 from opsview.alerts.state import Observation, RuleFacts, step
 from opsview.alerts.templating import record_fields, render, rule_fields

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from opsview.alerts.model import AlertRecord, AlertState, LedgerEntry, OutboxItem
+from opsview.alert_records import AlertRecord, AlertState, LedgerEntry, OutboxItem
 from opsview.config.alerts import NotifierConfig, RuleConfig
 from opsview.schema import FunctionKey
 

@@ -17,7 +17,7 @@ from tenacity import Retrying, stop_after_attempt, wait_exponential
 from opsview.config.alerts import NotifierConfig
 from opsview.notify.base import Notifier, build_notifier
 from opsview.schema import utcnow
-from opsview.store.base import Store
+from opsview.store.base import AlertStore
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def deliver_pending(
-    store: Store,
+    store: AlertStore,
     notifiers: Mapping[str, NotifierConfig],
     *,
     now: Callable[[], datetime] = utcnow,
