@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-from opsview.alerts.model import AlertState
+from opsview.alert_records import AlertState
 from opsview.config import Config
 from opsview.fleet import fleet_status
 from opsview.schema import Measures, utcnow

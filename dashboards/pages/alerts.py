@@ -10,7 +10,7 @@ from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsview import formatting as fmt
-from opsview.alerts.model import AlertEvent, AlertRecord, AlertState
+from opsview.alert_records import AlertEvent, AlertRecord, AlertState
 from opsview.web import components
 from opsview.web.context import web_context
 from opsview.web.controls import INTERVAL, VIEW_STORE

@@ -11,7 +11,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from opsview import formatting as fmt
-from opsview.alerts.model import AlertEvent
+from opsview.alert_records import AlertEvent
 from opsview.fleet import FunctionDetail, function_detail
 from opsview.schema import FunctionKey
 from opsview.web import components, figures

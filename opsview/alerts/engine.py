@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from opsview.alert_records import AlertChanges, AlertEvent, AlertRecord, AlertState, OutboxItem, Silence
 from opsview.alerts.matching import silenced_by
-from opsview.alerts.model import AlertChanges, AlertEvent, AlertRecord, AlertState, OutboxItem, Silence
 from opsview.alerts.notifications import plan_notifications
 from opsview.alerts.state import Observation, RuleFacts, step
 from opsview.alerts.templating import record_fields, render, rule_fields

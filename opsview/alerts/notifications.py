@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from opsview.alerts.model import AlertRecord, AlertState, LedgerEntry, OutboxItem
+from opsview.alert_records import AlertRecord, AlertState, LedgerEntry, OutboxItem
 from opsview.config.alerts import NotifierConfig, RuleConfig
 from opsview.schema import FunctionKey
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opsview.alert_records import AlertState
 from opsview.alerts.engine import evaluate
-from opsview.alerts.model import AlertState
 from opsview.alerts.rules import load_rule_test
 from opsview.config import ConfigError, RuleConfig
 from opsview.config.alerts import SERIES_MEASURES, RuleTestConfig, SeriesConfig, expand_series

@@ -22,7 +22,7 @@ from opsview.formatting import one_line
 from opsview.notify.base import Notifier, PartialDelivery
 from opsview.notify.registry import build_notifier
 from opsview.schema import utcnow
-from opsview.store.base import Store
+from opsview.store.base import AlertStore
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _send(notifier: Notifier, payload: Mapping[str, Any]) -> str | None:
 
 
 def deliver_pending(
-    store: Store,
+    store: AlertStore,
     notifiers: Mapping[str, NotifierConfig],
     *,
     now: Callable[[], datetime] = utcnow,

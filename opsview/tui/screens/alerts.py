@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from opsview import formatting as fmt
-from opsview.alerts.model import AlertRecord, AlertState
+from opsview.alert_records import AlertRecord, AlertState
 from opsview.formatting import one_line
 from opsview.tui.context import TuiContext
 from opsview.tui.loader import load_alerts

@@ -9,7 +9,7 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
-from opsview.alerts.model import AlertChanges, OutboxItem
+from opsview.alert_records import AlertChanges, OutboxItem
 from opsview.collectors.azure.metrics import query_region
 from opsview.config.alerts import NotifierConfig
 from opsview.formatting import ONE_LINE_MAX, one_line
