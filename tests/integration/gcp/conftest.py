@@ -31,11 +31,11 @@ fake = _load_fake()
 
 @pytest.fixture
 def logging_api() -> Iterator[Callable[..., Any]]:
-    """Factory: `logging_api({"project": [entries...]}, latency_s=0)` -> a started FakeLoggingApi."""
+    """Factory: `logging_api({"project": [entries...]}, latency_s=0, **options)` -> a started FakeLoggingApi."""
     started: list[Any] = []
 
-    def start(entries: dict[str, list[dict[str, Any]]], latency_s: float = 0.0) -> Any:
-        api = fake.FakeLoggingApi(entries, latency_s).start()
+    def start(entries: dict[str, list[dict[str, Any]]], latency_s: float = 0.0, **options: Any) -> Any:
+        api = fake.FakeLoggingApi(entries, latency_s, **options).start()
         started.append(api)
         return api
 
