@@ -1,7 +1,8 @@
-"""Benchmark: one GCP refresh of 300 functions (gen1 + gen2) with 200,000 log entries (JSON on stdout).
+"""Benchmark: one GCP refresh of 300 functions (gen1 + gen2) with 200,000 log entries, then the traffic axis
+(metrics vs logs path at 1k, 10k, 100k requests/min, bench/gcp_traffic.py). JSON on stdout.
 
-    .venv/bin/python bench/gcp.py                       # the issue's size, 20 ms per call (~1 min)
-    .venv/bin/python bench/gcp.py --entries 20000       # quick
+    .venv/bin/python bench/gcp.py                       # the issue's sizes (~5 min on a shared 2-core machine)
+    .venv/bin/python bench/gcp.py --entries 20000 --skip-traffic   # quick
 
 Both sides talk to the same local Cloud Logging REST server (tests/integration/gcp/fake_logging_api.py)
 through the real google-cloud-logging client, with `--latency-ms` added to every call:
@@ -136,6 +137,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--naive-sample", type=int, default=60, help="functions the naive baseline really lists")
     parser.add_argument("--skip-naive", action="store_true", help="only the opsview side")
+    parser.add_argument("--skip-traffic", action="store_true", help="leave out the metrics-vs-logs traffic axis")
     args = parser.parse_args()
 
     fake = load_fake()
@@ -185,6 +187,11 @@ def main() -> None:
             "calls": round(naive["calls"] / ours["calls"], 2),
             "wall": round(naive["wall_s"] / ours["wall_s"], 2),
         }
+    if not args.skip_traffic:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import gcp_traffic
+
+        report["traffic_axis"] = gcp_traffic.run(functions=args.functions)
     print(json.dumps(report, indent=2))
 
 

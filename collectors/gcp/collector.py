@@ -134,9 +134,9 @@ class GcpCollector:
             return (f"logs path: {stats.calls} entries.list calls = {stats.calls / log_rate:.2f} quota-min "
                     f"(refresh: {log_total / log_rate:.2f} of {who}'s {log_rate}/min)")
         mon_total = totals.get((MONITORING_API, stats.quota_project), 0)
-        return (f"metrics path: {stats.monitoring_calls} timeSeries.list + {stats.calls} entries.list calls "
-                f"(refresh: {mon_total / mon_rate:.2f} Monitoring + {log_total / log_rate:.2f} Logging quota-min "
-                f"of {who}'s {mon_rate}/min and {log_rate}/min)")
+        return (f"metrics path: {stats.monitoring_calls} timeSeries.list + {stats.calls} entries.list calls, "
+                f"{stats.series} series (refresh: {mon_total / mon_rate:.2f} Monitoring + "
+                f"{log_total / log_rate:.2f} Logging quota-min of {who}'s {mon_rate}/min and {log_rate}/min)")
 
     # --- one project ---------------------------------------------------------------------------
 
@@ -167,7 +167,7 @@ class GcpCollector:
         acc = BucketAccumulator()
         filter_ = build_filter(start, end, self.source.regions, self.rules)
         acc.add_all(self._read_logs(project, filter_, stats))
-        return self._infos(acc, {}), acc.samples()
+        return self._infos(acc), acc.samples()
 
     def _metrics(self, project: str, start: datetime, end: datetime,
                  stats: ProjectStats) -> tuple[list[FunctionInfo], list[Sample]]:
@@ -192,15 +192,19 @@ class GcpCollector:
             )
         samples, widths = to_samples(result, starts)
         stats.percentile_widths = widths
+        worst: dict[FunctionKey, float] = {}
+        for (key, _), triple in widths.items():
+            for width in triple:
+                if width is not None and width > worst.get(key, -1.0):
+                    worst[key] = width
         infos = []
         acc_infos = {i.key: i for i in (starts.functions() if starts is not None else [])}
         for key, generation in sorted(result.generation.items()):
             labels = {"generation": generation, "path": "metrics"}
             if key in result.instances_max:
                 labels["instances_max"] = f"{result.instances_max[key]:g}"
-            worst = [w for (k, _), triple in widths.items() if k == key for w in triple if w is not None]
-            if worst:
-                labels["percentile_error_ms"] = f"{max(worst):.6g}"
+            if key in worst:  # the most any percentile of the window may be off
+                labels["percentile_error_ms"] = f"{worst[key]:.6g}"
             acc_infos.pop(key, None)
             infos.append(FunctionInfo(key, resource_id=_resource_id(key), labels=labels))
         infos.extend(acc_infos.values())  # a function seen only starting instances in this window
@@ -253,8 +257,8 @@ class GcpCollector:
 
     # --- functions -----------------------------------------------------------------------------
 
-    def _infos(self, acc: BucketAccumulator, extra: dict[str, str]) -> list[FunctionInfo]:
-        infos = [FunctionInfo(i.key, resource_id=i.resource_id, labels={**i.labels, "path": "logs", **extra})
+    def _infos(self, acc: BucketAccumulator) -> list[FunctionInfo]:
+        infos = [FunctionInfo(i.key, resource_id=i.resource_id, labels={**i.labels, "path": "logs"})
                  for i in acc.functions()]
         return self._with_starts(infos, acc)
 

@@ -14,7 +14,7 @@ gen1 (`cloud_function`, https://cloud.google.com/monitoring/api/metrics_gcp#gcp-
   time, so the instances are the concurrency).
 gen2 (`cloud_run_revision`, https://cloud.google.com/monitoring/api/metrics_gcp#gcp-run):
   `request_count` by `response_code` (429: throttles, kept out of invocations; 5xx: errors),
-  `request_latencies` (ms distribution), `container/startup_latencies` (init time of new instances),
+  `request_latencies` (ms distribution, 429s left out), `container/startup_latencies` (init time of new instances),
   `container/billable_instance_time` (s: billed time), `container/instance_count` (max instances, a label).
   Which Cloud Run services are functions: `metadata.user_labels."goog-managed-by"="cloudfunctions"` or a
   `services` glob, as in the logs filter.
@@ -74,7 +74,8 @@ METRICS: tuple[MetricQuery, ...] = (
                 scale=1 / (1024 * 1024)),  # bytes
     MetricQuery("cloudfunctions.googleapis.com/function/active_instances", GEN1, Measure.INSTANCES, "ALIGN_MAX"),
     MetricQuery("run.googleapis.com/request_count", GEN2, Measure.REQUESTS, "ALIGN_DELTA", ("response_code",)),
-    MetricQuery("run.googleapis.com/request_latencies", GEN2, Measure.DURATION, "ALIGN_DELTA"),  # ms
+    MetricQuery("run.googleapis.com/request_latencies", GEN2, Measure.DURATION, "ALIGN_DELTA",
+                ("response_code",)),  # ms; by code so that 429s (throttles, not invocations) stay out
     MetricQuery("run.googleapis.com/container/startup_latencies", GEN2, Measure.STARTUP, "ALIGN_DELTA"),  # ms
     MetricQuery("run.googleapis.com/container/billable_instance_time", GEN2, Measure.BILLED, "ALIGN_DELTA",
                 scale=1000.0),  # s
@@ -185,7 +186,8 @@ def _fold(result: MetricsResult, project: str, query: MetricQuery, series: Any, 
             slot.invocations = (slot.invocations or 0) + (0 if throttled else n)
             slot.errors = (slot.errors or 0) + (n if code.startswith("5") else 0)
         elif measure is Measure.DURATION:
-            slot.duration.add(value.distribution_value)
+            if metric_labels.get("response_code") != "429":  # a rejection's latency is not the code's duration
+                slot.duration.add(value.distribution_value)
         elif measure is Measure.STARTUP:
             slot.startup.add(value.distribution_value)
         elif measure is Measure.MEMORY:

@@ -90,7 +90,7 @@ class GcpSource(SourceBase):
     type: Literal["gcp"] = "gcp"
     project_id: StrList
     """One project id or a list of them."""
-    mode: Literal["metrics", "logs"] = "logs"
+    mode: Literal["metrics", "logs"] = "metrics"
     """metrics: counts and latency from Cloud Monitoring, logs only for cold starts (needs
     roles/monitoring.viewer); logs: every request log from Cloud Logging (roles/logging.viewer only)."""
     services: StrList = Field(default_factory=list)

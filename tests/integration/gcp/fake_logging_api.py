@@ -71,6 +71,16 @@ def _resolver(entry: dict[str, Any], at: float) -> Callable[[tuple[str, ...]], A
     return resolve
 
 
+def _named(tree: Any) -> str | None:
+    """The function or service name a filter's top-level AND pins with `=`, if any (an index shortcut)."""
+    parts = tree.args if isinstance(tree, filter_eval.BoolOp) and tree.op == "AND" else (tree,)
+    for part in parts:
+        if (isinstance(part, filter_eval.Cmp) and part.op == "="
+                and part.path in (("resource", "labels", "function_name"), ("resource", "labels", "service_name"))):
+            return str(part.value)
+    return None
+
+
 class _Project:
     def __init__(self, entries: list[dict[str, Any]]) -> None:
         rows = []
@@ -86,6 +96,12 @@ class _Project:
         rows.sort(key=lambda r: r[0])
         self.times = [r[0] for r in rows]
         self.rows = rows
+        self.by_name: dict[str, list[int]] = {}
+        for row in rows:
+            labels = (row[1].get("resource") or {}).get("labels") or {}
+            name = labels.get("function_name") or labels.get("service_name")
+            if isinstance(name, str):
+                self.by_name.setdefault(name, []).append(id(row))
         self._matches: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
@@ -96,8 +112,12 @@ class _Project:
                 tree = filter_eval.parse(filter_)
                 first = bisect.bisect_left(self.times, lower)
                 last = bisect.bisect_left(self.times, upper)
-                cached = [text for at, entry, text in self.rows[first:last]
-                          if filter_eval.evaluate(tree, _resolver(entry, at))]
+                rows = self.rows[first:last]
+                named = _named(tree)
+                if named is not None:  # a filter on one function's name (the naive baseline): use the index
+                    wanted = set(self.by_name.get(named, ()))
+                    rows = [r for r in rows if id(r) in wanted]
+                cached = [text for at, entry, text in rows if filter_eval.evaluate(tree, _resolver(entry, at))]
                 self._matches[filter_] = cached
             return cached
 
