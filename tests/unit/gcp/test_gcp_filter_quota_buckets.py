@@ -15,6 +15,7 @@ from opsview.collectors.gcp.buckets import BucketAccumulator, quantile
 from opsview.collectors.gcp.entries import Generation, InstanceStart, Invocation
 from opsview.collectors.gcp.filter import NameRules, build_filter, glob_to_re2, service_spelling
 from opsview.collectors.gcp.quota import CallLimiter, with_backoff
+from opsview.config import parse_config
 from opsview.config.sources import GcpSource
 
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
@@ -161,3 +162,19 @@ def test_services_config_takes_only_globs_of_cloud_run_names() -> None:
     assert GcpSource(project_id="p", services=["resize-*", "Process_Order"]).services == ["resize-*", "Process_Order"]
     with pytest.raises(ValidationError, match="services"):
         GcpSource(project_id="p", services=["web/app"])
+
+
+def test_config_example_documents_every_gcp_key_and_parses() -> None:
+    text = (Path(__file__).resolve().parents[3] / "config.example.toml").read_text()
+    block = []
+    for line in text[text.index("# [[sources.gcp]]"):].splitlines():
+        if not line.startswith("#"):
+            break
+        block.append(line[2:] if line.startswith("# ") else line[1:])
+    toml = "\n".join(block)
+    assert set(re.findall(r"^(\w+) =", toml, re.MULTILINE)) >= set(GcpSource.model_fields) - {"type"}
+    config = parse_config(toml, Path("config.example.toml"))
+    (source,) = config.sources.gcp
+    assert source.mode == "metrics"
+    assert source.services == []
+    assert source.quota_project == "ops-tools"
