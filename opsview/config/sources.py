@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, field_validator
 
 from opsview.config.base import Duration, Model, within
 
@@ -94,18 +95,39 @@ class GcpSource(SourceBase):
     type: Literal["gcp"] = "gcp"
     project_id: StrList
     """One project id or a list of them."""
+    mode: Literal["metrics", "logs"] = "metrics"
+    """metrics: counts and latency from Cloud Monitoring, logs only for cold starts (needs
+    roles/monitoring.viewer); logs: every request log from Cloud Logging (roles/logging.viewer only)."""
+    services: StrList = Field(default_factory=list)
+    """Cloud Run service globs counted as functions besides those labelled goog-managed-by=cloudfunctions
+    (functions created through Cloud Run or detached); "*" = every Cloud Run service of the projects."""
+    quota_project: str | None = None
+    """Project whose API quota the calls use (sent as x-goog-user-project); unset = the credentials' project."""
     regions: StrList = Field(default_factory=list)
     """Only these regions; empty = all."""
     api_endpoint: str | None = None
     """Override the Cloud Logging endpoint (a local test server). A plain `http://` endpoint gets
     anonymous credentials: real tokens never travel unencrypted."""
+    monitoring_endpoint: str | None = None
+    """Override the Cloud Monitoring endpoint (a local test server on a plain `http://` address: insecure gRPC)."""
     calls_per_minute: int = Field(default=60, ge=1, le=6000)
-    """entries.list calls allowed per project per minute (Cloud Logging's default read quota is 60)."""
+    """entries.list calls allowed per quota project per minute (Cloud Logging's default read quota is 60)."""
+    monitoring_calls_per_minute: int = Field(default=300, ge=1, le=100_000)
+    """timeSeries.list calls allowed per quota project per minute (a cap well under Monitoring's read quota);
+    1 to 100000."""
     overlap: Annotated[Duration, within("0s", "1d")] = timedelta(minutes=3)
     """How far before the newest stored bucket a refresh starts again, for log entries that arrive late;
     0s to 1d."""
     max_retries: int = Field(default=5, ge=0, le=20)
     """Retries of one call refused with 429 RESOURCE_EXHAUSTED or a 5xx, with exponential backoff."""
+
+    @field_validator("services")
+    @classmethod
+    def _services_are_globs_of_service_names(cls, value: list[str]) -> list[str]:
+        for glob in value:  # Cloud Run names: letters, digits, hyphens (a function's own spelling: underscores)
+            if not re.fullmatch(r"[A-Za-z0-9_*?!\[\]-]+", glob):
+                raise ValueError(f"{glob!r} is not a glob of Cloud Run service names")
+        return value
 
 
 class SourcesConfig(Model):
