@@ -56,7 +56,8 @@ from opsview.collectors.aws.logs import (
     parse_report_text,
     parse_text,
 )
-from opsview.ingest import FailedInitEvent, IngestEvent, IngestStats, InvocationBatch, InvocationEvent
+from opsview.ingest import IngestStats
+from opsview.logevents import FailedInitEvent, InvocationBatch, InvocationEvent, LogEvent
 from opsview.schema import from_epoch
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ _EARLY = 1024  # timeouts/errors seen before their REPORT, remembered by request
 _TEXT_CHUNK = 1 << 20  # raw text is handled this many characters at a time (plus the rest of a cut line)
 
 
-def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[IngestEvent]:
+def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[LogEvent]:
     """The `IngestReader` for AWS (see `opsview.ingest`)."""
     fallback = source_name.split(".", 1)[0] or source_name
     head = stream.read(_CHUNK)
@@ -180,7 +181,7 @@ class _Chunk:
 
 def _text(
     head: str, stream: TextIO, function: str | None, fallback: str, stats: IngestStats, correlate: _Correlator
-) -> Iterator[IngestEvent]:
+) -> Iterator[LogEvent]:
     bulk = not stats.times_needed
     chunks = _chunks(head, stream)
     pieces: deque[str] = deque()  # the rest of a chunk cut by `_split`, read before the next chunk
@@ -225,7 +226,7 @@ def _text(
             # when those are all in the next chunk and it has no such lines (or there is none), nothing can.
             hold = 0 if upcoming is None or upcoming.bulk else _PENDING
             name = function or fallback
-            events: list[IngestEvent] | None
+            events: list[LogEvent] | None
             if current.columns is not None:
                 events = _bulk_columns(current.columns, name, correlate, hold)
             else:
@@ -275,7 +276,7 @@ def _needs_parser(tail: str) -> bool:
 
 
 def _bulk_reports(rows: list[tuple[str, ...]], name: str, correlate: _Correlator, hold: int
-                  ) -> list[IngestEvent] | None:
+                  ) -> list[LogEvent] | None:
     """A clean chunk's REPORTs, summed at once.
 
     `None` when some REPORT is not in the usual layout (the caller then reads the chunk line by line). The
@@ -305,7 +306,7 @@ def _bulk_reports(rows: list[tuple[str, ...]], name: str, correlate: _Correlator
         last = reports[count - 1].memory_size_mb if count - 1 in reports else int(sizes[count - 1])
     except ValueError:
         return None
-    events: list[IngestEvent] = list(correlate.flush())  # nothing in this chunk can mark them any more
+    events: list[LogEvent] = list(correlate.flush())  # nothing in this chunk can mark them any more
     flags = correlate.take_early(name, rids[:count]) if correlate.early else {}
     for i in flags.keys() - reports.keys():
         reports[i] = report(i)
@@ -317,7 +318,7 @@ def _bulk_reports(rows: list[tuple[str, ...]], name: str, correlate: _Correlator
     return events
 
 
-def _bulk_columns(columns: ReportColumns, name: str, correlate: _Correlator, hold: int) -> list[IngestEvent]:
+def _bulk_columns(columns: ReportColumns, name: str, correlate: _Correlator, hold: int) -> list[LogEvent]:
     """`_bulk_reports` for a chunk whose REPORTs are all in the exact layout (no status or restore; a suffix
     only if the parser ignores it too)."""
     count = len(columns) - hold
@@ -330,7 +331,7 @@ def _bulk_columns(columns: ReportColumns, name: str, correlate: _Correlator, hol
                       init_ms=None if math.isnan(init_ms) else init_ms)
 
     held = [report(i) for i in range(count, len(columns))]
-    events: list[IngestEvent] = list(correlate.flush())  # nothing in this chunk can mark them any more
+    events: list[LogEvent] = list(correlate.flush())  # nothing in this chunk can mark them any more
     errors = timeouts = 0
     if correlate.early:
         # these REPORTs carry no status, so an earlier line's flags are all that can mark them
@@ -608,7 +609,7 @@ class _Correlator:
         self.early: OrderedDict[tuple[str, str | None], tuple[bool, bool]] = OrderedDict()
         self._anonymous = 0
 
-    def add(self, name: str, at: datetime | None, record: LogRecord, account: str | None) -> Iterator[IngestEvent]:
+    def add(self, name: str, at: datetime | None, record: LogRecord, account: str | None) -> Iterator[LogEvent]:
         if isinstance(record, Report):
             rid = record.request_id
             if rid is None or (name, rid) in self.pending:
@@ -656,7 +657,7 @@ class _Correlator:
                 found[i] = (timeout, error)
         return found
 
-    def flush(self) -> Iterator[IngestEvent]:
+    def flush(self) -> Iterator[LogEvent]:
         while self.pending:
             yield _invocation(self.pending.popitem(last=False)[1])
 

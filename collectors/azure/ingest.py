@@ -39,7 +39,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from opsview.collectors.azure.rows import function_name
-from opsview.ingest import ColdStartEvent, IngestEvent, IngestStats, InvocationEvent
+from opsview.ingest import IngestStats
+from opsview.logevents import ColdStartEvent, InvocationEvent, LogEvent
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ def _rows_of(document: Any) -> Iterator[Any]:
     yield document
 
 
-def _attribute(items: Iterable[_Request | _HostStart]) -> Iterator[IngestEvent]:
+def _attribute(items: Iterable[_Request | _HostStart]) -> Iterator[LogEvent]:
     """Requests as invocations; host starts as cold starts of the app's next request (module docstring)."""
     requests = [i for i in items if isinstance(i, _Request)]
     starts = [i for i in items if isinstance(i, _HostStart)]
@@ -248,7 +249,7 @@ def _attribute(items: Iterable[_Request | _HostStart]) -> Iterator[IngestEvent]:
         yield from r.events
 
 
-def _read_json(text: str, stats: IngestStats) -> Iterator[IngestEvent]:
+def _read_json(text: str, stats: IngestStats) -> Iterator[LogEvent]:
     items: list[_Request | _HostStart] = []
     try:
         documents: list[Any] = [json.loads(text)]
@@ -300,7 +301,7 @@ def _line_time(line: str) -> datetime | None:
     return _parse_time(ts)
 
 
-def _read_text(lines: Iterable[str], stats: IngestStats) -> Iterator[IngestEvent]:
+def _read_text(lines: Iterable[str], stats: IngestStats) -> Iterator[LogEvent]:
     open_runs: OrderedDict[str, datetime | None] = OrderedDict()
     timed_out: set[str] = set()
     pending_start: tuple[datetime | None, float | None] | None = None
@@ -364,7 +365,7 @@ def _read_text(lines: Iterable[str], stats: IngestStats) -> Iterator[IngestEvent
 # --- entry point ---------------------------------------------------------------------------------------
 
 
-def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[IngestEvent]:
+def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[LogEvent]:
     """The `IngestReader` for Azure: JSON rows or host text, detected from the first non-blank character."""
     first = ""
     buffered: list[str] = []

@@ -18,7 +18,8 @@ from collections.abc import Iterator, Mapping
 from typing import TextIO
 
 from opsview.collectors.gcp.entries import InstanceStart, Invocation, MalformedEntryError, parse_entry
-from opsview.ingest import ColdStartEvent, IngestEvent, IngestStats, InvocationEvent
+from opsview.ingest import IngestStats
+from opsview.logevents import ColdStartEvent, InvocationEvent, LogEvent
 
 _CHUNK = 1 << 20
 _MAX_ENTRY = 1 << 20  # Cloud Logging caps an entry at 256 KiB; past this a failing value is garbage
@@ -68,7 +69,7 @@ def _values(stream: TextIO, stats: IngestStats) -> Iterator[object]:
         yield value
 
 
-def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[IngestEvent]:
+def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[LogEvent]:
     """`IngestReader` for GCP: Cloud Functions gen1 and gen2 LogEntry JSON."""
     for value in _values(stream, stats):
         stats.lines_read += 1
@@ -84,7 +85,7 @@ def read(stream: TextIO, source_name: str, function: str | None, stats: IngestSt
             yield converted
 
 
-def to_ingest_event(event: Invocation | InstanceStart) -> IngestEvent | None:
+def to_ingest_event(event: Invocation | InstanceStart) -> LogEvent | None:
     if isinstance(event, InstanceStart):
         if not event.cold_start:
             return None  # a rollout or min-instance start: no request waited on it

@@ -12,7 +12,8 @@ import click
 from opsview import formatting as fmt
 from opsview.cli.common import common_options, fail, load_env, store_errors
 from opsview.collectors import UnsupportedSource, ingest_providers, ingest_reader
-from opsview.ingest import Ingest, IngestEvent, IngestReader, IngestStats
+from opsview.ingest import Ingest, IngestReader, IngestStats
+from opsview.logevents import LogEvent
 
 
 def _open_text(path: str) -> TextIO:
@@ -32,7 +33,7 @@ def _open_text(path: str) -> TextIO:
 
 def _events(
     reader: IngestReader, files: tuple[str, ...], function: str | None, stats: IngestStats
-) -> Iterator[IngestEvent]:
+) -> Iterator[LogEvent]:
     for path in files:
         stream = _open_text(path)
         try:

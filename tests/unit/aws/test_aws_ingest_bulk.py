@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 import opsview.collectors.aws.ingest as aws_ingest
-import opsview.ingest as ingest
-from opsview.ingest import DurationSketch, Ingest
+from opsview.ingest import Ingest
 
 RID = "8f5a1c2e-0d3b-4b7a-9c1e-5f6a7b8c9d0"
 
@@ -129,26 +128,6 @@ def test_names_from_log_group_prefixes_without_function_flag() -> None:
     bulk = _summary(text, bulk=True, function=None)
     assert bulk == _summary(text, bulk=False, function=None)
     assert [f["function"] for f in bulk["functions"]] == ["fn-0", "fn-1", "fn-2"]
-
-
-@pytest.mark.parametrize("use_numpy", [True, False])
-def test_sketch_add_many_equals_adding_one_by_one(use_numpy: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both ways of `add_many`: numpy (when it is loaded), else `map`/`Counter`."""
-    import numpy  # noqa: F401 (loaded, as the bulk reader loads it)
-
-    monkeypatch.setattr(ingest, "_numpy_loaded", lambda: use_numpy)
-    rng = random.Random(9)
-    values = [rng.lognormvariate(4, 1.5) for _ in range(5000)] + [0.0, 0.0, 1e-3, 120000.0]
-    one, many = DurationSketch(), DurationSketch()
-    for value in values:
-        one.add(value)
-    many.add_many(values[:1000])
-    many.add_many(values[1000:])
-    assert (many.count, many.zeros, many.max, many.buckets) == (one.count, one.zeros, one.max, one.buckets)
-    exact = sorted(values)
-    for q in (0.5, 0.95, 0.99):
-        true = exact[int(q * (len(exact) - 1))]
-        assert many.quantile(q) == pytest.approx(true, rel=0.011)
 
 
 def test_a_malformed_number_is_not_fatal() -> None:
