@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from opsview.collectors.aws.columns import parse_columns
-from opsview.collectors.aws.ingest import _OTHER_MARKS
 from opsview.collectors.aws.logs import REPORT_MARK, Report, parse_report_text, parse_text
+from opsview.collectors.aws.report_batches import OTHER_MARKS
 
 XRAY = "\tXRAY TraceId: 1-5e1b4151-5ac6c58f5b5dbd6a2d1c1a2b\tSegmentId: 6b3c3d2a1e\tSampled: true"
 GOOD = "REPORT RequestId: r-1\tDuration: 1.5 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 50 MB\n"
@@ -25,7 +25,7 @@ def _report(duration: str = "12.34", billed: str = "13", size: str = "512", used
 
 
 def _assert_same_as_parser(text: str) -> int:
-    columns = parse_columns(text, _OTHER_MARKS)
+    columns = parse_columns(text, OTHER_MARKS)
     assert columns is not None
     lines = [line for line in text.split("\n") if REPORT_MARK in line]
     assert len(columns) == len(lines)
@@ -94,7 +94,7 @@ def test_numbers_are_the_floats_python_reads() -> None:
     "REPORT RequestId:\n",
 ])
 def test_any_other_layout_is_refused(line: str) -> None:
-    assert parse_columns(GOOD + line + GOOD, _OTHER_MARKS) is None
+    assert parse_columns(GOOD + line + GOOD, OTHER_MARKS) is None
 
 
 @pytest.mark.parametrize("other", [
@@ -107,24 +107,24 @@ def test_any_other_layout_is_refused(line: str) -> None:
 ])
 def test_other_records_are_left_to_the_line_parser(other: str) -> None:
     """Wherever they are, even first or last in the text, at the same time as clean REPORTs."""
-    assert parse_columns(GOOD + GOOD, _OTHER_MARKS) is not None
+    assert parse_columns(GOOD + GOOD, OTHER_MARKS) is not None
     for text in (other + "\n" + GOOD, GOOD + other + "\n", GOOD + other + "\n" + GOOD):
-        assert parse_columns(text, _OTHER_MARKS) is None, text
+        assert parse_columns(text, OTHER_MARKS) is None, text
 
 
 def test_text_without_reports_and_unfinished_text() -> None:
-    empty = parse_columns("just application output\n\u00e9t\u00e9\n", _OTHER_MARKS)
+    empty = parse_columns("just application output\n\u00e9t\u00e9\n", OTHER_MARKS)
     assert empty is not None
     assert (len(empty), empty.lines) == (0, 2)
-    assert parse_columns(GOOD.rstrip("\n"), _OTHER_MARKS) is None
-    assert parse_columns("", _OTHER_MARKS) is None
+    assert parse_columns(GOOD.rstrip("\n"), OTHER_MARKS) is None
+    assert parse_columns("", OTHER_MARKS) is None
 
 
 def test_x_ray_suffixes_are_read_as_the_parser_reads_them() -> None:
     text = GOOD + _report().replace("\n", XRAY + "\n") + _report(init="150.12").replace("\n", XRAY + "\n")
     assert _assert_same_as_parser(text) == 3
-    assert parse_columns(text + "app: Status ok\n", _OTHER_MARKS) is None, "a Status anywhere: the regex path"
-    assert parse_columns(text + "app: Duration 3\n", _OTHER_MARKS) is None
+    assert parse_columns(text + "app: Status ok\n", OTHER_MARKS) is None, "a Status anywhere: the regex path"
+    assert parse_columns(text + "app: Duration 3\n", OTHER_MARKS) is None
 
 
 def test_non_ascii_output_around_reports_is_fine() -> None:
@@ -139,7 +139,7 @@ def test_every_published_devguide_report_in_the_exact_layout_is_read_as_the_pars
         for line in path.read_text(encoding="utf-8").splitlines():
             if REPORT_MARK not in line or not isinstance(parse_text(line), Report):
                 continue
-            columns = parse_columns(line + "\n", _OTHER_MARKS)
+            columns = parse_columns(line + "\n", OTHER_MARKS)
             if columns is not None:
                 exact += _assert_same_as_parser(line + "\n")
     assert exact > 0
