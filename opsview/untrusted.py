@@ -98,13 +98,14 @@ def utc_time(text: str, *, naive_is_utc: bool = False) -> datetime | None:
     return in_range(parsed)
 
 
-def epoch_time(seconds: object) -> datetime | None:
-    """Seconds since the epoch (a JSON number) in UTC, else `None`."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+def epoch_time(value: object, per_second: int = 1) -> datetime | None:
+    """Time since the epoch in `1 / per_second` s (a JSON number; CloudWatch gives ms) in UTC, else `None`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if not EARLIEST.timestamp() <= seconds < LATEST.timestamp():  # also NaN and 400-digit integers
+    # compared before dividing: a 400-digit integer divided by 1000 would overflow a float
+    if not EARLIEST.timestamp() * per_second <= value < LATEST.timestamp() * per_second:  # NaN fails too
         return None
-    return datetime.fromtimestamp(seconds, UTC)
+    return datetime.fromtimestamp(value / per_second, UTC)
 
 
 def _decode_error(exc: Exception, doc: str, pos: int) -> json.JSONDecodeError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
@@ -28,19 +29,19 @@ from opsview.collectors.aws.logs import (
     parse_text,
 )
 from opsview.ingest import IngestStats
-from opsview.schema import from_epoch
+from opsview.untrusted import epoch_time, json_loads, json_raw_decode
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 16
+_BLANK = re.compile(r"[ \t\r\n]*")
 
 
 def is_json_object(text: str) -> bool:
     try:
-        return isinstance(json.loads(text), dict)
+        return isinstance(json_loads(text), dict)
     except json.JSONDecodeError:
         return False
-
 
 
 def _lines(head: str, stream: TextIO) -> Iterator[str]:
@@ -56,12 +57,11 @@ def _lines(head: str, stream: TextIO) -> Iterator[str]:
         yield tail
 
 
-
 def _message_record(message: str) -> LogRecord | None:
     body = message.lstrip()
     if body.startswith("{") and "platform." in body:
         try:
-            obj = json.loads(body)
+            obj = json_loads(body)
         except json.JSONDecodeError as exc:
             raise MalformedRecord(f"JSON log record does not parse ({exc.msg})") from None
         return parse_json(obj) if isinstance(obj, Mapping) else None
@@ -94,7 +94,7 @@ def _event_item(
     if record is None:
         return None
     stamp = event.get("timestamp")
-    at = from_epoch(stamp / 1000.0) if isinstance(stamp, int | float) and not isinstance(stamp, bool) else None
+    at = epoch_time(stamp, per_second=1000)
     event_group = event.get("logGroupName")
     name = function or group or (function_from_log_group(event_group) if isinstance(event_group, str) else None)
     return name or fallback, at, record, account
@@ -106,7 +106,7 @@ def json_lines(head: str, stream: TextIO, function: str | None, fallback: str, s
             continue
         stats.lines_read += 1
         try:
-            obj = json.loads(line)
+            obj = json_loads(line)
         except json.JSONDecodeError:
             stats.lines_skipped += 1
             continue
@@ -132,10 +132,12 @@ class JsonDocument:
         self.group: str | None = None
         self.account: str | None = None
 
-    def _fill(self) -> bool:
+    def _fill(self, grow: bool = False) -> bool:
+        """Read on; `grow`: the current value is cut, so read as much again as the buffer holds of it (the
+        buffer doubles, and a value of n characters is decoded O(log n) times: linear, not quadratic)."""
         if self.eof:
             return False
-        chunk = self.stream.read(CHUNK)
+        chunk = self.stream.read(max(CHUNK, len(self.buf) - self.pos) if grow else CHUNK)
         if not chunk:
             self.eof = True
             return False
@@ -146,8 +148,8 @@ class JsonDocument:
     def _peek(self) -> str:
         while True:
             n = len(self.buf)
-            while self.pos < n and self.buf[self.pos] in " \t\r\n":
-                self.pos += 1
+            blank = _BLANK.match(self.buf, self.pos)  # in C: a run of whitespace costs no Python step per char
+            self.pos = blank.end() if blank else self.pos
             if self.pos < n:
                 return self.buf[self.pos]
             if not self._fill():
@@ -157,12 +159,12 @@ class JsonDocument:
         self._peek()
         while True:
             try:
-                value, end = self.decoder.raw_decode(self.buf, self.pos)
+                value, end = json_raw_decode(self.decoder, self.buf, self.pos)
             except json.JSONDecodeError:
-                if self._fill():
+                if self._fill(grow=True):
                     continue
                 raise
-            if end >= len(self.buf) and not self.eof and self._fill():
+            if end >= len(self.buf) and not self.eof and self._fill(grow=True):
                 continue  # a number cut at the buffer's end: decode again with more text
             self.pos = end
             return value

@@ -17,6 +17,7 @@ from opsview.collectors.aws.columns import ReportColumns
 from opsview.collectors.aws.correlator import Correlator
 from opsview.collectors.aws.logs import INIT_REPORT_MARK, REPORT_MARK, TIMEOUT_MARK, Report, parse_report_text
 from opsview.logevents import InvocationBatch, LogEvent
+from opsview.untrusted import MAX_DURATION_MS, MAX_MEMORY_MB, BadValue, decimal, whole
 
 # Records the bulk path cannot take: they correlate with REPORTs or are not REPORTs at all.
 OTHER_MARKS = (INIT_REPORT_MARK, TIMEOUT_MARK, "Invoke Error", "Unhandled exception", "platform.")
@@ -55,13 +56,14 @@ def bulk_reports(rows: list[tuple[str, ...]], name: str, correlate: Correlator, 
             init_field = f"\tInit Duration: {init} ms" if init else ""
             return parse_report_text(f"{REPORT_MARK} {rid}\tDuration: {duration} ms\tBilled Duration: {bill} ms\t"
                                      f"Memory Size: {size} MB\tMax Memory Used: {mem} MB{init_field}{tail}")
-        return Report(rid, float(duration), float(bill), int(size), int(mem), init_ms=float(init) if init else None)
+        return Report(rid, decimal(duration, "Duration"), decimal(bill, "Billed Duration"), whole(size, "Memory Size"),
+                      whole(mem, "Max Memory Used"), init_ms=decimal(init, "Init Duration") if init else None)
 
     special = []
     if any(map(_needs_parser, set(tails[:count]))):
         special = [i for i, tail in enumerate(tails[:count]) if tail and _needs_parser(tail)]
     try:  # every number is read before any state changes, so a bad one leaves the chunk to the slow path
-        columns = _Columns(durations, billed, used, inits, count)
+        columns = _Columns(durations, billed, sizes, used, inits, count)
         reports = {i: report(i) for i in special}
         held = [report(i) for i in range(count, len(rows))]
         last = reports[count - 1].memory_size_mb if count - 1 in reports else int(sizes[count - 1])
@@ -114,15 +116,21 @@ def bulk_columns(columns: ReportColumns, name: str, correlate: Correlator, hold:
 class _Columns:
     """The numbers of a chunk's first `count` REPORTs, converted in C (`map`), not one by one."""
 
-    def __init__(self, durations: Sequence[str], billed: Sequence[str], used: Sequence[str],
+    def __init__(self, durations: Sequence[str], billed: Sequence[str], sizes: Sequence[str], used: Sequence[str],
                  inits: Sequence[str], count: int) -> None:
+        """Raises `ValueError` for a number the line parser would refuse (`opsview.untrusted`'s limits)."""
         self.durations = list(map(float, durations[:count]))
         self.billed_column = billed[:count]
-        self.billed = math.fsum(map(float, self.billed_column))
+        bills = list(map(float, self.billed_column))
+        self.billed = math.fsum(bills)
         self.used = list(map(int, set(used[:count])))
         self.used_column = used[:count]
         self.inits = list(map(float, filter(None, inits[:count])))
         self.init_column = inits[:count]
+        # the digits-and-dots of the regex are never negative or NaN; 400 of them are inf
+        if max(self.durations + bills + self.inits, default=0.0) > MAX_DURATION_MS or max(
+                map(int, {*sizes[:count], *used[:count]}), default=0) > MAX_MEMORY_MB:
+            raise BadValue("a number past its limit: left to the line-by-line path, which skips that record")
 
     def batch(self, name: str, special: dict[int, tuple[Report, bool, bool]], memory_size_mb: int | None
               ) -> InvocationBatch:

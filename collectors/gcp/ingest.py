@@ -5,9 +5,10 @@ Accepts a JSON list of entries (gen1 and gen2 mixed), a single entry, JSON Lines
 memory follows the largest entry, not the file.
 
 Counting: every JSON value decoded at the top level (or inside `entries`) is one record read.
-Skipped = not valid JSON, not an object, or an execution/request/instance-start entry that lacks a
-field we need. Entries that are simply other logs (`Function execution started`, app output) are
-read and ignored, not skipped.
+Skipped = not valid JSON (nesting past the recursion limit included), not an object, or an
+execution/request/instance-start entry that lacks a field we need or holds a number or time no platform
+writes (`opsview.collectors.gcp.entries`). Entries that are simply other logs (`Function execution
+started`, app output) are read and ignored, not skipped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TextIO
 from opsview.collectors.gcp.entries import InstanceStart, Invocation, MalformedEntryError, parse_entry
 from opsview.ingest import IngestStats
 from opsview.logevents import ColdStartEvent, InvocationEvent, LogEvent
+from opsview.untrusted import json_raw_decode
 
 _CHUNK = 1 << 20
 _MAX_ENTRY = 1 << 20  # Cloud Logging caps an entry at 256 KiB; past this a failing value is garbage
@@ -47,7 +49,7 @@ def _values(stream: TextIO, stats: IngestStats) -> Iterator[object]:
             eof = not chunk
             continue
         try:
-            value, end = _DECODER.raw_decode(buf, pos)
+            value, end = json_raw_decode(_DECODER, buf, pos)
         except json.JSONDecodeError:
             if not eof and len(buf) - pos < _MAX_ENTRY:
                 chunk = stream.read(_CHUNK)  # probably cut at the chunk's end: read on, then retry

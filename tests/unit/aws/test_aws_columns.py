@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from opsview.collectors.aws.columns import parse_columns
-from opsview.collectors.aws.logs import REPORT_MARK, Report, parse_report_text, parse_text
+from opsview.collectors.aws.logs import REPORT_MARK, MalformedRecord, Report, parse_report_text, parse_text
+from opsview.untrusted import MAX_DURATION_MS
 from opsview.collectors.aws.report_batches import OTHER_MARKS
 
 XRAY = "\tXRAY TraceId: 1-5e1b4151-5ac6c58f5b5dbd6a2d1c1a2b\tSegmentId: 6b3c3d2a1e\tSampled: true"
@@ -60,12 +61,24 @@ def test_numbers_are_the_floats_python_reads() -> None:
         whole = str(rng.randint(0, 10 ** rng.randint(1, 9)))
         fraction = rng.randint(0, 6)
         numbers.append(whole + (f".{rng.randint(0, 10**fraction - 1):0{fraction}d}" if fraction else ""))
-    numbers += ["0", "0.0", "007.50", "123456789012.345", "999999999999999", "0.000000000000001", "4503599627370497"]
-    numbers = [n for n in numbers if len(n.replace(".", "")) <= 15]
+    numbers += ["0", "0.0", "007.50", "1234567890.12345", "9999999999.99999", "0.000000000000001", "4503599627.370497"]
+    numbers = [n for n in numbers if len(n.replace(".", "")) <= 15 and float(n) <= MAX_DURATION_MS]
     columns = parse_columns("".join(_report(duration=n, init=n) for n in numbers))
     assert columns is not None
     assert columns.durations_ms.tolist() == [float(n) for n in numbers]
     assert columns.init_ms.tolist() == [float(n) for n in numbers]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("duration", "99999999999"), ("init", "123456789012.5"), ("size", "999999999999999"), ("used", "2000000"),
+])
+def test_numbers_past_the_guards_limits_leave_the_chunk_to_the_line_parser(field: str, value: str) -> None:
+    """Fifteen digits fit the columns, but no platform reports such a duration or memory: the line parser skips
+    that record, so the columns must not read it."""
+    line = _report(**{field: value})
+    assert parse_columns(_report() + line) is None
+    with pytest.raises(MalformedRecord):
+        parse_report_text(line[line.find(REPORT_MARK):])
 
 
 @pytest.mark.parametrize("line", [
