@@ -11,8 +11,8 @@ import pytest
 
 from opsview.collectors.aws.columns import parse_columns
 from opsview.collectors.aws.logs import REPORT_MARK, MalformedRecord, Report, parse_report_text, parse_text
-from opsview.untrusted import MAX_DURATION_MS
 from opsview.collectors.aws.report_batches import OTHER_MARKS
+from opsview.untrusted import MAX_DURATION_MS
 
 XRAY = "\tXRAY TraceId: 1-5e1b4151-5ac6c58f5b5dbd6a2d1c1a2b\tSegmentId: 6b3c3d2a1e\tSampled: true"
 GOOD = "REPORT RequestId: r-1\tDuration: 1.5 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 50 MB\n"
