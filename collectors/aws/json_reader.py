@@ -101,24 +101,49 @@ def _event_item(
 
 
 def json_lines(head: str, stream: TextIO, function: str | None, fallback: str, stats: IngestStats) -> Iterator[Item]:
+    """One JSON value per line: an event or record, or a whole document on one line (`jq -c`, an SDK dump)."""
     for line in _lines(head, stream):
         if not line.strip():
             continue
-        stats.lines_read += 1
         try:
             obj = json_loads(line)
         except json.JSONDecodeError:
+            stats.lines_read += 1
             stats.lines_skipped += 1
             continue
-        item = _event_item(obj, function, None, fallback, stats, None)
-        if item is not None:
-            yield item
+        events = _document_events(obj)
+        if events is None:
+            stats.lines_read += 1
+            item = _event_item(obj, function, None, fallback, stats, None)
+            if item is not None:
+                yield item
+            continue
+        assert isinstance(obj, Mapping)
+        group = obj.get("logGroup")
+        group_name = function_from_log_group(group) if isinstance(group, str) else None
+        owner = obj.get("owner")
+        for event in events:  # counted as a document's events are
+            stats.lines_read += 1
+            item = _event_item(event, function, group_name, fallback, stats, owner if isinstance(owner, str) else None)
+            if item is not None:
+                yield item
+
+
+def _document_events(obj: Any) -> list[Any] | None:
+    """The events of a `filter-log-events` / subscription document, `None` for anything else."""
+    if not isinstance(obj, Mapping) or isinstance(obj.get("message"), str):
+        return None
+    for key in JsonDocument.EVENT_KEYS:
+        events = obj.get(key)
+        if isinstance(events, list):
+            return events
+    return None
 
 
 class JsonDocument:
     """A JSON document read value by value from a sliding buffer (only the current event is decoded)."""
 
-    _EVENT_KEYS = ("events", "logEvents")
+    EVENT_KEYS = ("events", "logEvents")
 
     def __init__(self, head: str, stream: TextIO, function: str | None, fallback: str, stats: IngestStats) -> None:
         self.buf = head
@@ -182,7 +207,9 @@ class JsonDocument:
             elif self._take("{"):
                 yield from self._object()
         except json.JSONDecodeError as exc:
-            # cannot resynchronise inside a broken document: count it and keep what was read
+            # cannot resynchronise inside a broken document: its rest is one record read and skipped; what was
+            # read before it is kept
+            self.stats.lines_read += 1
             self.stats.lines_skipped += 1
             log.warning("JSON document stops parsing at char %d: %s", exc.pos, exc.msg)
 
@@ -191,7 +218,7 @@ class JsonDocument:
             key = self._value()
             if not self._take(":"):
                 raise json.JSONDecodeError("expected ':'", self.buf, self.pos)
-            if key in self._EVENT_KEYS and self._take("["):
+            if key in self.EVENT_KEYS and self._take("["):
                 yield from self._array()
             else:
                 value = self._value()
