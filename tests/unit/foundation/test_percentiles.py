@@ -59,6 +59,21 @@ def test_weights_count_as_repeated_values(rows: list[tuple[float, int]], q: floa
     assert len(weighted.values) == len(rows)
 
 
+def test_weighted_values_fold_into_the_sketch_with_their_weights() -> None:
+    rng = random.Random(6)
+    rows = [(rng.lognormvariate(3, 1), rng.randint(1, 50)) for _ in range(EXACT_LIMIT + 1)]
+    digest = DurationDigest()
+    for value, weight in rows:
+        digest.add(value, weight)
+    assert not digest.exact
+    repeated = sorted(v for v, w in rows for _ in range(w))
+    assert digest.count == len(repeated)
+    for q, got in zip(QS, digest.quantiles(*QS), strict=True):
+        exact = nearest_rank(repeated, q)
+        assert got is not None
+        assert abs(got - exact) <= RELATIVE_ERROR * exact
+
+
 def test_exact_up_to_the_limit_then_a_sketch_within_one_percent() -> None:
     rng = random.Random(5)
     values = [rng.lognormvariate(4, 1.5) for _ in range(EXACT_LIMIT)]

@@ -231,11 +231,10 @@ def test_unreadable_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_deep_nesting_in_a_subprocess_is_counted_not_fatal(tmp_path: Path) -> None:
-    """The real process, with the interpreter's own recursion limit and stack."""
+    """The real process, with the interpreter's own recursion limit and stack (the cases above run in-process)."""
     path = tmp_path / "deep.json"
     path.write_text(DEEP)
-    for provider in ("aws", "azure", "gcp"):
-        proc = _opsview("ingest", "--provider", provider, "--format", "json", str(path))
-        assert proc.returncode == 0, proc.stderr
-        assert "Traceback" not in proc.stderr
-        assert strict_json(proc.stdout)["lines_skipped"] == 1
+    proc = _opsview("ingest", "--provider", "gcp", "--format", "json", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert strict_json(proc.stdout)["lines_skipped"] == 1
