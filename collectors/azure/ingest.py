@@ -66,10 +66,13 @@ _FIELDS = {
 }
 
 
-def _field(row: Mapping[str, Any], name: str) -> Any:
+def _field(row: Mapping[str, Any], name: str) -> str | int | float | bool | None:
+    """The first of the field's columns that holds a scalar. An array or object is no field value: it is
+    absent (and never turned into text: `str` of a value nested hundreds deep could exceed the recursion limit)."""
     for column in _FIELDS[name]:
-        if column in row and row[column] is not None and row[column] != "":
-            return row[column]
+        value = row.get(column)
+        if isinstance(value, str | int | float | bool) and value != "":
+            return value
     return None
 
 
@@ -196,7 +199,7 @@ def _rows_of(document: Any) -> Iterator[Any]:
                 yield _NOT_A_TABLE  # one record read, and skipped: `_row` takes it for a row that is no object
                 continue
             names = [c.get("name") if isinstance(c, Mapping) else c for c in columns]
-            table_name = str(table.get("name") or "")
+            table_name = table.get("name") if isinstance(table.get("name"), str) else ""
             for values in rows or []:
                 if not isinstance(values, list):
                     yield values

@@ -138,7 +138,8 @@ def parse_latency_ms(value: object) -> float | None:
         else:
             raise BadValue("neither text nor an object")
     except ValueError:  # BadValue, or float() of text that is no number
-        raise MalformedEntryError(f"unreadable httpRequest.latency {str(value)[:40]!r}") from None
+        shown = value[:40] if isinstance(value, str) else type(value).__name__  # no repr of nested input
+        raise MalformedEntryError(f"unreadable httpRequest.latency {shown!r}") from None
     return seconds * 1000.0
 
 
