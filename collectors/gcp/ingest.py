@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TextIO
 
-from opsview.collectors.gcp.entries import InstanceStart, Invocation, MalformedEntryError, parse_entry
+from opsview.collectors.gcp.entries import Generation, InstanceStart, Invocation, MalformedEntryError, parse_entry
 from opsview.ingest import IngestStats
 from opsview.logevents import ColdStartEvent, InvocationEvent, LogEvent
 from opsview.untrusted import json_raw_decode
@@ -96,7 +96,9 @@ def to_ingest_event(event: Invocation | InstanceStart) -> LogEvent | None:
         function=event.function,
         at=event.at,
         duration_ms=event.duration_ms,
-        cold_start=None,  # per request unknown on both generations; gen2 starts arrive as ColdStartEvent
+        # gen1 has no cold-start marker (unknown); gen2 logs its instance starts, which arrive as ColdStartEvent:
+        # a request is not one, so a gen2 minute without a start has 0 cold starts, as the collector says
+        cold_start=None if event.generation is Generation.GEN1 else False,
         error=event.error,
         timeout=event.timeout,
         throttled=event.throttled,

@@ -51,6 +51,7 @@ def entries(fake: ModuleType) -> tuple[list[dict[str, Any]], list[float]]:
                               else 200, f"{d / 1000:.6f}s") for i, d in enumerate(busy)]
     out += [fake.gen2_request(PROJECT, "europe-west1", "checkout", ts(3, i), 200, f"{0.001 * (i + 1):.3f}s")
             for i in range(7)]
+    out.append(fake.gen2_start(PROJECT, "europe-west1", "checkout", ts(3, 0), "AUTOSCALING"))
     rng.shuffle(out)  # the file's order is not the API's (sorted by time): the numbers must not depend on it
     return out, [float(f"{d / 1000:.6f}") * 1000.0 for d in busy]
 
@@ -90,7 +91,7 @@ def test_collect_and_ingest_give_the_same_percentiles(
                                                     ("checkout", T0 + timedelta(minutes=3))}
     for slot, c in collected.items():
         i = ingested[slot]
-        assert (c.invocations, c.errors) == (i.invocations, i.errors), slot
+        assert (c.invocations, c.errors, c.cold_starts) == (i.invocations, i.errors, i.cold_starts), slot
         assert (c.duration_p50_ms, c.duration_p95_ms, c.duration_p99_ms, c.duration_max_ms) == (
             i.duration_p50_ms, i.duration_p95_ms, i.duration_p99_ms, i.duration_max_ms), slot
         assert c.duration_avg_ms == pytest.approx(i.duration_avg_ms, rel=1e-12), slot
@@ -100,6 +101,8 @@ def test_collect_and_ingest_give_the_same_percentiles(
     assert (small.duration_p50_ms, small.duration_p95_ms, small.duration_p99_ms) == (1.15, 2599.4, 2599.4)
     seven = collected[("checkout", T0 + timedelta(minutes=3))]
     assert (seven.duration_p50_ms, seven.duration_p99_ms) == (4.0, 7.0)
+    assert (seven.cold_starts, collected[("checkout", T0 + timedelta(minutes=2))].cold_starts) == (1, 0)
+    assert small.cold_starts is None  # gen1: no marker
     # ...and within 1 % beyond 10,000 values
     big = collected[("checkout", T0 + timedelta(minutes=2))]
     ordered = sorted(busy)
