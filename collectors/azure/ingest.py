@@ -95,8 +95,6 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
-
-
 # --- rows (JSON) ----------------------------------------------------------------------------------
 
 
@@ -198,7 +196,9 @@ def _rows_of(document: Any) -> Iterator[Any]:
             if not isinstance(columns, list) or not isinstance(rows, list | None):
                 yield _NOT_A_TABLE  # one record read, and skipped: `_row` takes it for a row that is no object
                 continue
-            names = [c.get("name") if isinstance(c, Mapping) else c for c in columns]
+            # a column is named by text (a name that is not would make an unhashable or meaningless key)
+            names = [n if isinstance(n := c.get("name") if isinstance(c, Mapping) else c, str) else f"#{i}"
+                     for i, c in enumerate(columns)]
             table_name = table.get("name") if isinstance(table.get("name"), str) else ""
             for values in rows or []:
                 if not isinstance(values, list):
