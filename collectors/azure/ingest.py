@@ -170,6 +170,9 @@ def _row(row: Any, stats: IngestStats) -> _Request | _HostStart | None:
         stats.lines_skipped += 1
         return None
     name = function_name(str(operation))
+    if not name:  # `Functions.` alone names nothing
+        stats.lines_skipped += 1
+        return None
     full = f"{app}/{name}" if app else name
     throttled = str(_field(row, "result") or "").strip() == "429"
     event = InvocationEvent(function=full, at=at, duration_ms=None if throttled else duration,

@@ -171,7 +171,7 @@ def _project(entry: Mapping[str, Any], labels: Mapping[str, Any]) -> str:
     if isinstance(project, str) and project:
         return project
     log_name = entry.get("logName")
-    if isinstance(log_name, str) and log_name.startswith("projects/"):
+    if isinstance(log_name, str) and log_name.startswith("projects/") and log_name.split("/", 2)[1]:
         return log_name.split("/", 2)[1]
     raise MalformedEntryError("no resource.labels.project_id")
 

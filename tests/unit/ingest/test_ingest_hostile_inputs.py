@@ -122,6 +122,10 @@ HOSTILE = [
     Case("azure-host-duration-400-digits", "azure",
          f"2024-05-01T10:00:00Z Executed 'Functions.f' (Succeeded, Id={RID}, Duration={BIG}ms)\n", skipped=1),
     Case("azure-host-started-400-digits", "azure", f"2024-05-01T10:00:00Z Host started ({BIG}ms)\n", skipped=1),
+    # names that name nothing (a key with an empty part cannot be parsed back from the store)
+    Case("azure-operation-names-nothing", "azure", azure_row().replace("Functions.f", "Functions."), skipped=1),
+    Case("gcp-project-from-empty-log-name", "gcp", gcp().replace('"project_id": "p"', '"x": 1').replace(
+        '"timestamp"', '"logName": "projects//logs/run", "timestamp"'), skipped=1),
     # tables of the wrong shape (AttributeError / TypeError)
     Case("azure-tables-of-numbers", "azure", '{"tables": [1]}', skipped=1),
     Case("azure-columns-not-a-list", "azure", '{"tables": [{"columns": 5, "rows": [[1]]}]}', skipped=1),
