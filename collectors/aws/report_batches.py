@@ -12,12 +12,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from opsview.collectors.aws.columns import ReportColumns
 from opsview.collectors.aws.correlator import Correlator
 from opsview.collectors.aws.logs import INIT_REPORT_MARK, REPORT_MARK, TIMEOUT_MARK, Report, parse_report_text
 from opsview.logevents import InvocationBatch, LogEvent
 from opsview.untrusted import MAX_DURATION_MS, MAX_MEMORY_MB, BadValue, decimal, whole
+
+if TYPE_CHECKING:  # numpy is imported only when a large input takes the columns path (`text_reader.use_columns`)
+    from opsview.collectors.aws.columns import ReportColumns
 
 # Records the bulk path cannot take: they correlate with REPORTs or are not REPORTs at all.
 OTHER_MARKS = (INIT_REPORT_MARK, TIMEOUT_MARK, "Invoke Error", "Unhandled exception", "platform.")

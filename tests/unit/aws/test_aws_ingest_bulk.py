@@ -208,3 +208,4 @@ def test_split_keeps_every_line_once() -> None:
     assert cut == ["a\n", "b Task timed out after 1 seconds\n", "c\nd\n", "platform.report INIT_REPORT\n", "e\n",
                    "Unhandled exception\n"]
     assert text_reader.split("no marks\n") == ["no marks\n"]
+
