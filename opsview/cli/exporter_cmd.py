@@ -37,7 +37,7 @@ def exporter(host: str, port: int, window: timedelta, config_path: str | None, s
     from opsview.exporter import metrics_wsgi_app
 
     env = load_env(config_path, store_url, "INFO" if log_level.upper() == "WARNING" else log_level)
-    with store_errors():
+    with store_errors(env.store_label):
         store = env.open_store()
     click.echo(f"opsview exporter: serving http://{host}:{port}/metrics (store {store.url})", err=True)
     waitress.serve(metrics_wsgi_app(store, env.config, window), host=host, port=port, threads=4, ident="opsview")
