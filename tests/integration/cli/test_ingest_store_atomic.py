@@ -17,8 +17,8 @@ from opsview.store import SQLiteStore
 
 pytestmark = pytest.mark.integration
 
-FUNCTIONS = 150
-MINUTES = 200  # one REPORT per function and minute: FUNCTIONS x MINUTES minute samples
+FUNCTIONS = 100
+MINUTES = 120  # one REPORT per function and minute: FUNCTIONS x MINUTES minute samples
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
 
@@ -41,7 +41,7 @@ def counts(path: Path) -> tuple[int, int]:
     return int(functions), int(samples)
 
 
-def kill_while_writing(proc: subprocess.Popen[bytes], store: Path, into_write_s: float = 0.05) -> bool:
+def kill_while_writing(proc: subprocess.Popen[bytes], store: Path, into_write_s: float = 0.02) -> bool:
     """SIGKILL `proc` once it has held the store's write lock for `into_write_s`; False if it ended first.
 
     The probe asks for the write lock without waiting: refused means a write transaction is open."""
@@ -67,7 +67,7 @@ def kill_while_writing(proc: subprocess.Popen[bytes], store: Path, into_write_s:
 
 
 def test_a_kill_during_the_write_leaves_all_of_the_ingest_or_none(tmp_path: Path) -> None:
-    """Before: functions were committed first and samples after, so a kill between left 150 functions with
+    """Before: functions were committed first and samples after, so a kill between left 100 functions with
     no samples (or some of them), which every view then showed as idle."""
     log = tmp_path / "exported.log"
     write_log(log)

@@ -77,6 +77,7 @@ def test_processes_racing_on_a_fresh_store_all_open_it(
     """Before, on SQLite: "database is locked" for most racers (22 of 30 in five rounds of six): the busy
     timeout was set after switching the new file to WAL, which needs a lock another racer held."""
     fresh = fresh_sqlite(tmp_path) if backend == "sqlite" else fresh_postgres(request.getfixturevalue("pg_cluster"))
-    for _ in range(ROUNDS):
+    # PostgreSQL has migrated under an advisory lock from the start: fewer rounds keep it covered for less.
+    for _ in range(ROUNDS if backend == "sqlite" else 2):
         url = fresh()
         assert_every_process_opened_and_wrote(url, race(url))
