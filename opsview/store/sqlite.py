@@ -61,7 +61,8 @@ def _patiently(step: Callable[[], _T]) -> _T:
 
     It does so while another process runs WAL recovery on the file or cleans up after closing the last
     connection to it (https://www.sqlite.org/wal.html#sometimes_queries_return_sqlite_busy_in_wal_mode):
-    brief states that processes opening one store at once (two collectors, a check and a viewer) meet.
+    brief states that processes opening one store at the same moment (two collectors, a check and a
+    viewer started by one cron minute) run into.
     """
     deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
     while True:
@@ -244,7 +245,7 @@ class SQLiteStore(SampleSql, AlertSql):
             raise StoreError(f"{self.path}: cannot open the store ({exc})") from None
         try:
             conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            version = self._checked_version(conn)
+            version = _patiently(lambda: self._checked_version(conn))
             if version < LATEST_VERSION:
                 raise StoreError(f"{self.path}: store schema v{version}, expected v{LATEST_VERSION} (file replaced?)")
             conn.execute("SELECT MAX(at) FROM health").fetchone()
@@ -328,4 +329,3 @@ class SQLiteStore(SampleSql, AlertSql):
     def _changes(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
         conn.execute(sql, params)
         return int(conn.changes())
-
