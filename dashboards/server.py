@@ -13,6 +13,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from opsview.config.views import WebAuthConfig
+from opsview.store.probe import StoreProbe
 from opsview.web.context import WebContext
 
 log = logging.getLogger(__name__)
@@ -80,12 +81,14 @@ def install(server: Flask, ctx: WebContext, creds: Credentials | None) -> None:
     # First, before Dash's own hooks, so an unauthenticated request never reaches a page or callback.
     server.before_request_funcs.setdefault(None, []).insert(0, require_auth)
 
+    probe = StoreProbe(ctx.store)
+
     def healthz() -> tuple[Response, int]:
-        try:
-            ctx.store.latest_health()
-        except Exception:
-            log.exception("healthz: store unreadable")
-            return jsonify(status="error", store="unreadable"), 503
+        # Not this server's own connections: they would answer from pages read before the file was
+        # overwritten or replaced (see StoreProbe).
+        problem = probe.problem()
+        if problem is not None:
+            return jsonify(status="error", store=problem), 503
         return jsonify(status="ok", store="ok"), 200
 
     server.add_url_rule(HEALTHZ, "opsview_healthz", healthz, methods=["GET", "HEAD"])

@@ -16,7 +16,7 @@ from opsview.collectors import Collector, CollectRequest, build_collector
 from opsview.config import AnySource, Config
 from opsview.formatting import one_line
 from opsview.schema import CollectorHealth, utcnow
-from opsview.store import SampleStore
+from opsview.store import SampleStore, as_store_error
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,11 @@ class CollectionRunner:
             ]
             self.store.record_health(health)
         except Exception as exc:  # one failing source never sinks the others
+            broken = as_store_error(exc, self.store.url)
+            if broken is not None:
+                # ...but the store failing (read-only, full, damaged) is no source's fault: the whole run fails,
+                # instead of every source reporting 0 samples as if its cloud had gone quiet.
+                raise broken from exc
             log.exception("source %s failed", name)
             message = one_line(exc)
             duration = time.monotonic() - began

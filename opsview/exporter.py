@@ -25,6 +25,7 @@ from opsview.config import Config
 from opsview.fleet import fleet_status
 from opsview.schema import Measures, utcnow
 from opsview.store import Store
+from opsview.store.probe import StoreProbe
 
 LABELS = ["provider", "account", "region", "function"]
 COUNTS = ("invocations", "errors", "throttles", "cold_starts")
@@ -118,12 +119,17 @@ def metrics_wsgi_app(store: Store, config: Config, window: timedelta,
                      clock: Callable[[], datetime] = utcnow) -> WsgiApp:
     """`/metrics` (Prometheus text format) and `/healthz`; anything else is 404."""
     metrics: WsgiApp = make_wsgi_app(registry_for(store, config, window, clock))
+    probe = StoreProbe(store)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
             return metrics(environ, start_response)
         if path == "/healthz":
+            problem = probe.problem()
+            if problem is not None:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
+                return [f"store unusable: {problem}\n".encode()]
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok\n"]
         start_response("404 Not Found", [("Content-Type", "text/plain")])

@@ -11,7 +11,7 @@ from opsview.cli.common import common_options
 from opsview.config import ConfigError, load_config
 from opsview.formatting import one_line
 from opsview.logs import setup_logging
-from opsview.store import StoreError, open_store
+from opsview.store import StoreError, as_store_error, open_store, redact_url
 
 EXIT_UNKNOWN = 3
 
@@ -81,6 +81,9 @@ def check(collect: bool | None, output: str, at: str | None, config_path: str | 
     except (StoreError, LockBusyError) as exc:
         _unknown(str(exc))
     except Exception as exc:  # the plugin convention wants UNKNOWN, not a traceback, for anything unexpected
+        broken = as_store_error(exc, redact_url(str(store_url or config.store.url or "store")))
+        if broken is not None:  # the store failed under a read (a damaged page): say so, as for opening it
+            _unknown(str(broken))
         import logging
 
         logging.getLogger(__name__).exception("check failed")

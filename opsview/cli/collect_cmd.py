@@ -53,7 +53,7 @@ def collect(since: timedelta | None, only: tuple[str, ...], shard_text: str | No
         where = env.config.path or "no config file found"
         fail(f"no sources configured ({where}); add [[sources.aws]], [[sources.azure]], [[sources.gcp]] "
              "or [[sources.demo]] — see config.example.toml")
-    with store_errors():
+    with store_errors(env.store_label):
         store = env.open_store()
         runner = CollectionRunner(env.config, store, sources)
         ctx = click.get_current_context()

@@ -16,7 +16,7 @@ import click
 from opsview.config import Config, ConfigError, load_config
 from opsview.durations import format_duration, parse_duration
 from opsview.logs import setup_logging
-from opsview.store import Store, StoreError, open_store
+from opsview.store import Store, StoreError, as_store_error, default_store_path, open_store, redact_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +49,11 @@ class Env:
     config: Config
     store_url: str | Path | None
 
+    @property
+    def store_label(self) -> str:
+        """Where the store is, for messages."""
+        return redact_url(str(self.store_url or default_store_path()))
+
     def open_store(self, *, read_only: bool = False) -> Store:
         try:
             return open_store(self.store_url, read_only=read_only)
@@ -72,12 +77,16 @@ def load_env(config_path: str | None, store_url: str | None, log_level: str = "W
 
 
 @contextmanager
-def store_errors() -> Iterator[None]:
-    """A store failure mid-command becomes one line and exit code 2, never a traceback."""
+def store_errors(where: str = "store") -> Iterator[None]:
+    """A store failure mid-command becomes one line and exit code 2, never a traceback: a StoreError,
+    or a database driver's error that says the store broke under a read (a damaged page)."""
     try:
         yield
-    except StoreError as exc:
-        fail(str(exc))
+    except Exception as exc:
+        error = as_store_error(exc, where)
+        if error is None:
+            raise
+        fail(str(error))
 
 
 class DurationType(click.ParamType):  # type: ignore[type-arg,unused-ignore]

@@ -80,7 +80,7 @@ def demo(seed: int, scale: int, hours: float, collect_only: bool, config_path: s
         tmp = tempfile.TemporaryDirectory(prefix="opsview-demo-")
         store_url = str(Path(tmp.name) / "demo.db")
     demo_env = Env(config, store_url)
-    with store_errors():
+    with store_errors(demo_env.store_label):
         store = demo_env.open_store()
         samples = fill_history(config, store, hours)
         if collect_only:

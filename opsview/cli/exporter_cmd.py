@@ -50,7 +50,7 @@ def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: b
     endpoint = otlp or env.config.export.otlp.endpoint
     if (once or not serve) and endpoint is None:
         fail("--once and --no-http push OTLP: pass --otlp URL or set [export.otlp] endpoint")
-    with store_errors():
+    with store_errors(env.store_label):
         store = env.open_store(read_only=True)
     pusher = None
     if endpoint is not None:
@@ -61,7 +61,7 @@ def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: b
         except OtlpSetupError as exc:
             fail(str(exc))
         if once:
-            with store_errors():
+            with store_errors(env.store_label):
                 report = pusher.push_once()
             pusher.shutdown()
             click.echo(json.dumps(describe(report) if report else {"pushed": None}))

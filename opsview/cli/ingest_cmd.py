@@ -14,6 +14,7 @@ from opsview.cli.common import common_options, fail, load_env, store_errors
 from opsview.collectors import UnsupportedSource, ingest_providers, ingest_reader
 from opsview.ingest import Ingest, IngestReader, IngestStats
 from opsview.logevents import LogEvent
+from opsview.store import redact_url
 
 
 def _open_text(path: str) -> TextIO:
@@ -84,10 +85,13 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
     acc.add_all(_events(reader, files, function, acc.stats))
     result = acc.result()
     if store_url:
-        with store_errors():
+        with store_errors(redact_url(store_url)):
             store = env.__class__(env.config, store_url).open_store()
-            store.upsert_functions(result.infos)
-            store.write_samples(result.samples)
+            try:
+                # One transaction: a kill or a full disk never leaves functions without their samples.
+                store.write_batch(result.infos, result.samples)
+            finally:
+                store.close()
     if output == "json":
         # strict JSON: readers refuse non-finite numbers and `to_json` drops any left, so this never raises
         click.echo(json.dumps(result.to_json(), indent=2, allow_nan=False))

@@ -41,7 +41,7 @@ def add(rule: str, function: str, duration: timedelta, comment: str, config_path
     """Add a silence starting now."""
     env = load_env(config_path, store_url, log_level)
     _warn_unknown_rule(env.config, rule)
-    with store_errors():
+    with store_errors(env.store_label):
         store = env.open_store()
         now = utcnow()
         created = store.add_silence(rule, function, now, now + duration, comment, _user())
@@ -60,7 +60,7 @@ Examples:
 def list_(show_all: bool, output: str, config_path: str | None, store_url: str | None, log_level: str) -> None:
     """List active silences (with --all, expired ones too)."""
     env = load_env(config_path, store_url, log_level)
-    with store_errors():
+    with store_errors(env.store_label):
         store = env.open_store()
         now = utcnow()
         items = store.silences() if show_all else store.silences(active_at=now)
@@ -89,7 +89,7 @@ Example:
 def remove(silence_id: int, config_path: str | None, store_url: str | None, log_level: str) -> None:
     """Remove a silence by its id (see `silence list`)."""
     env = load_env(config_path, store_url, log_level)
-    with store_errors():
+    with store_errors(env.store_label):
         store = env.open_store()
         removed = store.remove_silence(silence_id)
     if not removed:

@@ -51,7 +51,7 @@ def status(window: timedelta, output: str, provider: str | None, sort: str, show
     Nothing is collected: run `opsview collect` (or keep a collector running) to fill the store.
     """
     env = load_env(config_path, store_url, log_level)
-    with store_errors():
+    with store_errors(env.store_label):
         store = env.open_store(read_only=True)
         rows = fleet_status(store, env.config.pricing, window, utcnow(), FleetFilter(provider=provider))
     if not show_all:

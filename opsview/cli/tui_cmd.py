@@ -39,7 +39,7 @@ def tui(read_only: bool, window: timedelta, config_path: str | None, store_url: 
     if not read_only and not env.config.sources.all():
         click.echo("opsview: no sources configured; showing the store read-only (try `opsview demo`)", err=True)
         read_only = True
-    with store_errors():
+    with store_errors(env.store_label):
         store = env.open_store(read_only=read_only)
         try:
             run_tui(env.config, store, read_only=read_only, window=window, log_level=log_level)

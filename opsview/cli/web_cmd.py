@@ -61,7 +61,7 @@ def web(host: str | None, port: int | None, dev: bool, insecure: bool, config_pa
     from opsview.web.app import create_app, shutdown
     from opsview.web.server import AuthSetupError
 
-    with store_errors():
+    with store_errors(env.store_label):
         store = env.open_store(read_only=True)
         try:
             app = create_app(store, env.config)

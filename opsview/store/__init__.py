@@ -16,7 +16,7 @@ from opsview.store.base import (
     Store,
     top_n,
 )
-from opsview.store.errors import StoreError
+from opsview.store.errors import StoreError, as_store_error, redact_url
 from opsview.store.sqlite import SQLiteStore
 
 __all__ = [
@@ -29,8 +29,10 @@ __all__ = [
     "SampleStore",
     "Store",
     "StoreError",
+    "as_store_error",
     "default_store_path",
     "open_store",
+    "redact_url",
     "top_n",
 ]
 

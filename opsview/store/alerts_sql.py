@@ -2,14 +2,15 @@
 outbox, silences and the check lock.
 
 One of the two faces of the store (`AlertStore`; `samples_sql` is the other). Backends combine both
-mixins and provide the connections (`SqlBackend`); PostgreSQL overrides the lock with an advisory lock.
+mixins and provide the connections (`SqlBackend`) and the check lock (`acquire_lock`, `lock_owner`,
+`release_lock`: a lock that dies with its holder, which portable SQL cannot give).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from opsview.alert_records import AlertChanges, AlertEvent, AlertRecord, AlertState, LedgerEntry, OutboxItem, Silence
@@ -202,24 +203,22 @@ class AlertSql(SqlBackend):
         with self._write() as conn:
             return self._changes(conn, "DELETE FROM alert_silences WHERE id = ?", (silence_id,)) > 0
 
-    def acquire_lock(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
-        """Take a named lock (free, expired, or already ours); BEGIN IMMEDIATE makes the test-and-set atomic."""
+    # --- locks: the row names the holder for messages; the lock itself is the backend's (an OS file
+    # lock on SQLite, an advisory lock on PostgreSQL), so that it dies with its holder -------------------
+
+    def _note_lock_owner(self, name: str, owner: str, expires: datetime) -> None:
         with self._write() as conn:
-            row = conn.execute("SELECT owner, expires FROM locks WHERE name = ?", (name,)).fetchone()
-            if row is not None and row[0] != owner and row[1] > to_epoch(now):
-                return False
             conn.execute(
                 "INSERT INTO locks (name, owner, expires) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires",
-                (name, owner, to_epoch(now + ttl)),
+                (name, owner, to_epoch(expires)),
             )
-            return True
 
-    def lock_owner(self, name: str) -> str | None:
+    def _noted_lock_owner(self, name: str) -> str | None:
         row = self._conn().execute("SELECT owner FROM locks WHERE name = ?", (name,)).fetchone()
         return str(row[0]) if row else None
 
-    def release_lock(self, name: str, owner: str) -> None:
+    def _forget_lock_owner(self, name: str, owner: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
 

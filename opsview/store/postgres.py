@@ -21,17 +21,23 @@ from typing import Any
 
 import psycopg
 from psycopg.adapt import Loader
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from opsview.schema import COUNT_MEASURES, MEASURE_NAMES
 from opsview.store.alerts_sql import AlertSql
-from opsview.store.errors import StoreError
+from opsview.store.errors import StoreError, redact_url, register_unusable
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS, postgres_statements
 from opsview.store.samples_sql import SampleSql
 from opsview.store.sql import MEASURE_COLUMNS
 
 log = logging.getLogger(__name__)
 
+# What psycopg raises when the server or the database fails rather than a statement: one line for the user.
+_UNUSABLE = (
+    psycopg.OperationalError, psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction,
+    PoolTimeout,
+)
+register_unusable(*_UNUSABLE)
 _MIGRATION_LOCK = 0x6F70737669657701  # advisory lock key: one migrator at a time across hosts
 _STAGE_COLUMNS = f"fid, start, period_s, {MEASURE_COLUMNS}"
 # The columns' types as migrations create them (INTEGER -> BIGINT, REAL -> DOUBLE PRECISION);
@@ -58,6 +64,7 @@ class _Conn:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.raw = conn
+        self.staged = False  # this transaction left rows in samples_stage (see `_upsert_sample_rows`)
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
         return self.raw.execute(translate(sql), params or None)
@@ -76,22 +83,12 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET jit = off")
 
 
-def _redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"
-
-
 class PostgresStore(SampleSql, AlertSql):
     """`Store` on PostgreSQL: both faces' SQL over a psycopg pool, with its own locks and bulk path."""
 
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 16) -> None:
         super().__init__()
-        self.url = _redact(url)
+        self.url = redact_url(url)
         self._conninfo = url  # may hold a password: used to connect, never shown or logged
         self.read_only = read_only
         self._local = threading.local()
@@ -133,11 +130,17 @@ class PostgresStore(SampleSql, AlertSql):
 
     @contextmanager
     def _write(self) -> Iterator[_Conn]:
+        """One write transaction; a server that cannot take it (gone, full, read-only, no privilege)
+        raises StoreError so a command says so in one line."""
         if self.read_only:
             raise StoreError(f"{self.url}: store opened read-only")
         conn = self._conn()
-        with conn.raw.transaction():
-            yield conn
+        conn.staged = False
+        try:
+            with conn.raw.transaction():
+                yield conn
+        except _UNUSABLE as exc:
+            raise StoreError(f"{self.url}: cannot write the store ({self._scrub(exc)})") from exc
 
     def close(self) -> None:
         self._close_split_pool()
@@ -159,12 +162,18 @@ class PostgresStore(SampleSql, AlertSql):
     # --- schema ----------------------------------------------------------------------------------
 
     def _migrate(self) -> None:
+        """Bring the schema to LATEST_VERSION. The version is read and migrated under a transaction-scoped
+        advisory lock, so of several processes (on any host) opening a fresh database at once one migrates
+        and the others, waiting on the lock, then find the schema current."""
         conn = self._conn()
         try:
             with conn.raw.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-                row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+                if not self.read_only:
+                    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                exists = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+                read = exists is not None and exists[0]
+                row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone() if read else None
                 version = int(row[0]) if row and row[0] is not None else 0
                 if version > LATEST_VERSION:
                     raise StoreError(
@@ -207,6 +216,18 @@ class PostgresStore(SampleSql, AlertSql):
         except psycopg.Error as exc:
             log.warning("TimescaleDB present but not usable, keeping a plain table: %s", exc)
 
+    def probe(self, *, thorough: bool = False) -> None:
+        """Raise StoreError unless the server answers and the schema is the one this opsview reads.
+        (`thorough` adds nothing here: the server checks its own pages.)"""
+        try:
+            with self._pool.connection(timeout=10) as raw:
+                row = raw.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StoreError(f"{self.url}: store unreachable ({self._scrub(exc)})") from None
+        version = int(row[0]) if row and row[0] is not None else 0
+        if version != LATEST_VERSION:
+            raise StoreError(f"{self.url}: store schema v{version}, this opsview reads v{LATEST_VERSION}")
+
     @property
     def schema_version(self) -> int:
         row = self._conn().execute("SELECT MAX(version) FROM schema_version").fetchone()
@@ -244,6 +265,9 @@ class PostgresStore(SampleSql, AlertSql):
         raw.execute(
             "CREATE TEMP TABLE IF NOT EXISTS samples_stage (LIKE samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
+        if conn.staged:  # a second chunk in one transaction (`write_batch`): the first's rows are still there
+            raw.execute("TRUNCATE samples_stage")
+        conn.staged = True
         # Binary COPY: psycopg encodes each value in C instead of formatting text that the server
         # then parses: 2.7x the rows/s of text COPY (measured, 250k rows of this shape).
         with raw.cursor().copy(f"COPY samples_stage ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
@@ -279,12 +303,7 @@ class PostgresStore(SampleSql, AlertSql):
             raw.close()
             return False
         self._lock_conns[name] = raw
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO locks (name, owner, expires) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires",
-                (name, owner, int((now + ttl).timestamp())),
-            )
+        self._note_lock_owner(name, owner, now + ttl)
         return True
 
     def lock_owner(self, name: str) -> str | None:
@@ -301,8 +320,7 @@ class PostgresStore(SampleSql, AlertSql):
         raw = self._lock_conns.pop(name, None)
         if raw is None:
             return
-        with self._write() as conn:
-            conn.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
+        self._forget_lock_owner(name, owner)
         raw.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(name),))
         raw.close()
 

@@ -11,8 +11,9 @@ import json
 import operator
 import os
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import chain, islice
 from typing import Any
@@ -30,7 +31,16 @@ from opsview.schema import (
     to_epoch,
 )
 from opsview.store.base import FleetBuckets, FleetFilter, FleetRow, MaintenanceResult
-from opsview.store.sql import MEASURE_COLUMNS, UPSERT_SAMPLE, SqlBackend, aggregate_columns, present_measures
+from opsview.store.sql import (
+    MEASURE_COLUMNS,
+    UPSERT_SAMPLE,
+    SqlBackend,
+    function_rows,
+    health_record,
+    health_rows,
+    present_measures,
+    where_sql,
+)
 
 _WRITE_CHUNK = 200_000  # rows per transaction: fewer, larger commits dirty far fewer pages
 _ROLLUP_PERIOD_S = 3600
@@ -59,13 +69,6 @@ class SampleSql(SqlBackend):
 
     # --- what a backend may change ------------------------------------------------------------
 
-    _COUNT_SUM = "SUM({})"  # how this backend sums a count column (see `aggregate_sql`)
-
-    def _aggregates(
-        self, alias: str = "", measures: Collection[str] | None = None
-    ) -> tuple[list[str], Callable[[Sequence[Any]], Measures]]:
-        return aggregate_columns(alias, measures, count_sum=self._COUNT_SUM)
-
     def _upsert_sample_rows(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
         conn.executemany(UPSERT_SAMPLE, rows)
 
@@ -78,29 +81,25 @@ class SampleSql(SqlBackend):
     # --- writes ----------------------------------------------------------------------------
 
     def upsert_functions(self, infos: Iterable[FunctionInfo]) -> int:
-        rows = [
-            (
-                i.key.provider, i.key.account, i.key.region, i.key.name,
-                i.runtime, i.memory_mb, i.timeout_s, i.resource_id, json.dumps(dict(i.labels), sort_keys=True),
-            )
-            for i in infos
-        ]
-        if not rows:
-            return 0
-        with self._write() as conn:
-            conn.executemany(
-                "INSERT INTO functions "
-                "(provider, account, region, name, runtime, memory_mb, timeout_s, resource_id, labels) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (provider, account, region, name) DO UPDATE SET "
-                "runtime = COALESCE(excluded.runtime, functions.runtime), "
-                "memory_mb = COALESCE(excluded.memory_mb, functions.memory_mb), "
-                "timeout_s = COALESCE(excluded.timeout_s, functions.timeout_s), "
-                "resource_id = COALESCE(excluded.resource_id, functions.resource_id), "
-                "labels = CASE WHEN excluded.labels = '{}' THEN functions.labels ELSE excluded.labels END",
-                rows,
-            )
+        rows = function_rows(infos)
+        if rows:
+            with self._write() as conn:
+                self._upsert_function_rows(conn, rows)
         return len(rows)
+
+    def _upsert_function_rows(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(
+            "INSERT INTO functions "
+            "(provider, account, region, name, runtime, memory_mb, timeout_s, resource_id, labels) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (provider, account, region, name) DO UPDATE SET "
+            "runtime = COALESCE(excluded.runtime, functions.runtime), "
+            "memory_mb = COALESCE(excluded.memory_mb, functions.memory_mb), "
+            "timeout_s = COALESCE(excluded.timeout_s, functions.timeout_s), "
+            "resource_id = COALESCE(excluded.resource_id, functions.resource_id), "
+            "labels = CASE WHEN excluded.labels = '{}' THEN functions.labels ELSE excluded.labels END",
+            rows,
+        )
 
     def _fid_map(self, keys: set[FunctionKey], conn: Any) -> dict[FunctionKey, int]:
         with self._fid_lock:
@@ -117,41 +116,72 @@ class SampleSql(SqlBackend):
                     self._fids[FunctionKey(provider, account, region, name)] = fid
             return self._fids
 
+    @contextmanager
+    def _sample_write(self) -> Iterator[Any]:
+        try:
+            with self._write() as conn:
+                yield conn
+        except BaseException:
+            # Ids `_fid_map` read inside a transaction that rolled back may never exist, and SQLite hands
+            # the same ids to the next new functions: forget them, or samples land on another function.
+            with self._fid_lock:
+                self._fids.clear()
+            raise
+
     def write_samples(self, samples: Iterable[Sample]) -> int:
         written = 0
         it = iter(samples)
         # islice fills each chunk in C: a Python append loop cost ~6% of a bulk write
         while batch := list(islice(it, _WRITE_CHUNK)):
-            written += self._write_chunk(batch)
+            with self._sample_write() as conn:
+                written += self._write_rows(conn, batch)
         return written
 
-    def _write_chunk(self, batch: Sequence[Sample]) -> int:
-        with self._write() as conn:
-            fids = self._fid_map({s.key for s in batch}, conn)
-            measures = _MEASURES_OF
-            epoch: dict[datetime, int] = {}  # a batch shares few bucket starts; convert each once
-            rows = [
-                (fids[s.key], epoch.get(s.start) or epoch.setdefault(s.start, int(s.start.timestamp())), s.period_s,
-                 *measures(s))
-                for s in batch
-            ]
-            # Inserting in primary-key order keeps B-tree appends local: ~25% faster than arrival order.
-            rows.sort(key=_PK_ORDER)
-            self._upsert_sample_rows(conn, rows)
+    def write_batch(
+        self, infos: Iterable[FunctionInfo], samples: Iterable[Sample], health: Iterable[CollectorHealth] = ()
+    ) -> int:
+        """Functions, their samples and health entries in one transaction: a process killed part way
+        leaves all of them or none, never functions without their samples. Samples still reach the
+        database chunk by chunk (memory stays flat); the chunks share the transaction."""
+        functions, entries = function_rows(infos), health_rows(health)
+        written = 0
+        it = iter(samples)
+        with self._sample_write() as conn:
+            if functions:
+                self._upsert_function_rows(conn, functions)
+            while batch := list(islice(it, _WRITE_CHUNK)):
+                written += self._write_rows(conn, batch)
+            if entries:
+                self._insert_health(conn, entries)
+        return written
+
+    def _write_rows(self, conn: Any, batch: Sequence[Sample]) -> int:
+        fids = self._fid_map({s.key for s in batch}, conn)
+        measures = _MEASURES_OF
+        epoch: dict[datetime, int] = {}  # a batch shares few bucket starts; convert each once
+        rows = [
+            (fids[s.key], epoch.get(s.start) or epoch.setdefault(s.start, int(s.start.timestamp())), s.period_s,
+             *measures(s))
+            for s in batch
+        ]
+        # Inserting in primary-key order keeps B-tree appends local: ~25% faster than arrival order.
+        rows.sort(key=_PK_ORDER)
+        self._upsert_sample_rows(conn, rows)
         return len(batch)
 
     def record_health(self, entries: Iterable[CollectorHealth]) -> None:
-        rows = [
-            (h.source, h.provider, h.scope, to_epoch(h.at), int(h.ok), h.error, h.functions, h.samples, h.duration_s)
-            for h in entries
-        ]
+        rows = health_rows(entries)
         if rows:
             with self._write() as conn:
-                conn.executemany(
-                    "INSERT INTO health (source, provider, scope, at, ok, error, functions, samples, duration_s) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                self._insert_health(conn, rows)
+
+    @staticmethod
+    def _insert_health(conn: Any, rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(
+            "INSERT INTO health (source, provider, scope, at, ok, error, functions, samples, duration_s) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     def maintain(self, now: datetime, retention: timedelta, rollup_after: timedelta) -> MaintenanceResult:
         """Roll minute buckets older than `rollup_after` into hours; drop what is older than `retention`."""
@@ -177,17 +207,7 @@ class SampleSql(SqlBackend):
 
     # --- reads -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _where(flt: FleetFilter | None, alias: str = "f") -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if flt:
-            for column in ("provider", "account", "region"):
-                value = getattr(flt, column)
-                if value is not None:
-                    clauses.append(f"{alias}.{column} = ?")
-                    params.append(value)
-        return (" AND ".join(clauses) or "1=1"), params
+    _where = staticmethod(where_sql)
 
     def _info(self, row: Sequence[Any]) -> FunctionInfo:
         # Fleet reads run every refresh over thousands of functions whose info rarely changes:
@@ -267,23 +287,6 @@ class SampleSql(SqlBackend):
             if self._split_pool is None:
                 self._split_pool = ThreadPoolExecutor(self._read_split, thread_name_prefix="opsview-store-read")
             return self._split_pool
-
-    def _per_function_sql(self, head: str, aggs: Sequence[str], where: str, *, idle: bool, group: str = "") -> str:
-        """Aggregates over `samples` per function (and per `group` expression, if given), in one query.
-
-        Parameters: the window's start and end, then the filter's. Columns: `head` (columns of
-        `functions f`), then `group` (an expression over `s.start`) if given, the number of buckets,
-        and the aggregates. With `idle`, functions without data in the window are kept (count 0, NULL
-        aggregates). The correlated join lets SQLite seek (fid, start) per function instead of
-        scanning; PostgreSQL overrides this with a LATERAL join, as its planner would otherwise
-        hash-join a scan of the whole window.
-        """
-        join = "LEFT JOIN" if idle else "JOIN"
-        grouped = f", {group}" if group else ""
-        return (
-            f"SELECT {head}{grouped}, COUNT(s.start), {', '.join(aggs)} FROM functions f {join} samples s "
-            f"ON s.fid = f.id AND s.start >= ? AND s.start < ? WHERE {where} GROUP BY f.id{grouped}"
-        )
 
     def fleet(
         self, start: datetime, end: datetime, flt: FleetFilter | None = None, measures: Collection[str] | None = None
@@ -424,7 +427,7 @@ class SampleSql(SqlBackend):
             "WHERE id = (SELECT id FROM health h2 WHERE h2.source = h.source AND h2.scope = h.scope "
             "ORDER BY at DESC, id DESC LIMIT 1) ORDER BY source, scope"
         )
-        return [_health(r) for r in rows]
+        return [health_record(r) for r in rows]
 
     def health_history(
         self, source: str | None = None, since: datetime | None = None, limit: int = 200
@@ -442,7 +445,7 @@ class SampleSql(SqlBackend):
             f"WHERE {' AND '.join(clauses)} ORDER BY at DESC, id DESC LIMIT ?",
             [*params, limit],
         )
-        return [_health(r) for r in rows]
+        return [health_record(r) for r in rows]
 
     def fleet_buckets(
         self, end: datetime, step_s: int, count: int, flt: FleetFilter | None = None,
@@ -486,9 +489,3 @@ class SampleSql(SqlBackend):
 
 _measures = measures_from_values
 
-
-def _health(r: Sequence[Any]) -> CollectorHealth:
-    return CollectorHealth(
-        source=r[0], provider=r[1], scope=r[2], at=from_epoch(r[3]), ok=bool(r[4]), error=r[5],
-        functions=r[6], samples=r[7], duration_s=r[8],
-    )

@@ -1,9 +1,11 @@
 """SQL shared by every SQL backend: fragments generated from the schema's aggregation rules, the sample
-upsert, and what a backend provides to the two faces of the store (`samples_sql`, `alerts_sql`)."""
+upsert, records to rows and back, and what a backend provides to the two faces of the store
+(`samples_sql`, `alerts_sql`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import json
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -12,10 +14,15 @@ from opsview.schema import (
     COUNT_MEASURES,
     MEASURE_NAMES,
     Agg,
+    CollectorHealth,
+    FunctionInfo,
     Measures,
+    from_epoch,
     measures_from,
     measures_from_values,
+    to_epoch,
 )
+from opsview.store.base import FleetFilter
 
 
 def weight_sql(column: str, alias: str = "") -> str:
@@ -95,6 +102,45 @@ UPSERT_SAMPLE = (
 )
 
 
+def where_sql(flt: FleetFilter | None, alias: str = "f") -> tuple[str, list[Any]]:
+    """A fleet filter as a WHERE condition over `functions` (aliased `alias`) and its parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if flt:
+        for column in ("provider", "account", "region"):
+            value = getattr(flt, column)
+            if value is not None:
+                clauses.append(f"{alias}.{column} = ?")
+                params.append(value)
+    return (" AND ".join(clauses) or "1=1"), params
+
+
+def function_rows(infos: Iterable[FunctionInfo]) -> list[tuple[Any, ...]]:
+    """Function records as rows of `functions` (labels as JSON)."""
+    return [
+        (
+            i.key.provider, i.key.account, i.key.region, i.key.name,
+            i.runtime, i.memory_mb, i.timeout_s, i.resource_id, json.dumps(dict(i.labels), sort_keys=True),
+        )
+        for i in infos
+    ]
+
+
+def health_rows(entries: Iterable[CollectorHealth]) -> list[tuple[Any, ...]]:
+    """Collector health entries as rows of `health`, and back (`health_record`)."""
+    return [
+        (h.source, h.provider, h.scope, to_epoch(h.at), int(h.ok), h.error, h.functions, h.samples, h.duration_s)
+        for h in entries
+    ]
+
+
+def health_record(r: Sequence[Any]) -> CollectorHealth:
+    return CollectorHealth(
+        source=r[0], provider=r[1], scope=r[2], at=from_epoch(r[3]), ok=bool(r[4]), error=r[5],
+        functions=r[6], samples=r[7], duration_s=r[8],
+    )
+
+
 class SqlBackend:
     """What a backend (SQLiteStore, PostgresStore) provides to the shared SQL of both faces.
 
@@ -117,6 +163,32 @@ class SqlBackend:
     def _changes(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
         """Run a write statement; how many rows it inserted, updated or deleted."""
         return int(conn.execute(sql, params).rowcount)
+
+    # --- SQL a backend may spell its own way ---------------------------------------------------------
+
+    _COUNT_SUM = "SUM({})"  # how this backend sums a count column (see `aggregate_sql`)
+
+    def _aggregates(
+        self, alias: str = "", measures: Collection[str] | None = None
+    ) -> tuple[list[str], Callable[[Sequence[Any]], Measures]]:
+        return aggregate_columns(alias, measures, count_sum=self._COUNT_SUM)
+
+    def _per_function_sql(self, head: str, aggs: Sequence[str], where: str, *, idle: bool, group: str = "") -> str:
+        """Aggregates over `samples` per function (and per `group` expression, if given), in one query.
+
+        Parameters: the window's start and end, then the filter's. Columns: `head` (columns of
+        `functions f`), then `group` (an expression over `s.start`) if given, the number of buckets,
+        and the aggregates. With `idle`, functions without data in the window are kept (count 0, NULL
+        aggregates). The correlated join lets SQLite seek (fid, start) per function instead of
+        scanning; PostgreSQL overrides this with a LATERAL join, as its planner would otherwise
+        hash-join a scan of the whole window.
+        """
+        join = "LEFT JOIN" if idle else "JOIN"
+        grouped = f", {group}" if group else ""
+        return (
+            f"SELECT {head}{grouped}, COUNT(s.start), {', '.join(aggs)} FROM functions f {join} samples s "
+            f"ON s.fid = f.id AND s.start >= ? AND s.start < ? WHERE {where} GROUP BY f.id{grouped}"
+        )
 
     def _prune_alerts(self, conn: Any, cutoff: int) -> int:
         """Drop alert bookkeeping older than `cutoff` (epoch s) within the sample store's maintenance

@@ -205,13 +205,25 @@ def test_state_of_a_removed_rule_is_forgotten(sqlite_store: SQLiteStore) -> None
     assert sqlite_store.alert_records() == []
 
 
-def test_check_lock_is_exclusive_until_released_or_expired(sqlite_store: SQLiteStore) -> None:
+def test_check_lock_is_exclusive_until_its_holder_releases_it_or_goes_away(sqlite_store: SQLiteStore) -> None:
+    """The lock belongs to the holder's open store (a file lock), not to a row with an expiry: a live holder
+    keeps it however long it runs, and it is free the moment the holder lets go or its process ends
+    (tests/integration/alerts/test_check_lock_liveness.py kills real processes)."""
     ttl = timedelta(minutes=15)
-    assert sqlite_store.acquire_lock("check", "a", T0, ttl)
-    assert not sqlite_store.acquire_lock("check", "b", T0 + timedelta(minutes=1), ttl)
-    assert sqlite_store.acquire_lock("check", "b", T0 + timedelta(minutes=16), ttl)  # a died: lock expired
-    sqlite_store.release_lock("check", "b")
-    assert sqlite_store.acquire_lock("check", "a", T0 + timedelta(minutes=17), ttl)
+    other = SQLiteStore(sqlite_store.path)
+    try:
+        assert sqlite_store.acquire_lock("check", "a", T0, ttl)
+        assert not other.acquire_lock("check", "b", T0 + timedelta(minutes=1), ttl)
+        assert not other.acquire_lock("check", "b", T0 + timedelta(minutes=16), ttl)  # past its ttl, still held
+        assert other.lock_owner("check") == "a"
+        sqlite_store.release_lock("check", "a")
+        assert other.lock_owner("check") is None
+        assert other.acquire_lock("check", "b", T0 + timedelta(minutes=17), ttl)
+        assert not sqlite_store.acquire_lock("check", "a", T0 + timedelta(minutes=17), ttl)
+    finally:
+        other.close()  # as its process ending would: the operating system drops the lock
+    assert sqlite_store.lock_owner("check") is None
+    assert sqlite_store.acquire_lock("check", "a", T0 + timedelta(minutes=18), ttl)
 
 
 def test_a_failing_read_fails_only_the_rules_that_need_it(
