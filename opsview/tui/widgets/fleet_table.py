@@ -161,7 +161,7 @@ class FleetTable(ScrollView, can_focus=True):
         """
         if sort_column != self._sort_column:
             self._sort_column = sort_column
-            self._fit()
+            self._fit_layout()
         cursor = None if to_top else self.cursor_key
         self._rows = rows
         self._position = {status.key: i for i, status in enumerate(rows)}
@@ -234,10 +234,10 @@ class FleetTable(ScrollView, can_focus=True):
 
     def _on_resize(self, event: events.Resize) -> None:
         self._fit_width = max(40, event.size.width - 2)  # leave room for the vertical scrollbar
-        self._fit()
+        self._fit_layout()
         self.virtual_size = Size(event.size.width, len(self._rows) + _HEADER_LINES)
 
-    def _fit(self) -> None:
+    def _fit_layout(self) -> None:
         if not self._fit_width:
             return  # not laid out yet: the first resize fits the columns
         layout = fit_columns(self._fit_width, keep=self._sort_column)
