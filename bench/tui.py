@@ -137,8 +137,8 @@ async def measure(path: Path, refreshes: int) -> dict[str, Any]:
         viewed: list[float] = []
         set_view = FleetScreen._set_view
 
-        def recording_set_view(self: FleetScreen, view: Any, *, reread: bool) -> None:
-            set_view(self, view, reread=reread)
+        def recording_set_view(self: FleetScreen, view: Any, **kwargs: Any) -> None:
+            set_view(self, view, **kwargs)
             viewed.append(time.perf_counter())
 
         FleetScreen._set_view = recording_set_view  # type: ignore[method-assign]

@@ -6,13 +6,14 @@ applies the theme and keymap, and schedules collection when the TUI is not read-
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import timedelta
-from functools import partial
+from pathlib import Path
 
-from textual import work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -23,6 +24,7 @@ from opsview.config import Config, RuleConfig
 from opsview.formatting import one_line
 from opsview.schema import utcnow
 from opsview.store import Store
+from opsview.tui.commands import binding_commands, screenshot_dir, screenshot_name
 from opsview.tui.context import Clock, TuiContext
 from opsview.tui.messages import CollectionFinished
 from opsview.tui.model import FleetTableView, next_window, window_label
@@ -37,12 +39,13 @@ log = logging.getLogger(__name__)
 class OpsviewApp(App[None]):
     CSS_PATH = "opsview.tcss"
     TITLE = "opsview"
+    # description: the footer's word; tooltip: the action as the command palette and `?` name it
     BINDINGS = [
-        Binding("w", "cycle_window", "Window", id="window"),
-        Binding("r", "refresh_now", "Refresh", id="refresh"),
-        Binding("a", "alerts", "Alerts", id="alerts"),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("w", "cycle_window", "Window", id="window", tooltip="Change the window"),
+        Binding("r", "refresh_now", "Refresh", id="refresh", tooltip="Refresh now"),
+        Binding("a", "alerts", "Alerts", id="alerts", tooltip="Show alerts"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Help"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit"),
     ]
 
     def __init__(
@@ -61,6 +64,7 @@ class OpsviewApp(App[None]):
         self.collecting = False
         self.collections = 0
         self._next_collection: Timer | None = None
+        self._screenshot_dir = Path.cwd()
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -177,16 +181,34 @@ class OpsviewApp(App[None]):
         self.push_screen(HelpScreen(sections, self.ctx.config.tui.keymap))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.id != "quit":  # the palette has its own Quit
-                yield SystemCommand(binding.description, f"key {binding.key}", partial(self.run_action, binding.action))
-        if isinstance(screen, FleetScreen):
-            for binding in FleetScreen.BINDINGS:
-                if isinstance(binding, Binding) and binding.id != "clear_filter":
-                    yield SystemCommand(
-                        binding.description, f"key {binding.key}", partial(self.run_action, binding.action, screen)
-                    )
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":  # Textual's says where it saved only when the save worked
+                yield command
+        yield SystemCommand("Screenshot", f"Save an SVG picture of this screen in {screenshot_dir()}",
+                            lambda: self.set_timer(0.1, self.action_save_screenshot))  # after the palette closes
+        yield from binding_commands(self, self.ctx, screen, [(screen.BINDINGS, screen), (self.BINDINGS, self)])
+
+    def action_save_screenshot(self) -> None:
+        """Save this screen as SVG; a notification names the file (or says why it could not be written)."""
+        folder = screenshot_dir()
+        self._screenshot_dir = folder
+        self.deliver_text(io.StringIO(self.export_screenshot()), save_directory=folder,
+                          save_filename=screenshot_name(), open_method="browser", mime_type="image/svg+xml",
+                          name=_SCREENSHOT)
+
+    @on(events.DeliveryComplete)
+    def _screenshot_saved(self, event: events.DeliveryComplete) -> None:
+        if event.name == _SCREENSHOT:
+            self.notify(f"Saved to {event.path}", title="Screenshot", markup=False, timeout=10)
+
+    @on(events.DeliveryFailed)
+    def _screenshot_failed(self, event: events.DeliveryFailed) -> None:
+        if event.name == _SCREENSHOT:
+            self.notify(f"Could not save in {self._screenshot_dir}: {one_line(event.exception)}",
+                        title="Screenshot", severity="error", markup=False, timeout=15)
+
+
+_SCREENSHOT = "opsview-screenshot"  # the delivery's name, so Textual's own screenshot handler leaves it alone
 
 
 def _load_rules(config: Config) -> tuple[list[RuleConfig], str | None]:

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -23,13 +23,13 @@ from opsview.tui.context import TuiContext
 from opsview.tui.loader import DetailData, load_detail
 from opsview.tui.messages import DetailLoaded
 from opsview.tui.model import window_label
-from opsview.tui.widgets.charts import SeriesChart
+from opsview.tui.widgets.charts import ChartData, Line, Reference, SeriesChart
 
 log = logging.getLogger(__name__)
 
 
 class DetailScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="back")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="back", tooltip="Back to the fleet")]
 
     def __init__(self, ctx: TuiContext, key: FunctionKey) -> None:
         super().__init__(id="detail")
@@ -40,15 +40,22 @@ class DetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(Text(str(self.key), end=""), id="detail-title", markup=False)
         with VerticalScroll(id="detail-body"):
-            yield Static("Loading…", id="detail-info", markup=False)
-            yield SeriesChart("Invocations / errors / throttles",
-                              [("invocations", "invocations"), ("errors", "errors"), ("throttles", "throttles")],
-                              id="chart-calls")
-            yield SeriesChart("Duration ms", [("duration_p50_ms", "p50"), ("duration_p95_ms", "p95"),
-                                              ("duration_p99_ms", "p99")], id="chart-duration")
-            cold = SeriesChart("Cold starts", [("cold_starts", "cold starts")], id="chart-cold")
-            cold.right = ("init_avg_ms", "init ms (right)")
-            yield cold
+            # the first screenful: the window's figures and every chart; setup, collection and alert
+            # history follow below it
+            with Vertical(id="detail-top"):
+                yield Static("Loading…", id="detail-info", markup=False)
+                yield Static(id="charts-caption", markup=False)
+                with Grid(id="detail-charts"):
+                    yield SeriesChart([Line("invocations", "invocations", "primary"),
+                                       Line("throttles", "throttles", "warning")], "per_minute", id="chart-calls")
+                    yield SeriesChart([Line("errors", "errors", "error")], "per_minute", id="chart-errors")
+                    yield SeriesChart([Line("duration_p50_ms", "p50", "success"),
+                                       Line("duration_p95_ms", "p95", "primary"),
+                                       Line("duration_p99_ms", "p99", "warning")], "duration", id="chart-duration")
+                    yield SeriesChart([Line("cold_starts", "cold starts", "primary"),
+                                       Line("init_avg_ms", "init avg", "success", right=True)],
+                                      "per_minute", right_unit="duration", id="chart-cold")
+            yield Static(id="detail-setup", markup=False)
             yield Static(id="detail-collection", markup=False)
             yield Static(id="detail-alerts", markup=False)
         yield Footer(compact=True)
@@ -77,30 +84,52 @@ class DetailScreen(Screen[None]):
             return
         self.data = data = message.data
         now = self.ctx.clock()
-        series, step = (data.detail.series, data.detail.step_s) if data.detail else ((), 60)
+        detail = data.detail
+        series, step = (detail.series, detail.step_s) if detail else ((), 60)
+        timeout = detail.info.timeout_s if detail else None
         with self.app.batch_update():
             info.update(_info_table(data))
+            self.query_one("#charts-caption", Static).update(
+                f"last {window_label(data.window)} · counts per minute, {_step_text(step)} buckets · times in UTC"
+            )
             for chart in self.query(SeriesChart):
-                chart.show(series, now, step)
+                reference = None
+                if chart.id == "chart-duration" and timeout is not None:
+                    reference = Reference(timeout * 1000.0, f"timeout {timeout:g} s")
+                chart.show(ChartData(series, now - data.window, now, step, reference))
+            self.query_one("#detail-setup", Static).update(_setup_table(data))
             self.query_one("#detail-collection", Static).update(_collection_text(data))
             self.query_one("#detail-alerts", Static).update(_alerts_text(data))
 
 
+def _step_text(step_s: int) -> str:
+    return f"{step_s // 60} min" if step_s % 60 == 0 else f"{step_s} s"
+
+
 def _info_table(data: DetailData) -> Table:
+    """The window's figures, one line each, cut rather than wrapped so the charts keep their rows."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
+    table.add_column(no_wrap=True, overflow="ellipsis")
     detail = data.detail
     if detail is None:
         table.add_row("function", "not in the store (was it removed?)")
         return table
-    info = detail.info
     table.add_row("function", _facts_line(detail.setup()))
-    table.add_row("resource", info.resource_id or fmt.MISSING)
-    table.add_row("labels", ", ".join(f"{k}={v}" for k, v in sorted(info.labels.items())) or "none")
     table.add_row(f"last {window_label(data.window)}", _facts_line(detail.calls()))
     table.add_row("duration", _facts_line(detail.durations()))
     table.add_row("cold starts", _facts_line(detail.cold_starts()))
+    return table
+
+
+def _setup_table(data: DetailData) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    if data.detail is not None:
+        info = data.detail.info
+        table.add_row("resource", info.resource_id or fmt.MISSING)
+        table.add_row("labels", ", ".join(f"{k}={v}" for k, v in sorted(info.labels.items())) or "none")
     return table
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Final
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
@@ -20,26 +21,51 @@ from opsview.tui.context import TuiContext
 from opsview.tui.loader import load_fleet, load_sparks
 from opsview.tui.messages import FleetLoaded, FleetLoadFailed, SparksLoaded
 from opsview.tui.model import PROVIDERS, FleetSnapshot, FleetTableView, last_success, visible_rows
-from opsview.tui.widgets.cells import Palette
+from opsview.tui.widgets.cells import SORT_COLUMN, Palette
 from opsview.tui.widgets.fleet_header import FleetHeader
 from opsview.tui.widgets.fleet_table import FleetTable
 
 log = logging.getLogger(__name__)
 
 
+CLOUDS = Binding.Group("cloud")
+# Below this many columns the cloud keys leave the footer, so Alerts, Help and Quit stay on it (80x24);
+# they still work, and `?` and the command palette list them.
+FOOTER_CLOUDS_MIN_WIDTH: Final = 110
+
+
 class FleetScreen(Screen[None]):
+    # description: the footer's word; tooltip: the action as the command palette and `?` name it
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="filter"),
-        Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
-        Binding("1", "provider('aws')", "aws", id="provider_aws", tooltip="Only AWS Lambda functions"),
-        Binding("2", "provider('azure')", "azure", id="provider_azure", tooltip="Only Azure Functions"),
-        Binding("3", "provider('gcp')", "gcp", id="provider_gcp", tooltip="Only Google Cloud Functions"),
-        Binding("0", "provider('all')", "all", id="provider_all", tooltip="Every cloud"),
-        Binding("s", "cycle_sort", "Sort", id="sort"),
-        Binding("S", "reverse_sort", "Reverse sort", id="sort_direction", show=False),
+        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter functions"),
+        Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False,
+                tooltip="Clear the filter"),
+        Binding("1", "provider('aws')", "AWS", id="provider_aws", tooltip="Show AWS only", group=CLOUDS),
+        Binding("2", "provider('azure')", "Azure", id="provider_azure", tooltip="Show Azure only",
+                group=CLOUDS),
+        Binding("3", "provider('gcp')", "GCP", id="provider_gcp", tooltip="Show GCP only",
+                group=CLOUDS),
+        Binding("0", "provider('all')", "All", id="provider_all", tooltip="Show every cloud", group=CLOUDS),
+        Binding("s", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column"),
+        Binding("S", "reverse_sort", "Reverse sort", id="sort_direction", show=False, tooltip="Reverse the sort"),
         # priority: the table's own enter binding would otherwise take it
-        Binding("enter", "open_detail", "Detail", id="detail", priority=True),
+        Binding("enter", "open_detail", "Detail", id="detail", priority=True, tooltip="Open the function's detail"),
     ]
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """What the footer shows: without the cloud keys on a narrow terminal."""
+        bindings = super().active_bindings
+        if self.size.width >= FOOTER_CLOUDS_MIN_WIDTH:
+            return bindings
+        return {
+            key: active._replace(binding=replace(active.binding, show=False)) if active.binding.group is CLOUDS
+            else active
+            for key, active in bindings.items()
+        }
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.refresh_bindings()  # the footer asks active_bindings again
 
     def __init__(self, ctx: TuiContext) -> None:
         super().__init__(id="fleet")
@@ -143,13 +169,14 @@ class FleetScreen(Screen[None]):
 
     # --- showing ---------------------------------------------------------------------------
 
-    def _show_rows(self, rows: Sequence[FunctionStatus] | None = None) -> None:
+    def _show_rows(self, rows: Sequence[FunctionStatus] | None = None, *, to_top: bool = False) -> None:
         """Show the snapshot through the current view (`rows` when they were already filtered and sorted)."""
         if self.snapshot is None:
             return
         if rows is None:
             rows = visible_rows(self.snapshot.statuses, self.ctx.view)
-        self.table.show_rows(rows, self.snapshot.sparks, Palette.from_theme(self.app.theme_variables))
+        self.table.show_rows(rows, self.snapshot.sparks, Palette.from_theme(self.app.theme_variables),
+                             sort_column=SORT_COLUMN[self.ctx.view.sort], to_top=to_top)
         self.header.show_view(self.ctx.view, len(rows), len(self.snapshot.statuses))
 
     def _show_header(self) -> None:
@@ -164,13 +191,13 @@ class FleetScreen(Screen[None]):
         if self.snapshot is not None or self.read_error:
             self._show_header()
 
-    def _set_view(self, view: FleetTableView, *, reread: bool) -> None:
+    def _set_view(self, view: FleetTableView, *, reread: bool, to_top: bool = False) -> None:
         self.ctx.view = view
         if reread:
             self.reload()
         else:
             with self.app.batch_update():
-                self._show_rows()
+                self._show_rows(to_top=to_top)
 
     # --- actions ---------------------------------------------------------------------------
 
@@ -203,11 +230,12 @@ class FleetScreen(Screen[None]):
         if provider != self.ctx.view.provider:
             self._set_view(replace(self.ctx.view, provider=provider), reread=True)
 
+    # a new sort starts at its first row: the cursor's function may land anywhere in the new order
     def action_cycle_sort(self) -> None:
-        self._set_view(self.ctx.view.cycle_sort(), reread=False)
+        self._set_view(self.ctx.view.cycle_sort(), reread=False, to_top=True)
 
     def action_reverse_sort(self) -> None:
-        self._set_view(replace(self.ctx.view, descending=not self.ctx.view.descending), reread=False)
+        self._set_view(replace(self.ctx.view, descending=not self.ctx.view.descending), reread=False, to_top=True)
 
     def action_open_detail(self) -> None:
         box = self.query_one("#filter", Input)

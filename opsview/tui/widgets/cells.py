@@ -16,7 +16,7 @@ from rich.text import Text
 from opsview import formatting as fmt
 from opsview.fleet import FunctionStatus
 from opsview.schema import FunctionKey
-from opsview.tui.model import Sparks
+from opsview.tui.model import SortColumn, Sparks
 
 SPARK_BLOCKS: Final = "▁▂▃▄▅▆▇█"
 
@@ -75,18 +75,33 @@ COLUMNS: Final[tuple[ColumnSpec, ...]] = (
     ColumnSpec("spark_err", "err 1h", 11, False, 4),
 )
 _WIDTH: Final = {c.key: c.width for c in COLUMNS}
+# the table column each sort reads, kept on screen while the table is sorted by it
+SORT_COLUMN: Final[Mapping[SortColumn, str]] = {
+    SortColumn.FUNCTION: "function",
+    SortColumn.INVOCATIONS: "inv",
+    SortColumn.ERROR_RATE: "err",
+    SortColumn.THROTTLES: "thr",
+    SortColumn.COLD_STARTS: "cold",
+    SortColumn.P99: "p99",
+    SortColumn.COST: "cost",
+}
 FUNCTION_MIN_WIDTH: Final = 20
 FUNCTION_MAX_WIDTH: Final = 40
 
 
-def fit_columns(width: int) -> list[tuple[ColumnSpec, int]]:
-    """The columns that fit `width` cells, widest-value-first dropped, with the function column's width."""
+def fit_columns(width: int, keep: str | None = None) -> list[tuple[ColumnSpec, int]]:
+    """The columns that fit `width` cells, with the function column's width.
+
+    The least important column goes first (highest `drop_rank`), but never `keep`: the column the
+    table is sorted by stays, and the next one in line goes instead.
+    """
     chosen = list(COLUMNS)
     while True:
         fixed = sum(c.width for c in chosen)
-        if fixed + FUNCTION_MIN_WIDTH <= width or not any(c.drop_rank for c in chosen):
+        droppable = [c for c in chosen if c.drop_rank and c.key != keep]
+        if fixed + FUNCTION_MIN_WIDTH <= width or not droppable:
             break
-        chosen.remove(max(chosen, key=lambda c: c.drop_rank))
+        chosen.remove(max(droppable, key=lambda c: c.drop_rank))
     function_width = min(FUNCTION_MAX_WIDTH, max(FUNCTION_MIN_WIDTH, width - sum(c.width for c in chosen)))
     return [(c, function_width if c.key == "function" else c.width) for c in chosen]
 

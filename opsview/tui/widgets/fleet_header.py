@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -31,6 +31,7 @@ class FleetHeader(Vertical):
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's own parameter name
         super().__init__(id=id)
         self._texts: dict[Static, str] = {}
+        self._totals: FleetSnapshot | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="summary", markup=False)
@@ -48,16 +49,16 @@ class FleetHeader(Vertical):
         self._update(self.query_one("#summary", Static), " · ".join(parts))
 
     def show_totals(self, snapshot: FleetSnapshot) -> None:
-        minutes = snapshot.view.window.total_seconds() / 60
-        counts = snapshot.counts
-        parts = []
-        for provider in sorted(counts):
-            m = snapshot.totals.get(provider)
-            inv = m.invocations if m else None
-            err = (m.errors / m.invocations) if m and m.errors is not None and m.invocations else None
-            rate = None if inv is None else inv / minutes
-            parts.append(f"{provider} {counts[provider]} fn {_rate(rate)}/min err {fmt.percent(err)}")
-        self._update(self.query_one("#totals", Static), " │ ".join(parts) or "no functions in the store yet")
+        self._totals = snapshot
+        self._fit_totals()
+
+    def _fit_totals(self) -> None:
+        line = self.query_one("#totals", Static)
+        if self._totals is not None and line.content_region.width:
+            self._update(line, totals_line(self._totals, line.content_region.width))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_totals()
 
     def show_freshness(self, last: datetime | None, now: datetime, interval: timedelta, read_error: str | None) -> None:
         line = self.query_one("#freshness", Static)
@@ -122,6 +123,30 @@ class FleetHeader(Vertical):
     def on_descendant_blur(self, event: events.DescendantBlur) -> None:
         if isinstance(event.widget, SourceBadge):
             self._show_reason(None)
+
+
+def totals_line(snapshot: FleetSnapshot, width: int) -> str:
+    """Each cloud's functions, calls per minute and error rate in one line of at most `width` cells.
+
+    When the full line does not fit, the function counts go first (the summary line above has the
+    total), then the line is cut: it never wraps and pushes the table down.
+    """
+    minutes = snapshot.view.window.total_seconds() / 60
+    full, short = [], []
+    for provider in sorted(snapshot.counts):
+        m = snapshot.totals.get(provider)
+        err = (m.errors / m.invocations) if m and m.errors is not None and m.invocations else None
+        rate = None if m is None or m.invocations is None else m.invocations / minutes
+        figures = f"{_rate(rate)}/min err {fmt.percent(err)}"
+        full.append(f"{provider} {snapshot.counts[provider]} fn {figures}")
+        short.append(f"{provider} {figures}")
+    if not full:
+        return "no functions in the store yet"
+    for parts in (full, short):
+        text = " │ ".join(parts)
+        if cell_len(text) <= width:
+            return text
+    return set_cell_size(text, width - 1) + "…"
 
 
 def _rate(value: float | None) -> str:

@@ -109,6 +109,8 @@ class FleetTable(ScrollView, can_focus=True):
         self._position: dict[FunctionKey, int] = {}
         self._sparks: Mapping[FunctionKey, Sparks] = {}
         self._cells = CellCache(Palette())
+        self._fit_width = 0
+        self._sort_column: str | None = None
         self.cursor_row = 0
 
     # --- what the rest of the app reads --------------------------------------------------------
@@ -149,10 +151,18 @@ class FleetTable(ScrollView, can_focus=True):
     # --- rows ----------------------------------------------------------------------------------
 
     def show_rows(
-        self, rows: Sequence[FunctionStatus], sparks: Mapping[FunctionKey, Sparks], palette: Palette
+        self, rows: Sequence[FunctionStatus], sparks: Mapping[FunctionKey, Sparks], palette: Palette,
+        *, sort_column: str, to_top: bool = False,
     ) -> None:
-        """Show `rows` in this order; the cursor stays on its function while that function is shown."""
-        cursor = self.cursor_key
+        """Show `rows` in this order, sorted by `sort_column` (kept on screen however narrow).
+
+        The cursor stays on its function while that function is shown, unless `to_top`: a new sort
+        starts at its first row, not wherever the cursor's function landed in the new order.
+        """
+        if sort_column != self._sort_column:
+            self._sort_column = sort_column
+            self._fit_layout()
+        cursor = None if to_top else self.cursor_key
         self._rows = rows
         self._position = {status.key: i for i, status in enumerate(rows)}
         self._sparks = sparks
@@ -161,7 +171,7 @@ class FleetTable(ScrollView, can_focus=True):
         self._cells.keep_only(self._position)
         self.virtual_size = Size(self.size.width, len(rows) + _HEADER_LINES)
         index = self._position.get(cursor) if cursor is not None else None
-        self._move_cursor(self.cursor_row if index is None else index)
+        self._move_cursor(0 if to_top else self.cursor_row if index is None else index)
         self.refresh()
 
     def show_sparks(self, sparks: Mapping[FunctionKey, Sparks]) -> None:
@@ -223,18 +233,23 @@ class FleetTable(ScrollView, can_focus=True):
     # --- layout and drawing --------------------------------------------------------------------
 
     def _on_resize(self, event: events.Resize) -> None:
-        layout = fit_columns(max(40, event.size.width - 2))  # leave room for the vertical scrollbar
+        self._fit_width = max(40, event.size.width - 2)  # leave room for the vertical scrollbar
+        self._fit_layout()
+        self.virtual_size = Size(event.size.width, len(self._rows) + _HEADER_LINES)
+
+    def _fit_layout(self) -> None:
+        if not self._fit_width:
+            return  # not laid out yet: the first resize fits the columns
+        layout = fit_columns(self._fit_width, keep=self._sort_column)
         if layout != self._layout:
             self._layout = layout
             self.refresh()
-        self.virtual_size = Size(event.size.width, len(self._rows) + _HEADER_LINES)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
         if y < _HEADER_LINES:
-            style = base + self.get_component_rich_style("fleet-table--header")
-            return self._strip([label(spec) for spec, _ in self._layout], style, width)
+            return self._header(base + self.get_component_rich_style("fleet-table--header"), width)
         index = y - _HEADER_LINES + round(self.scroll_y)
         if index >= len(self._rows):
             return Strip.blank(width, base)
@@ -245,6 +260,23 @@ class FleetTable(ScrollView, can_focus=True):
             return self._strip(shown, base, width, self.get_component_rich_style("fleet-table--cursor"))
         stripe = self.get_component_rich_style("fleet-table--odd-row" if index % 2 else "fleet-table--even-row")
         return self._strip(shown, base + stripe, width)
+
+    def _header(self, style: Style, width: int) -> Strip:
+        """Column labels; the sorted column's label is underlined (its words, not the gutter beside them)."""
+        segments = []
+        for spec, col_width in self._layout:
+            text = _fit(label(spec), col_width)
+            if spec.key == self._sort_column:
+                words = text.strip()
+                start = text.index(words)
+                segments += [Segment(text[:start], style), Segment(words, style + Style(underline=True)),
+                             Segment(text[start + len(words):], style)]
+            else:
+                segments.append(Segment(text, style))
+        used = sum(w for _, w in self._layout)
+        if used < width:
+            segments.append(Segment(" " * (width - used), style))
+        return Strip(segments).crop(0, width)
 
     def _strip(self, cells: Sequence[Text], row_style: Style, width: int, over: Style | None = None) -> Strip:
         segments = []

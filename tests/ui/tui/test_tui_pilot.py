@@ -294,15 +294,6 @@ async def test_help_lists_binding_ids_and_remapped_keys(make_app: MakeApp) -> No
         assert isinstance(app.screen, FleetScreen)
 
 
-async def test_command_palette_offers_every_fleet_action(make_app: MakeApp) -> None:
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert {"Filter", "aws", "azure", "gcp", "all", "Sort", "Reverse sort", "Detail", "Window", "Refresh",
-                "Alerts", "Help", "Quit"} <= titles
-
-
 async def test_rules_are_checked_live_after_each_collection(make_app: MakeApp) -> None:
     """Not read-only: the background worker collects, then evaluates the rules; the alerts screen shows them."""
     from opsview.alert_records import AlertState

@@ -46,6 +46,8 @@ def _script(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
 SCREENS = {
     "fleet": (),
     "fleet_filtered": ("slash", *"payments", "enter"),
+    # from the last row, sorted by cold starts: the table starts at its top, the cold% column kept at 80x24
+    "fleet_sorted": ("end", "s", "s"),
     "detail": ("down", "enter"),
     "alerts": ("a",),
 }
