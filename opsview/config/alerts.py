@@ -18,7 +18,8 @@ _DATAPOINTS = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
 
 TEMPLATE_FIELDS: tuple[str, ...] = (
-    "function", "value", "threshold", "window", "rule", "severity", "measure", "provider", "account", "region", "name",
+    "function", "value", "threshold", "condition", "window", "rule", "severity", "measure", "provider", "account",
+    "region", "name",
 )
 """Placeholders annotations may use."""
 
@@ -89,7 +90,7 @@ class RuleConfig(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra labels attached to the alert."""
     annotations: dict[str, str] = Field(default_factory=dict)
-    """summary / description, templated with {function} {value} {threshold} {window}."""
+    """summary / description, templated with {function} {value} {threshold} {condition} {window}."""
     notify: StrList = Field(default_factory=list)
     """Names of [notifiers.*] to tell."""
 
