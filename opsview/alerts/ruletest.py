@@ -1,12 +1,15 @@
 """`opsview rules test`: unit tests for rules in the spirit of `promtool test rules`.
 
 Each test writes its input series into a throwaway store, evaluates the rules at every interval from
-the first bucket to the last expectation, and compares which functions are firing at each `at`.
+the first bucket to the last expectation, and compares which functions are firing (and, where the test
+says, pending) at each `at`. The rules come from the test file, the files its `rule_files` names (rule
+files or the main config file, whose inline rules and rule files count) and `--config`.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +17,10 @@ from typing import Any
 
 from opsview.alerts.engine import evaluate
 from opsview.alerts.model import AlertState
-from opsview.alerts.rules import read_rule_file, resolve_globs
+from opsview.alerts.rules import load_rules, read_rule_file, resolve_globs
 from opsview.config import ConfigError, RuleConfig
-from opsview.config.alerts import RuleTestConfig, SeriesConfig
+from opsview.config.alerts import RuleFile, RuleTestConfig, SeriesConfig
+from opsview.config.loader import parse_config, parse_toml, read_text
 from opsview.durations import format_duration
 from opsview.schema import COUNT_MEASURES, FunctionInfo, FunctionKey, Sample
 from opsview.store.sqlite import SQLiteStore
@@ -94,26 +98,47 @@ def run_test(test: RuleTestConfig, rules: list[RuleConfig]) -> TestOutcome:
             for offset in sorted(times):
                 evaluation = evaluate(rules, store, T0 + offset)
                 for expect in (e for e in expectations if e.at == offset):
-                    firing = sorted(
-                        str(r.key) for r in evaluation.records if r.rule == expect.rule and r.state is AlertState.FIRING
-                    )
-                    wanted = sorted(str(FunctionKey.parse(f)) for f in expect.firing)
-                    if firing != wanted:
-                        failures.append(
-                            f"at {format_duration(offset)}: rule {expect.rule!r} expected firing "
-                            f"[{', '.join(wanted)}], got [{', '.join(firing)}]"
-                        )
+                    checks = [(AlertState.FIRING, expect.firing)]
+                    if expect.pending is not None:  # unset: pending alerts are not checked
+                        checks.append((AlertState.PENDING, expect.pending))
+                    for state, functions in checks:
+                        got = sorted(str(r.key) for r in evaluation.records if r.rule == expect.rule
+                                     and r.state is state)
+                        wanted = sorted(str(FunctionKey.parse(f)) for f in functions)
+                        if got != wanted:
+                            failures.append(
+                                f"at {format_duration(offset)}: rule {expect.rule!r} expected {state} "
+                                f"[{', '.join(wanted)}], got [{', '.join(got)}]"
+                            )
         finally:
             store.close()
     return TestOutcome(test.name, tuple(failures))
 
 
-def run_file(path: Path) -> list[TestOutcome]:
-    """Raises ConfigError when the file (or a rule file it names) is invalid."""
+def rules_of(path: Path) -> list[RuleConfig]:
+    """The rules of a rule file, or of a main config file: its [[alerts.rules]] and the files its
+    alerts.rule_files name (the two told apart as `opsview rules validate` does)."""
+    text = read_text(path)
+    if set(parse_toml(text, path)) <= set(RuleFile.model_fields):
+        return list(read_rule_file(path).rules)
+    return load_rules(parse_config(text, path))
+
+
+def run_file(path: Path, extra_rules: Sequence[tuple[str, RuleConfig]] = ()) -> list[TestOutcome]:
+    """Run the tests of one file over its rules plus `extra_rules` ((origin, rule) pairs, e.g. from --config).
+
+    Raises ConfigError when the file (or a rule file it names) is invalid, or a rule name is defined twice."""
     parsed = read_rule_file(path)
-    rules = list(parsed.rules)
+    origins: dict[str, str] = {}
+    rules: list[RuleConfig] = []
+    sourced = [*extra_rules, *((str(path), r) for r in parsed.rules)]
     for extra in resolve_globs(list(parsed.rule_files), path.parent):
-        rules.extend(read_rule_file(extra).rules)
+        sourced.extend((str(extra), r) for r in rules_of(extra))
+    for origin, rule in sourced:
+        if rule.name in origins:
+            raise ConfigError(f"{path}: rule {rule.name!r} is defined twice (in {origins[rule.name]} and {origin})")
+        origins[rule.name] = origin
+        rules.append(rule)
     if not parsed.tests:
         raise ConfigError(f"{path}: no [[tests]] in this file")
     return [run_test(test, rules) for test in parsed.tests]

@@ -178,7 +178,7 @@ class SeriesConfig(Model):
 
 
 class ExpectConfig(Model):
-    """What must be firing at one evaluation time of a rule test."""
+    """What must be firing (and, if given, pending) at one evaluation time of a rule test."""
 
     at: Duration
     """Evaluation time, relative to the first bucket of the series."""
@@ -186,6 +186,9 @@ class ExpectConfig(Model):
     """Rule whose alerts are checked."""
     firing: StrList = Field(default_factory=list)
     """Functions (provider/account/region/name) expected firing; every other one must not be."""
+    pending: StrList | None = None
+    """Functions expected pending (condition holding, `for` not yet elapsed); every other one must not be.
+    Unset: pending alerts are not checked."""
 
 
 class RuleTestConfig(Model):

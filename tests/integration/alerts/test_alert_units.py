@@ -37,7 +37,7 @@ name = "errors-pct"
 measure = "error_rate"
 threshold = 0.05
 notify = ["log"]
-annotations = { summary = "{function} failing: {value:.0%} (limit {threshold})" }
+annotations = { summary = "{function} failing: {value:.0%} (limit {threshold})", description = "{condition}" }
 
 [[alerts.rules]]
 name = "slow"
@@ -128,6 +128,7 @@ def test_notification_text_carries_the_unit_unless_the_template_formats_it(tmp_p
     assert sent[(str(API), "errors")]["summary"] == f"{API}: error_rate 22.0 % > 5.0 % over 5m"
     # an explicit spec keeps working; a bare {threshold} reads in the unit
     assert sent[(str(API), "errors-pct")]["summary"] == f"{API} failing: 22% (limit 5.0 %)"
+    assert sent[(str(API), "errors-pct")]["description"] == "22.0 % > 5.0 %"
     assert sent[(str(SLOW), "slow")]["description"] == "p99 2.60 s, limit 1.00 s"
     # missing data: "no data", not "no data throttled requests"
     assert sent[(str(GONE), "throttled")]["summary"] == f"{GONE}: no data for throttles over 5m"
