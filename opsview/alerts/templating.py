@@ -44,7 +44,16 @@ class _Missing(str):
 
 
 class _Fields(dict[str, Any]):
+    """A record's fields; `{condition}` is built only when a template asks for it (thousands of records
+    per evaluation, most rendering a template without it)."""
+
+    condition: tuple[str | None, float | None, str, float, str | None] | None = None
+
     def __missing__(self, name: str) -> str:
+        if name == "condition" and self.condition is not None:
+            text = condition_text(*self.condition)
+            self[name] = text
+            return text
         return "{" + name + "}"
 
 
@@ -63,12 +72,12 @@ def record_fields(
 ) -> Mapping[str, Any]:
     """`state` (the record's) lets `{condition}` of a resolved alert read "0.0 % ≤ 5.0 %"."""
     measure = shared.get("measure")
-    threshold = float(shared["threshold"])
-    return _Fields(
+    fields = _Fields(
         shared, function=str(key), provider=key.provider, account=key.account, region=key.region, name=key.name,
         value=_Missing(NO_DATA) if value is None else _Number(value, measure),
-        condition=condition_text(measure, value, shared.get("op", ">"), threshold, state),
     )
+    fields.condition = (measure, value, shared.get("op", ">"), float(shared["threshold"]), state)
+    return fields
 
 
 @lru_cache(maxsize=256)
