@@ -7,8 +7,8 @@ from datetime import datetime
 
 from flask import current_app
 
+from opsview.alert_records import Silence
 from opsview.alerts.display import Measures, configured_measures
-from opsview.alerts.model import Silence
 from opsview.alerts.silencing import parse_silence_duration, silence_alert
 from opsview.schema import FunctionKey
 from opsview.web.context import WebContext

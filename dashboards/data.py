@@ -23,7 +23,7 @@ from opsview.schema import (
     error_rate,
     floor_time,
 )
-from opsview.store import FleetFilter, FleetRow, Store
+from opsview.store import FleetFilter, FleetRow, SampleStore
 from opsview.web.reads import ReadCache
 from opsview.web.view import PageQuery, choose_step
 
@@ -159,7 +159,7 @@ def overview_reads_at_hand(cache: ReadCache, view: PageQuery, now: datetime) -> 
         ("provider_series", start, end, choose_step(start, end), SERIES_MEASURES)))
 
 
-def submit_overview_reads(store: Store, cache: ReadCache, view: PageQuery,
+def submit_overview_reads(store: SampleStore, cache: ReadCache, view: PageQuery,
                           now: datetime) -> Callable[[], OverviewReads]:
     """Start (or join) the overview's three reads in parallel; the result waits for them.
 
@@ -186,7 +186,7 @@ def submit_overview_reads(store: Store, cache: ReadCache, view: PageQuery,
     return lambda: OverviewReads(end - start, step, key, current.result(), previous.result(), series.result())
 
 
-def read_overview(store: Store, cache: ReadCache, view: PageQuery, now: datetime) -> OverviewReads:
+def read_overview(store: SampleStore, cache: ReadCache, view: PageQuery, now: datetime) -> OverviewReads:
     return submit_overview_reads(store, cache, view, now)()
 
 
@@ -283,7 +283,7 @@ def provider_traces(reads: OverviewReads, provider: str | None = None) -> Provid
     return ProviderTraces(reads.step_s, invocations, errors, percentiles)
 
 
-def health_rows(store: Store) -> list[HealthRow]:
+def health_rows(store: SampleStore) -> list[HealthRow]:
     rows = []
     for h in store.latest_health():
         last_success = h.at if h.ok else _last_success(store, h)
@@ -292,7 +292,7 @@ def health_rows(store: Store) -> list[HealthRow]:
     return rows
 
 
-def _last_success(store: Store, latest: CollectorHealth) -> datetime | None:
+def _last_success(store: SampleStore, latest: CollectorHealth) -> datetime | None:
     for h in store.health_history(latest.source, limit=500):
         if h.scope == latest.scope and h.ok:
             return h.at

@@ -16,7 +16,7 @@ from opsview.collectors import Collector, CollectRequest, build_collector
 from opsview.config import AnySource, Config
 from opsview.formatting import one_line
 from opsview.schema import CollectorHealth, utcnow
-from opsview.store import Store
+from opsview.store import SampleStore
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class SourceReport:
 class CollectionRunner:
     """Holds the collectors (and their discovery caches) across refreshes."""
 
-    def __init__(self, config: Config, store: Store, sources: Sequence[AnySource] | None = None) -> None:
+    def __init__(self, config: Config, store: SampleStore, sources: Sequence[AnySource] | None = None) -> None:
         self.config = config
         self.store = store
         self.sources = list(sources if sources is not None else config.sources.all())
@@ -116,16 +116,12 @@ class CollectionRunner:
         return SourceReport(name, source.type, len(result.functions), written, time.monotonic() - began, errors)
 
     def _maybe_maintain(self, now: datetime) -> None:
-        get_meta = getattr(self.store, "get_meta", None)
-        set_meta = getattr(self.store, "set_meta", None)
-        if get_meta is None or set_meta is None:
-            return
-        last = get_meta("last_maintenance")
+        last = self.store.get_meta("last_maintenance")
         if last and now - datetime.fromisoformat(last) < _MAINTENANCE_EVERY:
             return
         try:
             result = self.store.maintain(now, self.config.store.retention, self.config.store.rollup_after)
-            set_meta("last_maintenance", now.isoformat())
+            self.store.set_meta("last_maintenance", now.isoformat())
             log.info("maintenance: %s", result)
         except Exception:
             log.exception("store maintenance failed")

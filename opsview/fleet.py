@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from opsview import formatting as fmt
-from opsview.alerts.model import AlertEvent
+from opsview.alert_records import AlertEvent
 from opsview.config import PricingConfig
 from opsview.schema import (
     FunctionInfo,
@@ -25,7 +25,7 @@ from opsview.schema import (
     error_rate,
     throttle_rate,
 )
-from opsview.store import FleetFilter, FleetRow, Store
+from opsview.store import FleetFilter, FleetRow, SampleStore, Store
 
 ALERT_HISTORY = 50  # transitions a function's detail lists, newest first
 
@@ -91,7 +91,7 @@ def status_of(row: FleetRow, window: timedelta, pricing: PricingConfig) -> Funct
 
 
 def fleet_status(
-    store: Store, pricing: PricingConfig, window: timedelta, now: datetime, flt: FleetFilter | None = None
+    store: SampleStore, pricing: PricingConfig, window: timedelta, now: datetime, flt: FleetFilter | None = None
 ) -> list[FunctionStatus]:
     return [status_of(row, window, pricing) for row in store.fleet(now - window, now, flt)]
 

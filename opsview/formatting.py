@@ -209,3 +209,16 @@ def condition_text(
     if state == "resolved" and holds:
         text += " (no longer alerting)"
     return text
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """A user's text inside an error line: double-quoted, every unprintable character escaped (a newline in
+    a value must not split the one line), cut to `limit` characters."""
+    cut = text if len(text) <= limit else text[: limit - 3] + "..."
+    inner = "".join(c if c.isprintable() and c not in '"\\' else _escape(c) for c in cut)
+    return f'"{inner}"'
+
+
+def _escape(char: str) -> str:
+    named = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    return named.get(char) or (f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")

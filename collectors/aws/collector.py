@@ -24,7 +24,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from opsview.collectors.aws.coldstarts import ColdStartResult, ColdStats, run_filter, run_insights
 from opsview.collectors.aws.limiter import RateLimiter
-from opsview.collectors.aws.metrics import Buckets, build_batches, choose_period, fold_results, to_samples
+from opsview.collectors.aws.logsources import LogSource, group_readers, log_source
+from opsview.collectors.aws.metrics import (
+    MAX_DATAPOINTS,
+    Buckets,
+    ResultStatus,
+    Segment,
+    build_batches,
+    describe_gaps,
+    fold_results,
+    plan_segments,
+    to_samples,
+)
 from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.config import AwsSource, Config
 from opsview.formatting import one_line
@@ -43,7 +54,8 @@ _MAX_REGION_WORKERS = 8
 class _RegionCache:
     listed_at: float
     functions: list[FunctionInfo]
-    log_groups: set[str] | None  # None: could not list them
+    sources: dict[str, LogSource]  # function name -> where its REPORT records go
+    log_groups: set[str] | None  # those of the sources' groups that exist; None: could not list them
 
 
 @dataclass(slots=True)
@@ -57,7 +69,8 @@ class AwsCollector:
     provider = "aws"
 
     def __init__(self, source: AwsSource, *, session_factory: Callable[[], boto3.Session] | None = None,
-                 insights_deadline_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 insights_deadline_s: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], datetime] = utcnow) -> None:
         self.name = source.name or "aws"
         self.source = source
         self._session_factory = session_factory or self._new_session
@@ -71,6 +84,7 @@ class AwsCollector:
         self._limiter = RateLimiter(CALLS_PER_SECOND)
         self._insights_deadline_s = insights_deadline_s
         self._clock = clock
+        self._now = now  # wall clock: CloudWatch's retention bands are ages
         self.api_calls = 0  # for the benchmark: every request sent, retries included
 
     # --- sessions and clients -------------------------------------------------------------
@@ -153,22 +167,28 @@ class AwsCollector:
         began = time.monotonic()
         out = _RegionResult()
         scope = f"{account}/{region}"
-        cold_error: str | None = None
+        problems: list[str] = []
         try:
             cache = self._discover(account, region)
             out.functions = cache.functions
             if cache.functions:
                 start, end = self._window(account, region, cache.functions, request)
                 if start < end:
-                    out.samples, cold_error = self._measure(region, cache, start, end)
+                    out.samples, problems = self._measure(region, cache, start, end)
         except Exception as exc:  # one failing region never sinks the others
             log.warning("aws %s %s: %s", self.name, scope, one_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
             out.health = CollectorHealth(self.name, self.provider, utcnow(), False, one_line(exc), scope=scope,
                                          functions=len(out.functions), duration_s=time.monotonic() - began)
             return out
+        for problem in problems:
+            log.warning("aws %s %s: %s", self.name, scope, problem)
+        # data that should have come and did not makes the entry fail; a setup that gives no REPORT
+        # records is said there too, but is not a failure of this refresh
+        notes = [] if self.source.cold_starts == "off" else _unreadable(cache.sources)
+        message = "; ".join(problems + notes) or None
         out.health = CollectorHealth(
-            self.name, self.provider, utcnow(), cold_error is None, cold_error, scope=scope,
-            functions=len(out.functions), samples=len(out.samples), duration_s=time.monotonic() - began,
+            self.name, self.provider, utcnow(), not problems, None if message is None else _clip(message),
+            scope=scope, functions=len(out.functions), samples=len(out.samples), duration_s=time.monotonic() - began,
         )
         return out
 
@@ -179,6 +199,7 @@ class AwsCollector:
             return cached
         lam = self._client("lambda", region)
         functions: list[FunctionInfo] = []
+        configs: dict[str, dict[str, Any]] = {}
         for page in lam.get_paginator("list_functions").paginate():
             for fn in page.get("Functions", []):
                 name = fn["FunctionName"]
@@ -193,6 +214,7 @@ class AwsCollector:
                     if any(labels.get(k) != v for k, v in self.source.tags.items()):
                         continue
                 timeout = fn.get("Timeout")
+                configs[name] = fn.get("LoggingConfig") or {}
                 functions.append(FunctionInfo(
                     key=FunctionKey(self.provider, account, region, name),
                     runtime=fn.get("Runtime") or fn.get("PackageType"),
@@ -201,22 +223,28 @@ class AwsCollector:
                     resource_id=fn.get("FunctionArn"),
                     labels=labels,
                 ))
+        sources = {f.key.name: log_source(f.key.name, configs.get(f.key.name)) for f in functions}
         groups: set[str] | None = None
         if self.source.cold_starts != "off":
-            groups = self._log_groups(region)
-        cache = _RegionCache(now, functions, groups)
+            groups = self._existing_groups(region, {s.group for s in sources.values() if s.readable})
+        cache = _RegionCache(now, functions, sources, groups)
         self._cache[region] = cache
         return cache
 
-    def _log_groups(self, region: str) -> set[str] | None:
+    def _existing_groups(self, region: str, wanted: set[str]) -> set[str] | None:
+        """Which of `wanted` exist (a function never invoked has no group; StartQuery on it would fail)."""
+        found: set[str] = set()
         try:
-            pages = self._client("logs", region).get_paginator("describe_log_groups").paginate(
-                logGroupNamePrefix="/aws/lambda/"
-            )
-            return {g["logGroupName"] for page in pages for g in page.get("logGroups", [])}
+            paginator = self._client("logs", region).get_paginator("describe_log_groups")
+            names = sorted(wanted)
+            for offset in range(0, len(names), 50):  # logGroupIdentifiers takes 50 names a call
+                chunk = names[offset : offset + 50]
+                for page in paginator.paginate(logGroupIdentifiers=chunk):
+                    found.update(g["logGroupName"] for g in page.get("logGroups", []) if g["logGroupName"] in wanted)
         except (ClientError, BotoCoreError) as exc:
             log.warning("aws %s %s: cannot list log groups: %s", self.name, region, one_line(exc))
             return None
+        return found
 
     def _window(self, account: str, region: str, functions: list[FunctionInfo],
                 request: CollectRequest) -> tuple[datetime, datetime]:
@@ -230,66 +258,111 @@ class AwsCollector:
         return start, end
 
     def _measure(self, region: str, cache: _RegionCache, start: datetime,
-                 end: datetime) -> tuple[list[Sample], str | None]:
+                 end: datetime) -> tuple[list[Sample], list[str]]:
         names = [f.key.name for f in cache.functions]
         keys = {f.key.name: f.key for f in cache.functions}
-        period = choose_period(start, end, min(500, 9 * len(names)))
-        buckets: Buckets = {}
+        segments = plan_segments(start, end, self._now())
         cloudwatch = self._client("cloudwatch", region)
-        for batch in build_batches(names, period):
-            token: str | None = None
-            while True:
-                kwargs: dict[str, Any] = {"MetricDataQueries": batch.queries, "StartTime": start, "EndTime": end,
-                                          "ScanBy": "TimestampAscending"}
-                if token:
-                    kwargs["NextToken"] = token
-                self._limiter.acquire()
-                page = cloudwatch.get_metric_data(**kwargs)
-                fold_results(batch, page.get("MetricDataResults", []), buckets)
-                token = page.get("NextToken")
-                if not token:
-                    break
-        samples = to_samples(buckets, keys, period)
+        samples: list[Sample] = []
+        problems: list[str] = []
+        for segment in segments:
+            buckets: Buckets = {}
+            for batch in build_batches(names, segment.period):
+                status = ResultStatus()
+                token: str | None = None
+                while True:  # pages until no NextToken: a PartialData result is completed by the next page
+                    kwargs: dict[str, Any] = {
+                        "MetricDataQueries": batch.queries, "StartTime": segment.start_time,
+                        "EndTime": segment.end_time, "ScanBy": "TimestampAscending", "MaxDatapoints": MAX_DATAPOINTS,
+                    }
+                    if token:
+                        kwargs["NextToken"] = token
+                    self._limiter.acquire()
+                    page = cloudwatch.get_metric_data(**kwargs)
+                    fold_results(batch, segment, page, buckets, status)
+                    token = page.get("NextToken")
+                    if not token:
+                        break
+                gap = describe_gaps(batch, status)
+                if gap is not None:
+                    problems.append(gap)
+            samples.extend(to_samples(buckets, keys, segment.period))
         if self.source.cold_starts == "off":
-            return samples, None
-        cold, error = self._cold_starts(region, cache, names, start, end)
-        return _merge_cold(samples, cold, keys, period), error
+            return samples, problems
+        cold, error = self._cold_starts(region, cache, segments)
+        if error is not None:
+            problems.append(error)
+        return _merge_cold(samples, cold, keys, segments), problems
 
-    def _cold_starts(self, region: str, cache: _RegionCache, names: list[str], start: datetime,
-                     end: datetime) -> tuple[ColdStartResult | None, str | None]:
+    def _cold_starts(self, region: str, cache: _RegionCache,
+                     segments: list[Segment]) -> tuple[ColdStartResult | None, str | None]:
         if cache.log_groups is None:
             return None, "cold starts: cannot list log groups"
-        groups = [g for g in (f"/aws/lambda/{n}" for n in names) if g in cache.log_groups]
-        if not groups:
+        existing = cache.log_groups
+        readers = {g: r for g, r in group_readers(cache.sources.values()).items() if g in existing}
+        if not readers or not segments:
             return None, None
         logs = self._client("logs", region)
         insights_error: str | None = None
         if self.source.cold_starts == "insights":
             try:
-                result = run_insights(logs, groups, start, end, deadline_s=self._insights_deadline_s)
+                result = run_insights(logs, readers, segments, deadline_s=self._insights_deadline_s)
                 return result, None if result.error is None else f"cold starts: {result.error}"
             except (ClientError, BotoCoreError) as exc:
                 insights_error = one_line(exc)
                 log.info("aws %s %s: Logs Insights unavailable (%s); using FilterLogEvents",
                          self.name, region, insights_error)
         try:
-            return run_filter(logs, groups, start, end), None
+            return run_filter(logs, readers, segments), None
         except (ClientError, BotoCoreError) as exc:
             detail = one_line(exc) if insights_error is None else f"{insights_error}; {one_line(exc)}"
             return None, f"cold starts: {detail}"
 
 
+def _clip(text: str) -> str:
+    return text if len(text) <= 600 else text[:597] + "..."
+
+
+def _unreadable(sources: dict[str, LogSource]) -> list[str]:
+    """One note per reason some functions' cold starts cannot be counted from their logs."""
+    by_reason: dict[str, list[str]] = {}
+    for source in sources.values():
+        if source.no_reports is not None:
+            by_reason.setdefault(source.no_reports, []).append(source.function)
+    notes = []
+    for reason, names in sorted(by_reason.items()):
+        shown = ", ".join(sorted(names)[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        noun = "function" if len(names) == 1 else "functions"
+        notes.append(f"cold starts unknown for {len(names)} {noun} ({reason}): {shown}")
+    return notes
+
+
+def _segment_of(segments: list[Segment], epoch: int) -> Segment | None:
+    return next((s for s in segments if s.contains(epoch)), None)
+
+
 def _merge_cold(samples: list[Sample], cold: ColdStartResult | None, keys: dict[str, FunctionKey],
-                period: int) -> list[Sample]:
-    """Put cold starts into the metric buckets; a bucket of a fully read log group with none gets 0."""
+                segments: list[Segment]) -> list[Sample]:
+    """Put cold starts into the metric buckets that cover them; a fully read bucket with none gets 0.
+
+    A bucket any part of which could not be read keeps `None`: a partial count would be a wrong number.
+    """
     if cold is None:
         return samples
     by_bucket: dict[tuple[str, int], ColdStats] = {}
+    periods: dict[tuple[str, int], int] = {}
     weights: dict[tuple[str, int], float] = {}
-    for (name, minute), stats in cold.buckets.items():
-        bucket = (name, minute - minute % period)
+    for (name, at), stats in cold.buckets.items():
+        segment = _segment_of(segments, at)
+        if segment is None:
+            continue
+        start = segment.bucket(at)
+        if not cold.known(name, start, start + segment.period):
+            continue
+        bucket = (name, start)
+        periods[bucket] = segment.period
         merged = by_bucket.setdefault(bucket, ColdStats())
-        # a wider period folds several minutes: counts add up, averages are weighted by count
+        # a wider period folds several bins: counts add up, averages are weighted by count
         if stats.init_avg_ms is not None:
             total = weights.get(bucket, 0.0)
             merged.init_avg_ms = ((merged.init_avg_ms or 0.0) * total + stats.init_avg_ms * stats.cold_starts) / max(
@@ -300,11 +373,11 @@ def _merge_cold(samples: list[Sample], cold: ColdStartResult | None, keys: dict[
         merged.cold_starts += stats.cold_starts
     out: list[Sample] = []
     for sample in samples:
-        bucket = (sample.key.name, to_epoch(sample.start))
-        found = by_bucket.pop(bucket, None)
+        start = to_epoch(sample.start)
+        found = by_bucket.pop((sample.key.name, start), None)
         if found is not None:
             out.append(_with_cold(sample, found))
-        elif f"/aws/lambda/{sample.key.name}" in cold.groups_read and sample.invocations:
+        elif sample.invocations and cold.known(sample.key.name, start, start + sample.period_s):
             out.append(_with_cold(sample, ColdStats()))
         else:
             out.append(sample)
@@ -312,8 +385,9 @@ def _merge_cold(samples: list[Sample], cold: ColdStartResult | None, keys: dict[
     for (name, start), alone in sorted(by_bucket.items()):
         key = keys.get(name)
         if key is not None:
-            out.append(Sample(key=key, start=from_epoch(start), period_s=period, cold_starts=alone.cold_starts,
-                              init_avg_ms=alone.init_avg_ms, init_p95_ms=alone.init_p95_ms))
+            out.append(Sample(key=key, start=from_epoch(start), period_s=periods[(name, start)],
+                              cold_starts=alone.cold_starts, init_avg_ms=alone.init_avg_ms,
+                              init_p95_ms=alone.init_p95_ms))
     return out
 
 

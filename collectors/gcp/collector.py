@@ -1,13 +1,17 @@
-"""Google Cloud Functions (gen1) and Cloud Run functions (gen2) from Cloud Logging.
+"""Google Cloud Functions (gen1) and Cloud Run functions (gen2): one `Collector` per `[[sources.gcp]]`.
 
-One refresh sends, per project, one filter covering both generations (see `opsview.collectors.gcp.filter`)
-and pages through it 1000 entries at a time: calls = ceil(entries / 1000), never one per function.
-Windows are incremental: a refresh starts a few minutes (`overlap`) before the newest stored bucket.
+Two paths, chosen per source by `mode`:
+- `metrics` (default): counts, errors, throttles and latency percentiles from Cloud Monitoring, aggregated on the
+  server per function and minute (`metrics_path`): ~9 calls per project per refresh whatever the traffic. Cloud
+  Logging is read only for gen2 `Starting new instance` lines (cold starts): a narrow, low-volume filter.
+- `logs`: every gen1 execution line and gen2 request log from Cloud Logging (`logs_path`): calls =
+  ceil(entries / 1000); exact percentiles, no Monitoring permission needed.
 
-We page through `entries:list` with the client's own authenticated JSON connection and read the
-raw entries, rather than the client's `list_entries` generator: that generator turns every entry
-into an SDK object (slow, and one unreadable entry would end the whole listing), and cannot resume
-from a page token after a 429. A malformed entry here is skipped and counted instead.
+Quota: calls are charged to the caller's quota project, so limiters are kept per (API, quota project) for the
+whole process (`quota.QuotaLimiters`), shared by every project read with the same identity. The health line
+of each project says which path ran, what it cost and how many quota minutes the refresh needs.
+Windows are incremental: a refresh starts `overlap` (metrics: at least Monitoring's 4-minute ingest delay)
+before the newest stored bucket.
 """
 
 from __future__ import annotations
@@ -15,18 +19,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
-from fnmatch import fnmatchcase
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.collectors.gcp.buckets import BucketAccumulator
-from opsview.collectors.gcp.entries import GcpEvent, MalformedEntryError, parse_entry
-from opsview.collectors.gcp.filter import build_filter
-from opsview.collectors.gcp.quota import CallLimiter, with_backoff
+from opsview.collectors.gcp.entries import InstanceStart
+from opsview.collectors.gcp.filter import NameRules, Select, build_filter
+from opsview.collectors.gcp.google_apis import Identity, LoggingPages, MonitoringPages, resolve_identity
+from opsview.collectors.gcp.logs_path import read_events
+from opsview.collectors.gcp.metrics_path import read_metrics
+from opsview.collectors.gcp.metrics_samples import to_samples, unseen_starts
+from opsview.collectors.gcp.quota import PROCESS_LIMITERS, CallLimiter, QuotaLimiters
+from opsview.collectors.gcp.stats import ProjectStats
 from opsview.config import Config
 from opsview.config.sources import GcpSource
 from opsview.formatting import one_line
@@ -34,24 +43,22 @@ from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, f
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 1000
 _MAX_PROJECT_WORKERS = 4
+METRICS_DELAY = timedelta(minutes=4)
+"""Cloud Functions and Cloud Run metrics: "After sampling, data is not visible for up to 240 seconds"
+(https://cloud.google.com/monitoring/api/metrics_gcp): a metrics refresh re-reads at least this much."""
+LOGGING_API = "logging.googleapis.com"
+MONITORING_API = "monitoring.googleapis.com"
 
 
 @dataclass(slots=True)
-class ProjectStats:
-    """What one project's refresh cost and found (for health, tests and the benchmark)."""
-
-    calls: int = 0
-    retries: int = 0
-    entries: int = 0
-    malformed: int = 0
-    window: tuple[datetime, datetime] | None = None
-    filters: list[str] = field(default_factory=list)
-
-
-ApiRequest = Callable[..., Any]
-"""`google.cloud._http.JSONConnection.api_request`."""
+class _Outcome:
+    project: str
+    infos: list[FunctionInfo]
+    samples: list[Sample]
+    stats: ProjectStats
+    error: str | None
+    duration_s: float
 
 
 class GcpCollector:
@@ -67,15 +74,22 @@ class GcpCollector:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         backoff_s: float = 1.0,
+        limiters: QuotaLimiters | None = None,
     ) -> None:
         self.name = source.name or "gcp"
         self.source = source
+        self.rules = NameRules.of(source.include, source.exclude, source.services)
         self._credentials = credentials
         self._sleep = sleep
         self._backoff_s = backoff_s
-        self._limiters = {p: CallLimiter(source.calls_per_minute, 60.0, clock, sleep) for p in source.project_id}
-        self._clients: dict[str, Any] = {}
-        self._clients_lock = threading.Lock()
+        if limiters is None:  # an injected clock (tests) gets its own limiters; real time shares the process's
+            real_time = clock is time.monotonic and sleep is time.sleep
+            limiters = PROCESS_LIMITERS if real_time else QuotaLimiters(clock, sleep)
+        self._limiters = limiters
+        self._identity: Identity | None = None
+        self._logging: dict[str, LoggingPages] = {}
+        self._monitoring: MonitoringPages | None = None
+        self._lock = threading.Lock()
         # last non-traffic instance start per function and reason, remembered across refreshes
         self._last_starts: dict[FunctionKey, dict[str, datetime]] = {}
         self.last_stats: dict[str, ProjectStats] = {}
@@ -88,124 +102,173 @@ class GcpCollector:
         workers = max(1, min(_MAX_PROJECT_WORKERS, len(projects)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gcp") as pool:
             outcomes = list(pool.map(lambda p: self._collect_project(p, request), projects))
-        for infos, acc_samples, health in outcomes:
-            result.functions.extend(infos)
-            result.samples.extend(acc_samples)
-            result.health.append(health)
+        # the quota is one per quota project: a refresh needs the sum of what all its projects spent
+        totals: dict[tuple[str, str], int] = defaultdict(int)
+        for o in outcomes:
+            totals[(LOGGING_API, o.stats.quota_project)] += o.stats.calls
+            totals[(MONITORING_API, o.stats.quota_project)] += o.stats.monitoring_calls
+        for o in outcomes:
+            result.functions.extend(o.infos)
+            result.samples.extend(o.samples)
+            if o.error is not None:
+                result.health.append(CollectorHealth(
+                    self.name, self.provider, utcnow(), False, f"{o.error} ({self._cost(o.stats, totals)})",
+                    scope=o.project, duration_s=o.duration_s,
+                ))
+                continue
+            notes = [self._cost(o.stats, totals)]
+            if o.stats.malformed:
+                notes.append(f"{o.stats.malformed} malformed log entries skipped")
+            notes.extend(o.stats.incomplete[:3])
+            result.health.append(CollectorHealth(
+                self.name, self.provider, utcnow(), True, "; ".join(notes), scope=o.project,
+                functions=len(o.infos), samples=len(o.samples), duration_s=o.duration_s,
+            ))
         return result
+
+    def _cost(self, stats: ProjectStats, totals: dict[tuple[str, str], int]) -> str:
+        """`metrics path: 9 timeSeries.list + 1 entries.list calls; quota project p: 0.03 + 0.02 quota-min`."""
+        who = stats.quota_project or "the credentials' project"
+        log_rate, mon_rate = self.source.calls_per_minute, self.source.monitoring_calls_per_minute
+        log_total = totals.get((LOGGING_API, stats.quota_project), 0)
+        if stats.mode == "logs":
+            return (f"logs path: {stats.calls} entries.list calls = {stats.calls / log_rate:.2f} quota-min "
+                    f"(refresh: {log_total / log_rate:.2f} of {who}'s {log_rate}/min)")
+        mon_total = totals.get((MONITORING_API, stats.quota_project), 0)
+        return (f"metrics path: {stats.monitoring_calls} timeSeries.list + {stats.calls} entries.list calls, "
+                f"{stats.series} series (refresh: {mon_total / mon_rate:.2f} Monitoring + "
+                f"{log_total / log_rate:.2f} Logging quota-min of {who}'s {mon_rate}/min and {log_rate}/min)")
 
     # --- one project ---------------------------------------------------------------------------
 
-    def _collect_project(
-        self, project: str, request: CollectRequest
-    ) -> tuple[list[FunctionInfo], list[Sample], CollectorHealth]:
+    def _collect_project(self, project: str, request: CollectRequest) -> _Outcome:
         began = time.monotonic()
-        stats = ProjectStats()
+        stats = ProjectStats(mode=self.source.mode)
         self.last_stats[project] = stats
         try:
+            identity = self._identity_once()
+            stats.quota_project = identity.quota_project
             start, end = self._window(project, request)
-            acc = BucketAccumulator()
-            if start < end:
-                stats.window = (start, end)
-                acc.add_all(self._events(project, build_filter(start, end, self.source.regions,
-                                                               self.source.include), stats))
-            infos = self._infos(acc)
-            samples = acc.samples()
+            if start >= end:
+                return _Outcome(project, [], [], stats, None, time.monotonic() - began)
+            stats.window = (start, end)
+            if self.source.mode == "logs":
+                infos, samples = self._logs(project, start, end, stats)
+            else:
+                infos, samples = self._metrics(project, start, end, stats)
         except Exception as exc:  # one failing project never sinks the others
             log.warning("gcp project %s failed", project, exc_info=True)
-            return [], [], CollectorHealth(
-                self.name, self.provider, utcnow(), False, one_line(exc), scope=project,
-                duration_s=time.monotonic() - began,
+            return _Outcome(project, [], [], stats, one_line(exc), time.monotonic() - began)
+        if stats.malformed:
+            log.warning("gcp project %s: %d malformed log entries skipped", project, stats.malformed)
+        return _Outcome(project, infos, samples, stats, None, time.monotonic() - began)
+
+    def _logs(self, project: str, start: datetime, end: datetime,
+              stats: ProjectStats) -> tuple[list[FunctionInfo], list[Sample]]:
+        acc = BucketAccumulator()
+        filter_ = build_filter(start, end, self.source.regions, self.rules)
+        acc.add_all(self._read_logs(project, filter_, stats))
+        return self._infos(acc), acc.samples()
+
+    def _metrics(self, project: str, start: datetime, end: datetime,
+                 stats: ProjectStats) -> tuple[list[FunctionInfo], list[Sample]]:
+        result = read_metrics(
+            self._monitoring_pages(), project, start, end,
+            limiter=self._limiter(MONITORING_API, stats), stats=stats, regions=tuple(self.source.regions),
+            rules=self.rules, retries=self.source.max_retries, backoff_s=self._backoff_s, sleep=self._sleep,
+        )
+        starts: BucketAccumulator | None = None
+        try:
+            filter_ = build_filter(start, end, self.source.regions, self.rules, Select.STARTS)
+            acc = BucketAccumulator()
+            acc.add_all(e for e in self._read_logs(project, filter_, stats) if type(e) is InstanceStart)
+            starts = acc
+        except Exception as exc:  # counts and latency still land; cold starts become unknown, not 0
+            log.warning("gcp project %s: cold-start read failed", project, exc_info=True)
+            stats.incomplete.append(f"cold starts unknown: {one_line(exc)}")
+        if starts is not None and (blind := unseen_starts(result, starts)):
+            stats.incomplete.append(
+                f"cold starts unknown for {len(blind)} gen2 function(s) whose instances started but logged no "
+                "'Starting new instance' line (system logs excluded from ingestion?)"
             )
-        note = f"{stats.malformed} malformed log entries skipped" if stats.malformed else None
-        if note:
-            log.warning("gcp project %s: %s", project, note)
-        return infos, samples, CollectorHealth(
-            self.name, self.provider, utcnow(), True, note, scope=project, functions=len(infos),
-            samples=len(samples), duration_s=time.monotonic() - began,
+        samples, widths = to_samples(result, starts)
+        stats.percentile_widths = widths
+        worst: dict[FunctionKey, float] = {}
+        for (key, _), triple in widths.items():
+            for width in triple:
+                if width is not None and width > worst.get(key, -1.0):
+                    worst[key] = width
+        infos = []
+        acc_infos = {i.key: i for i in (starts.functions() if starts is not None else [])}
+        for key, generation in sorted(result.generation.items()):
+            labels = {"generation": generation, "path": "metrics"}
+            if key in result.instances_max:
+                labels["instances_max"] = f"{result.instances_max[key]:g}"
+            if key in worst:  # the most any percentile of the window may be off
+                labels["percentile_error_ms"] = f"{worst[key]:.6g}"
+            acc_infos.pop(key, None)
+            infos.append(FunctionInfo(key, resource_id=_resource_id(key), labels=labels))
+        infos.extend(acc_infos.values())  # a function seen only starting instances in this window
+        return self._with_starts(infos, starts), samples
+
+    def _read_logs(self, project: str, filter_: str, stats: ProjectStats) -> Any:
+        return read_events(
+            self._logging_pages(project), project, filter_,
+            limiter=self._limiter(LOGGING_API, stats), stats=stats, regions=frozenset(self.source.regions),
+            rules=self.rules, retries=self.source.max_retries, backoff_s=self._backoff_s, sleep=self._sleep,
         )
 
     def _window(self, project: str, request: CollectRequest) -> tuple[datetime, datetime]:
         start = floor_time(request.start, 60)
         last = request.last_bucket(self.provider, project, None)
         if last is not None:
-            start = max(start, floor_time(last - self.source.overlap, 60))
+            reread = self.source.overlap if self.source.mode == "logs" else max(self.source.overlap, METRICS_DELAY)
+            start = max(start, floor_time(last - reread, 60))
         # whole minutes only: a bucket is written once its minute is over (late entries: `overlap`)
         return start, floor_time(request.end, 60)
 
-    def _events(self, project: str, filter_: str, stats: ProjectStats) -> Iterator[GcpEvent]:
-        stats.filters.append(filter_)
-        api_request = self._api_request(project)
-        limiter = self._limiters.setdefault(project, CallLimiter(self.source.calls_per_minute))
-        regions = set(self.source.regions)
-        include, exclude = self.source.include, self.source.exclude
-        body: dict[str, Any] = {
-            "resourceNames": [f"projects/{project}"],
-            "filter": filter_,
-            "orderBy": "timestamp asc",
-            "pageSize": PAGE_SIZE,
-        }
-        token: str | None = None
-        while True:
-            if token:
-                body["pageToken"] = token
+    # --- clients and limiters ------------------------------------------------------------------
 
-            def fetch() -> Any:
-                stats.calls += 1  # every attempt counts against the quota, refused ones too
-                return api_request(method="POST", path="/entries:list", data=body)
+    def _identity_once(self) -> Identity:
+        with self._lock:
+            if self._identity is None:
+                local = any(e and e.startswith("http://")
+                            for e in (self.source.api_endpoint, self.source.monitoring_endpoint))
+                self._identity = resolve_identity(self._credentials, self.source.quota_project, local)
+            return self._identity
 
-            page = with_backoff(
-                fetch, limiter=limiter, retries=self.source.max_retries, base_s=self._backoff_s, sleep=self._sleep,
-                on_retry=lambda _exc: _count_retry(stats),
-            )
-            entries = (page.get("entries") or []) if isinstance(page, Mapping) else []
-            for entry in entries:
-                stats.entries += 1
-                try:
-                    event = parse_entry(entry)
-                except MalformedEntryError as exc:
-                    stats.malformed += 1
-                    log.debug("gcp project %s: skipped entry: %s", project, exc)
-                    continue
-                if event is None or (regions and event.region not in regions):
-                    continue
-                name = event.function
-                if any(fnmatchcase(name, g) for g in include) and not any(fnmatchcase(name, g) for g in exclude):
-                    yield event
-            token = page.get("nextPageToken") if isinstance(page, Mapping) else None
-            if not token:
-                return
+    def _limiter(self, api: str, stats: ProjectStats) -> CallLimiter:
+        rate = self.source.calls_per_minute if api == LOGGING_API else self.source.monitoring_calls_per_minute
+        return self._limiters.get(api, stats.quota_project, rate)
 
-    def _api_request(self, project: str) -> ApiRequest:
-        with self._clients_lock:
-            client = self._clients.get(project)
-            if client is None:
-                client = self._clients[project] = self._make_client(project)
-        request: ApiRequest = client._connection.api_request
-        return request
+    def _logging_pages(self, project: str) -> LoggingPages:
+        with self._lock:
+            pages = self._logging.get(project)
+            if pages is None:
+                assert self._identity is not None
+                pages = self._logging[project] = LoggingPages(self._identity, self.source.api_endpoint)
+            return pages
 
-    def _make_client(self, project: str) -> Any:
-        from google.cloud import logging as cloud_logging  # imported only when a gcp source runs
+    def _monitoring_pages(self) -> MonitoringPages:
+        with self._lock:
+            if self._monitoring is None:
+                assert self._identity is not None
+                self._monitoring = MonitoringPages(self._identity, self.source.monitoring_endpoint)
+            return self._monitoring
 
-        endpoint = self.source.api_endpoint
-        credentials = self._credentials
-        if credentials is None and endpoint and endpoint.startswith("http://"):
-            from google.auth.credentials import AnonymousCredentials
-
-            credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        return cloud_logging.Client(  # type: ignore[no-untyped-call]
-            project=project,
-            credentials=credentials,  # None: google-auth's default chain (ADC)
-            _use_grpc=False,
-            client_options={"api_endpoint": endpoint} if endpoint else None,
-        )
+    # --- functions -----------------------------------------------------------------------------
 
     def _infos(self, acc: BucketAccumulator) -> list[FunctionInfo]:
-        infos = []
-        for info in acc.functions():
+        infos = [FunctionInfo(i.key, resource_id=i.resource_id, labels={**i.labels, "path": "logs"})
+                 for i in acc.functions()]
+        return self._with_starts(infos, acc)
+
+    def _with_starts(self, infos: list[FunctionInfo], acc: BucketAccumulator | None) -> list[FunctionInfo]:
+        out = []
+        for info in infos:
             k = info.key
             remembered = self._last_starts.setdefault(k, {})
-            starts = acc.starts.get(k)
+            starts = acc.starts.get(k) if acc is not None else None
             if starts is not None:
                 for reason, at in starts.last_at.items():
                     if reason not in remembered or at > remembered[reason]:
@@ -213,12 +276,12 @@ class GcpCollector:
             labels = dict(info.labels)
             for reason, at in sorted(remembered.items()):
                 labels[f"last_start_{reason.lower()}"] = at.isoformat()
-            infos.append(FunctionInfo(k, resource_id=info.resource_id, labels=labels))
-        return infos
+            out.append(FunctionInfo(k, resource_id=info.resource_id, labels=labels))
+        return out
 
 
-def _count_retry(stats: ProjectStats) -> None:
-    stats.retries += 1
+def _resource_id(key: FunctionKey) -> str:
+    return f"projects/{key.account}/locations/{key.region}/functions/{key.name}"
 
 
 def create(source: GcpSource, config: Config) -> GcpCollector:

@@ -14,8 +14,8 @@ import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from opsview.alert_records import AlertEvent, AlertRecord, AlertState
 from opsview.alerts.display import Measures, event_value, mark_silenced, record_condition
-from opsview.alerts.model import AlertEvent, AlertRecord, AlertState
 from opsview.formatting import one_line
 from opsview.web import components
 from opsview.web.alerting import SilenceRefusedError, add_silence, alert_measures

@@ -10,8 +10,8 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from opsview.alert_records import AlertEvent
 from opsview.alerts.display import Measures, event_value
-from opsview.alerts.model import AlertEvent
 from opsview.fleet import FunctionDetail, function_detail
 from opsview.schema import FunctionKey
 from opsview.web import components, figures

@@ -1,4 +1,4 @@
-"""Alert rules: evaluation, state, notifications (see opsview.alerts.model for the records viewers read).
+"""Alert rules: evaluation, state, notifications (the records viewers read are in `opsview.alert_records`).
 
-Kept import-light: the store imports `opsview.alerts.model`; the engine lives in `opsview.alerts.engine`.
+Kept import-light: the engine lives in `opsview.alerts.engine`.
 """

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
+from opsview.alert_records import AlertState
 from opsview.alerts.engine import Evaluation, evaluate
-from opsview.alerts.model import AlertState
 from opsview.config import Config, RuleConfig
 from opsview.notify.delivery import DeliveryReport, deliver_pending
 from opsview.schema import utcnow
-from opsview.store.base import Store
+from opsview.store.base import AlertStore, Store
 
 LOCK_NAME = "check"
 LOCK_TTL = timedelta(minutes=15)
@@ -89,7 +89,7 @@ def lock_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def acquire(store: Store, owner: str, wait: timedelta, sleep: Callable[[float], None] = time.sleep) -> None:
+def acquire(store: AlertStore, owner: str, wait: timedelta, sleep: Callable[[float], None] = time.sleep) -> None:
     deadline = time.monotonic() + wait.total_seconds()
     while not store.acquire_lock(LOCK_NAME, owner, utcnow(), LOCK_TTL):
         if time.monotonic() >= deadline:
@@ -126,7 +126,7 @@ def run_check(
                     source_errors.extend(f"{report.source}: {e}" for e in report.errors)
         evaluation = evaluate(
             rules, store, now or utcnow(), notifiers=config.notifiers, pricing=config.pricing,
-            resolved_retention=config.alerts.resolved_retention,
+            resolved_retention=config.alerts.resolved_retention, public_url=config.web.public_url,
         )
         delivery = deliver_pending(store, config.notifiers)
     finally:

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from opsview.alert_records import AlertEvent, AlertRecord, Silence
 from opsview.alerts.matching import silenced_by
-from opsview.alerts.model import AlertEvent, AlertRecord, Silence
 from opsview.config import Config, RuleConfig
 from opsview.formatting import NO_DATA, OP_SYMBOLS, condition_text, measure_text
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from opsview.alert_records import AlertChanges, AlertEvent, AlertRecord, AlertState, OutboxItem, Silence
 from opsview.alerts.matching import silenced_by
-from opsview.alerts.model import AlertChanges, AlertEvent, AlertRecord, AlertState, OutboxItem, Silence
 from opsview.alerts.notifications import plan_notifications
 from opsview.alerts.state import Observation, RuleFacts, step
 from opsview.alerts.templating import record_fields, render, rule_fields
@@ -143,10 +143,12 @@ def evaluate(
     pricing: PricingConfig | None = None,
     resolved_retention: timedelta = DEFAULT_RESOLVED_RETENTION,
     forget_unknown_rules: bool = True,
+    public_url: str | None = None,
 ) -> Evaluation:
     """Evaluate every rule at `now`, persist the new states and queue due notifications.
 
-    Call it under the store's "check" lock when notifiers are given (see `opsview check`).
+    Call it under the store's "check" lock when notifiers are given (see `opsview check`). `public_url` (the web
+    dashboard's address) puts a link to each function's page into the notifications.
     """
     if now.tzinfo is None:
         raise ValueError("evaluate() needs a timezone-aware `now`")
@@ -207,6 +209,7 @@ def evaluate(
         notifiers or {},
         {(e.notifier, e.rule, e.key): e for e in store.alert_ledger()},
         now,
+        public_url,
     )
     store.apply_alert_changes(
         AlertChanges(

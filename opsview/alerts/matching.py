@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from opsview.alerts.model import Silence
+from opsview.alert_records import Silence
 from opsview.config.alerts import MatchConfig
 from opsview.schema import FunctionInfo, FunctionKey
 

@@ -9,27 +9,21 @@ files or the main config file, whose inline rules and rule files count) and `--c
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from opsview.alert_records import AlertState
 from opsview.alerts.engine import evaluate
-from opsview.alerts.model import AlertState
-from opsview.alerts.rules import load_rules, read_rule_file, resolve_globs
-from opsview.config import ConfigError, RuleConfig
-from opsview.config.alerts import RuleFile, RuleTestConfig, SeriesConfig
-from opsview.config.loader import parse_config, parse_toml, read_text
+from opsview.alerts.rules import load_rule_test
+from opsview.config import Config, ConfigError, RuleConfig
+from opsview.config.alerts import SERIES_MEASURES, RuleTestConfig, SeriesConfig, expand_series
 from opsview.durations import format_duration
 from opsview.schema import COUNT_MEASURES, FunctionInfo, FunctionKey, Sample
 from opsview.store.sqlite import SQLiteStore
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-_SERIES_MEASURES = (
-    "invocations", "errors", "throttles", "cold_starts", "duration_p50_ms", "duration_p95_ms", "duration_p99_ms",
-    "duration_max_ms", "duration_avg_ms",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,23 +36,9 @@ class TestOutcome:
         return not self.failures
 
 
-def expand(text: str) -> list[float | None]:
-    """`5 10x3 _ _x2` -> 5, 10, 10, 10, None, None, None (`_` = no bucket)."""
-    out: list[float | None] = []
-    for token in text.split():
-        value, _, times = token.partition("x")
-        try:
-            count = int(times) if times else 1
-            item = None if value == "_" else float(value)
-        except ValueError:
-            raise ValueError(f"bad series value {token!r} (expected V, VxN or _)") from None
-        out.extend([item] * count)
-    return out
-
-
 def _samples(series: SeriesConfig, interval: timedelta) -> list[Sample]:
     key = FunctionKey.parse(series.function)
-    columns = {name: expand(getattr(series, name)) for name in _SERIES_MEASURES}
+    columns = {name: expand_series(getattr(series, name)) for name in SERIES_MEASURES}
     length = max((len(v) for v in columns.values()), default=0)
     out = []
     for i in range(length):
@@ -115,30 +95,11 @@ def run_test(test: RuleTestConfig, rules: list[RuleConfig]) -> TestOutcome:
     return TestOutcome(test.name, tuple(failures))
 
 
-def rules_of(path: Path) -> list[RuleConfig]:
-    """The rules of a rule file, or of a main config file: its [[alerts.rules]] and the files its
-    alerts.rule_files name (the two told apart as `opsview rules validate` does)."""
-    text = read_text(path)
-    if set(parse_toml(text, path)) <= set(RuleFile.model_fields):
-        return list(read_rule_file(path).rules)
-    return load_rules(parse_config(text, path))
+def run_file(path: Path, config: Config | None = None) -> list[TestOutcome]:
+    """Run the tests of one file over its rules (and those of `config`, from `rules test --config`).
 
-
-def run_file(path: Path, extra_rules: Sequence[tuple[str, RuleConfig]] = ()) -> list[TestOutcome]:
-    """Run the tests of one file over its rules plus `extra_rules` ((origin, rule) pairs, e.g. from --config).
-
-    Raises ConfigError when the file (or a rule file it names) is invalid, or a rule name is defined twice."""
-    parsed = read_rule_file(path)
-    origins: dict[str, str] = {}
-    rules: list[RuleConfig] = []
-    sourced = [*extra_rules, *((str(path), r) for r in parsed.rules)]
-    for extra in resolve_globs(list(parsed.rule_files), path.parent):
-        sourced.extend((str(extra), r) for r in rules_of(extra))
-    for origin, rule in sourced:
-        if rule.name in origins:
-            raise ConfigError(f"{path}: rule {rule.name!r} is defined twice (in {origins[rule.name]} and {origin})")
-        origins[rule.name] = origin
-        rules.append(rule)
+    Raises ConfigError when the file (or a file it names) is invalid, or a rule name is defined twice."""
+    parsed, rules = load_rule_test(path, config)
     if not parsed.tests:
         raise ConfigError(f"{path}: no [[tests]] in this file")
     return [run_test(test, rules) for test in parsed.tests]

@@ -12,17 +12,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from opsview.alerts.model import Silence
+from opsview.alert_records import Silence
 from opsview.durations import EXAMPLES, parse_duration
 from opsview.schema import FunctionKey
-from opsview.store.base import Store
+from opsview.store.base import AlertStore
 
 MAX_SILENCE = timedelta(days=365)
 _GLOB_SPECIAL = re.compile(r"([*?\[])")
 
 
 def add_silence(
-    store: Store, rule: str, function: str, duration: timedelta, comment: str, created_by: str, now: datetime
+    store: AlertStore, rule: str, function: str, duration: timedelta, comment: str, created_by: str, now: datetime
 ) -> Silence:
     """A silence of `rule` (a glob) for the functions `function` (a glob) from `now` for `duration`."""
     return store.add_silence(rule, function, now, now + duration, comment, created_by)
@@ -34,7 +34,7 @@ def exact_glob(text: str) -> str:
 
 
 def silence_alert(
-    store: Store, rule: str, key: FunctionKey, duration: timedelta, comment: str, created_by: str, now: datetime
+    store: AlertStore, rule: str, key: FunctionKey, duration: timedelta, comment: str, created_by: str, now: datetime
 ) -> Silence:
     """Silence one alert, as `opsview silence add --rule RULE --function provider/account/region/name` does."""
     with writable(store) as target:
@@ -62,7 +62,7 @@ def local_user() -> str:
 
 
 @contextmanager
-def writable(store: Store) -> Iterator[Store]:
+def writable(store: AlertStore) -> Iterator[AlertStore]:
     """`store`, or, when a viewer opened it read-only, a short-lived writable store on the same URL.
 
     A silence is the one write the viewers make; the rest of their work stays on the read-only store."""

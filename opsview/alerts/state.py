@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from opsview.alerts.model import AlertEvent, AlertRecord, AlertState
+from opsview.alert_records import AlertEvent, AlertRecord, AlertState
 from opsview.schema import FunctionKey
 
 

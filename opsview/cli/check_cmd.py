@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from opsview.alerts.model import AlertState
+from opsview.alert_records import AlertState
 from opsview.cli.common import common_options
 from opsview.config import ConfigError, load_config
 from opsview.formatting import one_line

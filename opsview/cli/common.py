@@ -7,25 +7,30 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
 from opsview.config import Config, ConfigError, load_config
-from opsview.durations import EXAMPLES, parse_duration
+from opsview.durations import format_duration, parse_duration
 from opsview.logs import setup_logging
 from opsview.store import Store, StoreError, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USAGE = 2
+MAX_OPTION_DURATION = timedelta(days=3650)
+"""The longest --since / --window: the store's longest retention (`now - 99999999d` overflows)."""
 
 
 def common_options(func: F) -> F:
     """--config, --store and --log-level, accepted after any command."""
 
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+    # No click.Path checks: a config that is a directory or unreadable is the loader's one-line error
+    # (exit 2, or UNKNOWN for `check`), not a usage message.
+    @click.option("--config", "config_path", default=None, metavar="PATH",
                   help="Config file (default: $OPSVIEW_CONFIG, ./opsview.toml, ~/.config/opsview/config.toml).")
     @click.option("--store", "store_url", default=None, metavar="PATH|URL",
                   help="Store file or URL (default: [store].url, else the user data directory).")
@@ -83,10 +88,12 @@ class DurationType(click.ParamType):  # type: ignore[type-arg,unused-ignore]
             return value
         try:
             delta = parse_duration(value)
-        except ValueError:
-            self.fail(f'invalid duration "{value}" (expected {EXAMPLES})', param, ctx)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
         if delta.total_seconds() <= 0:
             self.fail(f'duration must be positive, got "{value}"', param, ctx)
+        if delta > MAX_OPTION_DURATION:
+            self.fail(f'duration must be at most {format_duration(MAX_OPTION_DURATION)}, got "{value}"', param, ctx)
         return delta
 
 

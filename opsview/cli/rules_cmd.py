@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from opsview.config import ConfigError
+from opsview.config import ConfigError, load_config
 
 
 @click.group(
@@ -24,14 +24,17 @@ Examples:
   opsview rules validate opsview.toml            # the config and every file its alerts.rule_files names
   opsview rules validate rules/*.toml""",
 )
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
-    """Check syntax and meaning of config or rule files; one line per problem, exit 2 if any."""
-    from opsview.alerts.validate import validate_files
+    """Check config or rule files exactly as every other command loads them; one line per problem
+    (file:line: key: what), exit 2 if any."""
+    from opsview.config.validation import check_files
 
-    problems, good = validate_files(list(files))
+    reports = check_files(list(files))
+    problems = [problem for report in reports for problem in report.problems]
+    good = sum(report.good_rules for report in reports)
     for problem in problems:
-        click.echo(problem, err=True)
+        click.echo(str(problem), err=True)
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
         sys.exit(2)
@@ -65,23 +68,23 @@ Examples:
   opsview rules test --config opsview.toml rules/tests.toml   # the config's rules, tested by tests.toml
 Exit 0 when every test passes, 1 when one fails, 2 when a file is invalid.""",
 )
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--config", "config_path", default=None, type=click.Path(path_type=Path),
               help="Also load the rules of this config file: its [[alerts.rules]] and alerts.rule_files.")
 def test(files: tuple[Path, ...], config_path: Path | None) -> None:
     """Run rule unit tests: given input series and evaluation times, expect which alerts fire (or are pending)."""
-    from opsview.alerts.ruletest import rules_of, run_file
+    from opsview.alerts.ruletest import run_file
 
     failed = 0
     passed = 0
     try:
-        extra = [(str(config_path), rule) for rule in rules_of(config_path)] if config_path else []
+        config = load_config(config_path) if config_path is not None else None
     except ConfigError as exc:
         click.echo(f"opsview: {exc}", err=True)
         sys.exit(2)
     for path in files:
         try:
-            outcomes = run_file(path, extra)
+            outcomes = run_file(path, config)
         except ConfigError as exc:
             click.echo(f"opsview: {exc}", err=True)
             sys.exit(2)

@@ -21,6 +21,7 @@ def silence() -> None:
 
     A silenced alert still changes state and still counts in `opsview check`'s exit code;
     it is only not notified. When the silence ends, a still-firing alert is notified.
+    Alertmanager notifiers keep receiving silenced alerts: silence those in Alertmanager.
     """
 
 
@@ -104,9 +105,15 @@ def _warn_unknown_rule(config: object, rule: str) -> None:
 
     assert isinstance(config, Config)
     try:
-        names = [r.name for r in load_rules(config)]
+        rules = load_rules(config)
     except ConfigError:
         return
+    names = [r.name for r in rules]
     if not any(fnmatchcase(n, rule) for n in names):
         click.echo(f"opsview: warning: no configured rule matches {rule!r} "
                    f"(rules: {', '.join(names) or 'none'}); adding the silence anyway", err=True)
+    routed = sorted({n for r in rules if fnmatchcase(r.name, rule) for n in r.notify
+                     if n in config.notifiers and config.notifiers[n].type == "alertmanager"})
+    if routed:
+        click.echo(f"opsview: note: Alertmanager notifier(s) {', '.join(routed)} still receive these alerts "
+                   "(Alertmanager applies its own silences): silence them there, e.g. `amtool silence add`", err=True)

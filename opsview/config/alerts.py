@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import math
 import re
 import string
+import urllib.parse
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from opsview.config.base import Duration, Model
+from opsview.config.base import Duration, Model, finite, within
 from opsview.config.sources import StrList
+from opsview.durations import format_duration
+from opsview.formatting import quoted
 from opsview.schema import ALL_MEASURES
 
 _DATAPOINTS = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_MAX_DATAPOINTS = 1440
+_THRESHOLD_LIMIT = 1e15
+"""No measure reaches this (a quadrillion invocations in one window); past it a threshold is a typo."""
+_FRACTIONS = {"error_rate": 1.0, "throttle_rate": 1.0, "cold_start_rate": 1.0, "timeout_ratio": 1.5}
+"""Measures that are ratios, and the largest threshold that can still be crossed (timeout_ratio is p99 /
+timeout: a little over 1.0 at most)."""
+_LONGEST_LOOKBACK = timedelta(days=90)
 
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
 
@@ -31,10 +42,57 @@ def template_problems(text: str) -> list[str]:
     except ValueError as exc:
         return [f"bad template {text!r} ({exc}); write {{{{ and }}}} for literal braces"]
     return [
-        f"unknown placeholder {{{name}}} (expected one of: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)})"
+        f"unknown placeholder {{{quoted(name)[1:-1]}}} "
+        f"(expected one of: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)})"
         for name in names
         if name.split(".")[0].split("[")[0] not in TEMPLATE_FIELDS
     ]
+
+
+SERIES_MEASURES: tuple[str, ...] = (
+    "invocations", "errors", "throttles", "cold_starts", "duration_p50_ms", "duration_p95_ms", "duration_p99_ms",
+    "duration_max_ms", "duration_avg_ms",
+)
+"""Measures a rule test's series can give."""
+_MAX_SERIES = 100_000
+"""Values in one series of a rule test (about 70 days of minutes): `1x99999999999` must not eat the memory."""
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An HTTP header name (RFC 9110 token)."""
+
+
+def expand_series(text: str) -> list[float | None]:
+    """`5 10x3 _ _x2` -> 5, 10, 10, 10, None, None, None (`_` = no bucket); ValueError on anything else."""
+    out: list[float | None] = []
+    for token in text.split():
+        value, _, times = token.partition("x")
+        try:
+            count = int(times) if times else 1
+            item = None if value == "_" else float(value)
+        except ValueError:
+            raise ValueError(f"bad series value {token[:40]!r} (expected V, VxN or _)") from None
+        if item is not None and not math.isfinite(item):
+            raise ValueError(f"bad series value {token[:40]!r} (V must be a finite number)")
+        if count < 0 or len(out) + count > _MAX_SERIES:
+            raise ValueError(f"series {token[:40]!r}: at most {_MAX_SERIES} values in one series")
+        out.extend([item] * count)
+    return out
+
+
+def url_problem(url: str, *, http_only: bool) -> str | None:
+    """What is wrong with a notifier URL, without echoing credentials or tokens it may hold."""
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return "not a URL (it contains spaces or control characters)"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        return f"not a URL ({exc})"
+    if http_only:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return "not an http(s) URL (expected e.g. https://hooks.example.com/opsview)"
+    elif not parts.scheme or "://" not in url:
+        return "not an Apprise URL (expected scheme://..., e.g. slack://TokenA/TokenB/TokenC)"
+    return None
 
 
 class MatchConfig(Model):
@@ -53,12 +111,12 @@ class MatchConfig(Model):
 class PreviousConfig(Model):
     """A condition on the same measure over the span just before the rule's window."""
 
-    window: Duration = timedelta(hours=1)
-    """Length of the earlier span; it ends where the rule's window starts."""
+    window: Annotated[Duration, within("1m", "90d")] = timedelta(hours=1)
+    """Length of the earlier span; it ends where the rule's window starts; 1m to 90d."""
     op: Op = ">"
     """Comparison the earlier value must satisfy."""
-    threshold: float = 0
-    """Value the earlier value is compared against."""
+    threshold: Annotated[float, finite(-_THRESHOLD_LIMIT, _THRESHOLD_LIMIT)] = 0
+    """Value the earlier value is compared against; a finite number of magnitude at most 1e15."""
 
 
 class RuleConfig(Model):
@@ -69,17 +127,19 @@ class RuleConfig(Model):
     (error_rate, throttle_rate, cold_start_rate, timeout_ratio, cost_usd)."""
     match: MatchConfig = Field(default_factory=MatchConfig)
     """Which functions the rule watches."""
-    window: Duration = timedelta(minutes=5)
-    """Span the measure is aggregated over at each evaluation (with datapoints: the length of one datapoint)."""
+    window: Annotated[Duration, within("1m", "90d")] = timedelta(minutes=5)
+    """Span the measure is aggregated over at each evaluation (with datapoints: the length of one datapoint);
+    1m (the store keeps one-minute buckets) to 90d."""
     op: Op = ">"
     """Comparison of the measure against the threshold that counts as breaching."""
-    threshold: float
-    """Value compared against."""
-    for_: Duration = Field(default=timedelta(0), alias="for")
-    """How long the condition must hold before the alert fires; "0s" fires at once."""
+    threshold: Annotated[float, finite(-_THRESHOLD_LIMIT, _THRESHOLD_LIMIT)]
+    """Value compared against: a finite number of magnitude at most 1e15; for a rate (error_rate,
+    throttle_rate, cold_start_rate) a fraction from 0 to 1, for timeout_ratio 0 to 1.5."""
+    for_: Annotated[Duration, within("0s", "30d")] = Field(default=timedelta(0), alias="for")
+    """How long the condition must hold before the alert fires; "0s" fires at once; at most 30d."""
     datapoints: str | None = None
     """"M/N": breaching when M of the last N datapoints (each one `window` long) breach, as CloudWatch's
-    "datapoints to alarm"."""
+    "datapoints to alarm"; N at most 1440, and N x window at most 90d."""
     missing: Literal["ignore", "breaching", "ok"] = "ignore"
     """What no data means (CloudWatch's TreatMissingData): keep state, breach, or ok."""
     previous: PreviousConfig | None = None
@@ -108,11 +168,16 @@ class RuleConfig(Model):
             raise ValueError(f"unknown measure {value!r} (expected one of: {', '.join(ALL_MEASURES)})")
         return value
 
-    @field_validator("window")
+    @field_validator("threshold")
     @classmethod
-    def _positive_window(cls, value: timedelta) -> timedelta:
-        if value.total_seconds() < 60:
-            raise ValueError("window must be at least 1m (the store keeps one-minute buckets)")
+    def _crossable(cls, value: float, info: ValidationInfo) -> float:
+        measure = info.data.get("measure")
+        top = _FRACTIONS.get(measure) if isinstance(measure, str) else None
+        if top is not None and not 0 <= value <= top:
+            what = ("timeout_ratio is p99 / timeout (1.0 = at the timeout)" if measure == "timeout_ratio"
+                    else f"{measure} is a fraction (0.05 = 5%)")
+            effect = "is never reached" if value > top else "is crossed by any value"
+            raise ValueError(f"{what}: threshold {value:g} {effect} (expected 0 to {top:g})")
         return value
 
     @field_validator("datapoints")
@@ -122,10 +187,10 @@ class RuleConfig(Model):
             return None
         match = _DATAPOINTS.match(value)
         if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-            raise ValueError(f'invalid datapoints "{value}" (expected "M/N" with 1 <= M <= N, e.g. "3/5")')
-        if int(match.group(2)) > 1440:
-            raise ValueError(f'datapoints "{value}": N must be at most 1440')
-        return f"{match.group(1)}/{match.group(2)}"
+            raise ValueError(f'invalid datapoints {quoted(value)} (expected "M/N" with 1 <= M <= N, e.g. "3/5")')
+        if int(match.group(2)) > _MAX_DATAPOINTS:
+            raise ValueError(f"datapoints {quoted(value)}: N must be at most {_MAX_DATAPOINTS}")
+        return f"{int(match.group(1))}/{int(match.group(2))}"
 
     @field_validator("annotations")
     @classmethod
@@ -136,12 +201,25 @@ class RuleConfig(Model):
                 raise ValueError(f"annotation {key!r}: {problems[0]}")
         return value
 
+    @model_validator(mode="after")
+    def _lookback_bounded(self) -> RuleConfig:
+        if self.lookback > _LONGEST_LOOKBACK:
+            raise ValueError(f"the rule looks back {format_duration(self.lookback)} (window x datapoints N "
+                             f"+ previous.window), more than {format_duration(_LONGEST_LOOKBACK)}")
+        return self
+
     @property
     def m_of_n(self) -> tuple[int, int] | None:
         if self.datapoints is None:
             return None
         m, n = self.datapoints.split("/")
         return int(m), int(n)
+
+    @property
+    def lookback(self) -> timedelta:
+        """How far before the evaluation time the rule reads data."""
+        span = self.window * (self.m_of_n[1] if self.m_of_n else 1)
+        return span + (self.previous.window if self.previous else timedelta(0))
 
 
 class RuleFile(Model):
@@ -160,10 +238,10 @@ class SeriesConfig(Model):
 
     function: str
     """provider/account/region/name."""
-    timeout_s: float | None = None
-    """The function's timeout (for timeout_ratio)."""
-    memory_mb: int | None = None
-    """The function's memory size (for cost_usd)."""
+    timeout_s: Annotated[float, finite(0.001, 86400)] | None = None
+    """The function's timeout in seconds (for timeout_ratio); 0.001 to 86400."""
+    memory_mb: int | None = Field(default=None, ge=1, le=1_048_576)
+    """The function's memory size (for cost_usd); 1 to 1048576."""
     labels: dict[str, str] = Field(default_factory=dict)
     """The function's labels."""
     invocations: str = ""
@@ -176,12 +254,18 @@ class SeriesConfig(Model):
     duration_max_ms: str = ""
     duration_avg_ms: str = ""
 
+    @field_validator(*SERIES_MEASURES)
+    @classmethod
+    def _series(cls, value: str) -> str:
+        expand_series(value)
+        return value
+
 
 class ExpectConfig(Model):
     """What must be firing (and, if given, pending) at one evaluation time of a rule test."""
 
-    at: Duration
-    """Evaluation time, relative to the first bucket of the series."""
+    at: Annotated[Duration, within("0s", "7d")]
+    """Evaluation time, relative to the first bucket of the series; 0s to 7d."""
     rule: str
     """Rule whose alerts are checked."""
     firing: StrList = Field(default_factory=list)
@@ -194,8 +278,8 @@ class ExpectConfig(Model):
 class RuleTestConfig(Model):
     name: str
     """Shown in the PASS / FAIL line."""
-    interval: Duration = timedelta(minutes=1)
-    """Spacing of the series values and of the evaluations."""
+    interval: Annotated[Duration, within("1m", "1d")] = timedelta(minutes=1)
+    """Spacing of the series values and of the evaluations; 1m (one store bucket) to 1d."""
     series: list[SeriesConfig] = Field(default_factory=list)
     """Input data."""
     alerts: list[ExpectConfig] = Field(default_factory=list)
@@ -212,39 +296,104 @@ class AlertsConfig(Model):
     """Globs of further rule files (each holding [[rules]]), relative to this config file."""
     collect_before_check: bool = True
     """Whether `opsview check` collects first (override with --collect/--no-collect)."""
-    resolved_retention: Duration = timedelta(minutes=15)
-    """How long a resolved alert stays listed before it returns to inactive."""
-    lock_wait: Duration = timedelta(seconds=60)
-    """How long `opsview check` waits for an overlapping check to finish before giving up (exit 3)."""
+    resolved_retention: Annotated[Duration, within("0s", "30d")] = timedelta(minutes=15)
+    """How long a resolved alert stays listed before it returns to inactive; 0s to 30d."""
+    lock_wait: Annotated[Duration, within("0s", "1h")] = timedelta(seconds=60)
+    """How long `opsview check` waits for an overlapping check to finish before giving up (exit 3); 0s (do
+    not wait) to 1h."""
 
 
 class NotifierConfig(Model):
-    type: Literal["webhook", "apprise", "stdout", "jsonl"]
+    type: Literal["webhook", "apprise", "stdout", "jsonl", "alertmanager"]
     """webhook POSTs JSON; apprise takes any Apprise URL (Slack, Teams, PagerDuty, email, ...);
-    stdout and jsonl write one JSON object per notification for pipelines."""
+    stdout and jsonl write one JSON object per notification for pipelines; alertmanager pushes alerts to
+    Prometheus Alertmanager's API (every replica), which then routes, groups, silences and notifies."""
     url: str | None = None
-    """Target URL (webhook, apprise)."""
+    """Target URL: an http(s) URL for webhook, any Apprise URL (`scheme://...`) for apprise; for alertmanager the
+    base URL of each replica, one or a list (url = ["http://am-1:9093", "http://am-2:9093"], as Prometheus sends to
+    all of them)."""
     urls: StrList = Field(default_factory=list)
     """Several Apprise URLs."""
     path: str | None = None
     """File to append to (jsonl)."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Extra HTTP headers (webhook)."""
-    repeat_interval: Duration = timedelta(hours=4)
-    """Re-send a still-firing alert only after this long."""
+    repeat_interval: Annotated[Duration, within("1m", "30d")] = timedelta(hours=4)
+    """Re-send a still-firing alert only after this long; 1m to 30d."""
     group_by: StrList = Field(default_factory=lambda: ["rule"])
     """Alerts sharing these labels go out in one message (rule, severity, provider, account, region, function)."""
     send_resolved: bool = True
     """Also notify when an alert resolves."""
-    timeout: Duration = timedelta(seconds=10)
-    """Per-delivery timeout."""
+    timeout: Annotated[Duration, within("100ms", "10m")] = timedelta(seconds=10)
+    """Per-delivery timeout; 100ms to 10m."""
     retries: int = Field(default=3, ge=0, le=10)
     """Extra attempts within one check after a failed delivery; what still fails is retried by the next check."""
-    backoff: Duration = timedelta(seconds=1)
-    """Wait before the first retry; doubled on each further one."""
+    backoff: Annotated[Duration, within("0s", "1m")] = timedelta(seconds=1)
+    """Wait before the first retry; doubled on each further one (up to 60 s); 0s to 1m."""
+    format: Literal["opsview", "alertmanager"] = "opsview"
+    """(webhook) the body: opsview's JSON, or Alertmanager's webhook payload (version 4) so receivers built for
+    Alertmanager (PagerDuty, Grafana OnCall, chat bridges) work unchanged."""
+    valid_for: Annotated[Duration, within("1m", "1d")] = timedelta(minutes=15)
+    """(alertmanager) each send sets a firing alert's endsAt this far ahead, so Alertmanager resolves an alert
+    opsview stopped re-sending; keep it several check intervals long (Prometheus uses 4 evaluation intervals);
+    1m to 1d."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alertmanager_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("type") != "alertmanager":
+            return data
+        data = dict(data)
+        if isinstance(data.get("url"), list):  # every replica, as in Prometheus' alertmanagers config
+            more = data.get("urls", [])
+            data["urls"] = [*data.pop("url"), *([more] if isinstance(more, str) else more)]
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        problem = url_problem(value, http_only=info.data.get("type") in ("webhook", "alertmanager"))
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _urls_shape(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for index, url in enumerate(value):
+            problem = url_problem(url, http_only=info.data.get("type") == "alertmanager")
+            if problem:
+                raise ValueError(f"urls[{index}]: {problem}")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_shape(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            if any(c in text for c in "\r\n\0"):
+                # the value may be a secret (Authorization): never echo it
+                raise ValueError(f"header {name!r}: the value must be one line (no CR, LF or NUL)")
+        return value
 
     @model_validator(mode="after")
     def _target(self) -> NotifierConfig:
+        if self.type == "alertmanager":
+            if not (self.url or self.urls):
+                raise ValueError('an "alertmanager" notifier needs url (one replica or a list of all)')
+            # Alertmanager's contract: clients re-send firing alerts at every evaluation and Alertmanager
+            # applies its own repeat_interval (https://prometheus.io/docs/alerting/latest/clients/).
+            if "repeat_interval" in self.model_fields_set:
+                raise ValueError("alertmanager notifiers re-send every evaluation (Alertmanager's contract); "
+                                 "set repeat_interval on the Alertmanager route instead")
+            if not self.send_resolved:
+                raise ValueError("alertmanager notifiers always send resolves (Alertmanager needs them); "
+                                 "set send_resolved on the Alertmanager receiver instead")
+        if self.format != "opsview" and self.type != "webhook":
+            raise ValueError('format applies to "webhook" notifiers only')
         if self.type == "webhook" and not self.url:
             raise ValueError('a "webhook" notifier needs url')
         if self.type == "apprise" and not (self.url or self.urls):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from opsview.config.alerts import AlertsConfig, NotifierConfig
-from opsview.config.base import Duration, Model
+from opsview.config.base import Duration, Model, finite, within
+from opsview.config.export import ExportConfig
 from opsview.config.sources import SourcesConfig
 from opsview.config.views import TuiConfig, WebConfig
 from opsview.schema import DEFAULT_PRICES, Price
@@ -17,26 +19,28 @@ from opsview.schema import DEFAULT_PRICES, Price
 class StoreConfig(Model):
     url: str | None = None
     """SQLite file path (or sqlite:///path, postgresql://...); unset = the user data directory."""
-    retention: Duration = timedelta(days=30)
-    """Samples older than this are deleted."""
-    rollup_after: Duration = timedelta(days=7)
-    """Minute buckets older than this are rolled up into hourly buckets."""
+    retention: Annotated[Duration, within("1h", "3650d")] = timedelta(days=30)
+    """Samples (and health, alert history, delivered notifications) older than this are deleted; 1h to 3650d,
+    and at least `collect.since` and every rule's look-back, or a collection would delete what it just wrote
+    and rules would read spans the store no longer holds."""
+    rollup_after: Annotated[Duration, within("1h", "3650d")] = timedelta(days=7)
+    """Minute buckets older than this are rolled up into hourly buckets; 1h to 3650d."""
 
 
 class CollectConfig(Model):
-    interval: Duration = timedelta(seconds=60)
-    """Refresh interval of the TUI, the web app and background collection."""
-    since: Duration = timedelta(hours=1)
-    """How far back the first collection of a source reaches (later ones are incremental)."""
+    interval: Annotated[Duration, within("1s", "1d")] = timedelta(seconds=60)
+    """Refresh interval of the TUI, the web app and background collection; 1s to 1d."""
+    since: Annotated[Duration, within("1m", "3650d")] = timedelta(hours=1)
+    """How far back the first collection of a source reaches (later ones are incremental); 1m to 3650d."""
     concurrency: int = Field(default=8, ge=1, le=64)
     """Sources (and regions/accounts inside a source) collected at once."""
 
 
 class PriceConfig(Model):
-    per_million_requests: float = Field(ge=0)
-    """USD per million invocations."""
-    per_gb_second: float = Field(ge=0)
-    """USD per GB-second of billed duration."""
+    per_million_requests: Annotated[float, finite(0, 1000)]
+    """USD per million invocations; 0 to 1000."""
+    per_gb_second: Annotated[float, finite(0, 1000)]
+    """USD per GB-second of billed duration; 0 to 1000."""
 
     def to_price(self) -> Price:
         return Price(self.per_million_requests, self.per_gb_second)
@@ -59,6 +63,9 @@ class PricingConfig(Model):
 
 
 class Config(Model):
+    """The whole file. Checks across keys (unique names, known notifiers, retention against look-backs) live
+    in `opsview.config.validation`, which knows the lines to name; load configs through `load_config`."""
+
     store: StoreConfig = Field(default_factory=StoreConfig)
     collect: CollectConfig = Field(default_factory=CollectConfig)
     pricing: PricingConfig = Field(default_factory=PricingConfig)
@@ -67,22 +74,6 @@ class Config(Model):
     notifiers: dict[str, NotifierConfig] = Field(default_factory=dict)
     tui: TuiConfig = Field(default_factory=TuiConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
     path: Path | None = Field(default=None, exclude=True)
     """Where this config was read from (set by the loader, not a file key)."""
-
-    @model_validator(mode="after")
-    def _cross_checks(self) -> Config:
-        names = [s.name for s in self.sources.all()]
-        dupes = sorted({n for n in names if names.count(n) > 1 and n})
-        if dupes:
-            raise ValueError(f"duplicate source name {dupes[0]!r}: give each source a unique name")
-        seen: set[str] = set()
-        for rule in self.alerts.rules:
-            if rule.name in seen:
-                raise ValueError(f"duplicate rule name {rule.name!r}")
-            seen.add(rule.name)
-            for target in rule.notify:
-                if target not in self.notifiers:
-                    known = ", ".join(sorted(self.notifiers)) or "none defined"
-                    raise ValueError(f"rule {rule.name!r} notifies unknown notifier {target!r} ({known})")
-        return self

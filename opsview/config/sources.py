@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, field_validator
 
-from opsview.config.base import Duration, Model
+from opsview.config.base import Duration, Model, within
 
 
 def _listify(value: object) -> object:
@@ -31,8 +32,8 @@ class SourceBase(Model):
 
 class DemoSource(SourceBase):
     type: Literal["demo"] = "demo"
-    seed: int = 42
-    """Seed of the generated fleet: the same seed gives the same fleet and numbers."""
+    seed: int = Field(default=42, ge=0, le=2**63 - 1)
+    """Seed of the generated fleet: the same seed gives the same fleet and numbers; 0 to 2^63-1."""
     scale: int = Field(default=1, ge=1, le=1000)
     """Multiplies the ~60 base functions (scale 100 = ~6,000 functions, for benchmarks)."""
 
@@ -49,8 +50,8 @@ class AwsSource(SourceBase):
     """Regions to collect, or "all" for every region enabled in the account."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Only functions carrying all of these tags (key = value)."""
-    discovery_interval: Duration = timedelta(minutes=15)
-    """How often to re-list functions; metrics are collected every refresh."""
+    discovery_interval: Annotated[Duration, within("1m", "7d")] = timedelta(minutes=15)
+    """How often to re-list functions; metrics are collected every refresh; 1m to 7d."""
     cold_starts: Literal["insights", "filter", "off"] = "insights"
     """Where cold starts come from: Logs Insights, FilterLogEvents, or not collected."""
     endpoint_url: str | None = None
@@ -86,25 +87,47 @@ class AzureSource(SourceBase):
     Consumption and Flex Consumption apps define different ones. Apps not named are detected."""
     management_endpoint: str | None = None
     """Override the Azure Resource Manager endpoint (metric definitions; sovereign clouds, a local test server)."""
-    reread: Duration = timedelta(minutes=10)
-    """How far back each refresh re-reads stored buckets: App Insights ingestion lags by minutes."""
+    reread: Annotated[Duration, within("0s", "1d")] = timedelta(minutes=10)
+    """How far back each refresh re-reads stored buckets: App Insights ingestion lags by minutes; 0s to 1d."""
 
 
 class GcpSource(SourceBase):
     type: Literal["gcp"] = "gcp"
     project_id: StrList
     """One project id or a list of them."""
+    mode: Literal["metrics", "logs"] = "metrics"
+    """metrics: counts and latency from Cloud Monitoring, logs only for cold starts (needs
+    roles/monitoring.viewer); logs: every request log from Cloud Logging (roles/logging.viewer only)."""
+    services: StrList = Field(default_factory=list)
+    """Cloud Run service globs counted as functions besides those labelled goog-managed-by=cloudfunctions
+    (functions created through Cloud Run or detached); "*" = every Cloud Run service of the projects."""
+    quota_project: str | None = None
+    """Project whose API quota the calls use (sent as x-goog-user-project); unset = the credentials' project."""
     regions: StrList = Field(default_factory=list)
     """Only these regions; empty = all."""
     api_endpoint: str | None = None
     """Override the Cloud Logging endpoint (a local test server). A plain `http://` endpoint gets
     anonymous credentials: real tokens never travel unencrypted."""
+    monitoring_endpoint: str | None = None
+    """Override the Cloud Monitoring endpoint (a local test server on a plain `http://` address: insecure gRPC)."""
     calls_per_minute: int = Field(default=60, ge=1, le=6000)
-    """entries.list calls allowed per project per minute (Cloud Logging's default read quota is 60)."""
-    overlap: Duration = timedelta(minutes=3)
-    """How far before the newest stored bucket a refresh starts again, for log entries that arrive late."""
+    """entries.list calls allowed per quota project per minute (Cloud Logging's default read quota is 60)."""
+    monitoring_calls_per_minute: int = Field(default=300, ge=1, le=100_000)
+    """timeSeries.list calls allowed per quota project per minute (a cap well under Monitoring's read quota);
+    1 to 100000."""
+    overlap: Annotated[Duration, within("0s", "1d")] = timedelta(minutes=3)
+    """How far before the newest stored bucket a refresh starts again, for log entries that arrive late;
+    0s to 1d."""
     max_retries: int = Field(default=5, ge=0, le=20)
     """Retries of one call refused with 429 RESOURCE_EXHAUSTED or a 5xx, with exponential backoff."""
+
+    @field_validator("services")
+    @classmethod
+    def _services_are_globs_of_service_names(cls, value: list[str]) -> list[str]:
+        for glob in value:  # Cloud Run names: letters, digits, hyphens (a function's own spelling: underscores)
+            if not re.fullmatch(r"[A-Za-z0-9_*?!\[\]-]+", glob):
+                raise ValueError(f"{glob!r} is not a glob of Cloud Run service names")
+        return value
 
 
 class SourcesConfig(Model):
@@ -114,16 +137,19 @@ class SourcesConfig(Model):
     gcp: list[GcpSource] = Field(default_factory=list)
 
     def all(self) -> list[AnySource]:
-        """Every enabled source, each with a unique name."""
-        out: list[AnySource] = []
+        """Every enabled source, each with its name (names are unique in a loaded config)."""
+        return [source for _, _, source in self.named()]
+
+    def named(self) -> Iterator[tuple[str, int, AnySource]]:
+        """(type, index in its [[sources.TYPE]] list, source with its name) of every enabled source; an
+        unnamed source is called by its type, plus its position when there are several of that type."""
         groups: tuple[Sequence[AnySource], ...] = (self.demo, self.aws, self.azure, self.gcp)
         for group in groups:
             for index, source in enumerate(group):
                 if not source.enabled:
                     continue
                 name = source.name or (source.type if len(group) == 1 else f"{source.type}-{index + 1}")
-                out.append(source.model_copy(update={"name": name}))
-        return out
+                yield source.type, index, source.model_copy(update={"name": name})
 
 
 AnySource = DemoSource | AwsSource | AzureSource | GcpSource

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from opsview.config.base import Model
 
@@ -45,3 +45,13 @@ class WebConfig(Model):
     """Worker threads of the WSGI server."""
     auth: WebAuthConfig | None = None
     """Authentication; required when binding beyond loopback."""
+    public_url: str | None = None
+    """The dashboard's address as people reach it (https://opsview.example.com/, behind any proxy): alerts link
+    each function's page there (Alertmanager's generatorURL and externalURL, the webhook's `url`)."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f'public_url must start with http:// or https://, got "{value}"')
+        return value.rstrip("/") + "/" if value else value

@@ -2,6 +2,8 @@
 
 A notification is marked delivered right after its receiver accepted it, so a later check never sends
 it again; per notifier, delivery stops at the first failure so a resolve never overtakes its firing.
+A notifier with several receivers (Alertmanager replicas) delivers when one accepts; the others' failures
+are reported beside the delivery.
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
 from opsview.config.alerts import NotifierConfig
 from opsview.formatting import one_line
-from opsview.notify.base import Notifier
+from opsview.notify.base import Notifier, PartialDelivery
 from opsview.notify.registry import build_notifier
 from opsview.schema import utcnow
-from opsview.store.base import Store
+from opsview.store.base import AlertStore
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +34,17 @@ class DeliveryReport:
     errors: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _send(notifier: Notifier, payload: Mapping[str, Any]) -> str | None:
+    """Deliver; a partial delivery is a delivery (not retried), returned as its one-line note."""
+    try:
+        notifier.send(payload)
+    except PartialDelivery as partial:
+        return one_line(partial)
+    return None
+
+
 def deliver_pending(
-    store: Store,
+    store: AlertStore,
     notifiers: Mapping[str, NotifierConfig],
     *,
     now: Callable[[], datetime] = utcnow,
@@ -55,6 +67,7 @@ def deliver_pending(
         if item.notifier in blocked:
             failed += 1
             continue
+        note: str | None = None
         try:
             notifier = built.get(item.notifier) or built.setdefault(item.notifier, build(config))
             for attempt in Retrying(
@@ -64,7 +77,7 @@ def deliver_pending(
                 reraise=True,
             ):
                 with attempt:
-                    notifier.send(item.payload)
+                    note = _send(notifier, item.payload)
         except Exception as exc:
             log.warning("notification #%s to %s failed: %s", item.id, item.notifier, exc, exc_info=True)
             message = f"{item.notifier}: {one_line(exc)}"
@@ -75,4 +88,9 @@ def deliver_pending(
             continue
         store.mark_outbox(item.id, now())
         sent += 1
+        if note is not None:
+            log.warning("notification #%s to %s delivered, not everywhere: %s", item.id, item.notifier, note)
+            message = f"{item.notifier}: {note}"
+            if message not in errors:
+                errors.append(message)
     return DeliveryReport(sent, failed, tuple(errors))

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from opsview.config.alerts import NotifierConfig
+from opsview.notify.alertmanager import AlertmanagerNotifier
 from opsview.notify.apprise_notifier import AppriseNotifier
 from opsview.notify.base import Notifier
 from opsview.notify.stream import JsonlNotifier, StdoutNotifier
@@ -20,6 +21,7 @@ NOTIFIERS: Final[Mapping[str, Callable[[NotifierConfig], Notifier]]] = {
     "apprise": AppriseNotifier,
     "stdout": StdoutNotifier,
     "jsonl": JsonlNotifier,
+    "alertmanager": AlertmanagerNotifier,
 }
 
 

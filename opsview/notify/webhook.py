@@ -1,4 +1,5 @@
-"""POST the notification as JSON (`status`, `rule`, `severity`, `alerts: [...]`) to a URL."""
+"""POST the notification as JSON (`status`, `rule`, `severity`, `alerts: [...]`) to a URL, or as Alertmanager's
+webhook payload (`format = "alertmanager"`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from opsview import __version__
 from opsview.config.alerts import NotifierConfig
-from opsview.notify.base import DeliveryError
+from opsview.notify.base import DeliveryError, safe_url
 
 
 class WebhookNotifier:
@@ -20,8 +21,13 @@ class WebhookNotifier:
         self.url = config.url
         self.headers = {"Content-Type": "application/json", "User-Agent": f"opsview/{__version__}", **config.headers}
         self.timeout = config.timeout.total_seconds()
+        self.format = config.format
 
     def send(self, payload: Mapping[str, Any]) -> None:
+        if self.format == "alertmanager":
+            from opsview.notify.alertmanager_shapes import webhook_message
+
+            payload = webhook_message(payload)
         data = json.dumps(payload).encode("utf-8")
         request = urllib.request.Request(self.url, data=data, headers=self.headers, method="POST")
         try:
@@ -29,15 +35,8 @@ class WebhookNotifier:
                 response.read()
         except urllib.error.HTTPError as exc:
             # Only the status: a receiver's error page may echo our headers (tokens) back.
-            raise DeliveryError(f"webhook {_where(self.url)}: HTTP {exc.code}") from None
+            raise DeliveryError(f"webhook {safe_url(self.url)}: HTTP {exc.code}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise DeliveryError(f"webhook {_where(self.url)}: {reason}") from None
+            raise DeliveryError(f"webhook {safe_url(self.url)}: {reason}") from None
 
-
-def _where(url: str) -> str:
-    """The URL without credentials or query string (which often carries a token)."""
-    parsed = urllib.parse.urlsplit(url)
-    host = parsed.hostname or ""
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{host}{port}{parsed.path}"

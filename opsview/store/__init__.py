@@ -6,16 +6,27 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
-from opsview.store.base import FleetBuckets, FleetFilter, FleetRow, MaintenanceResult, Store, top_n
+from opsview.store.base import (
+    AlertStore,
+    FleetBuckets,
+    FleetFilter,
+    FleetRow,
+    MaintenanceResult,
+    SampleStore,
+    Store,
+    top_n,
+)
 from opsview.store.errors import StoreError
 from opsview.store.sqlite import SQLiteStore
 
 __all__ = [
+    "AlertStore",
     "FleetFilter",
     "FleetBuckets",
     "FleetRow",
     "MaintenanceResult",
     "SQLiteStore",
+    "SampleStore",
     "Store",
     "StoreError",
     "default_store_path",

@@ -1,4 +1,9 @@
-"""The store interface every backend implements, and the records its reads return."""
+"""The store's two faces every backend implements, and the records its reads return.
+
+`SampleStore` holds the metrics (functions, samples, collector health); `AlertStore` the alerting
+state (records, history, ledger, outbox, silences, locks). `Store` is both, over one database.
+Callers type against the face they use.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from opsview.alerts.model import AlertChanges, AlertEvent, AlertRecord, AlertState, LedgerEntry, OutboxItem, Silence
+from opsview.alert_records import AlertChanges, AlertEvent, AlertRecord, AlertState, LedgerEntry, OutboxItem, Silence
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Measures, Sample, measures_from
 
 
@@ -69,8 +74,11 @@ class MaintenanceResult:
 
 
 @runtime_checkable
-class Store(Protocol):
-    """What collectors write and viewers read. Times are tz-aware UTC."""
+class SampleStore(Protocol):
+    """The metrics face: what collectors write and viewers read (functions, samples, collector health).
+
+    Times are tz-aware UTC.
+    """
 
     url: str
 
@@ -79,6 +87,7 @@ class Store(Protocol):
     def write_samples(self, samples: Iterable[Sample]) -> int: ...
     def record_health(self, entries: Iterable[CollectorHealth]) -> None: ...
     def maintain(self, now: datetime, retention: timedelta, rollup_after: timedelta) -> MaintenanceResult: ...
+    """Roll minute buckets up into hours and drop what is older than `retention` (alert history included)."""
 
     # reads
     def functions(self, flt: FleetFilter | None = None) -> list[FunctionInfo]: ...
@@ -108,6 +117,10 @@ class Store(Protocol):
     """Every function's buckets regrouped by `step_s` in one query (sparklines); absent buckets are absent.
 
     `measures` limits the aggregation to those names (the rest stay None), which keeps it cheap."""
+    def fleet_buckets(
+        self, end: datetime, step_s: int, count: int, flt: FleetFilter | None = None,
+        measures: Collection[str] | None = None,
+    ) -> FleetBuckets: ...
     def last_bucket(
         self, provider: str, account: str | None = None, region: str | None = None
     ) -> datetime | None: ...
@@ -116,15 +129,26 @@ class Store(Protocol):
         self, source: str | None = None, since: datetime | None = None, limit: int = 200
     ) -> list[CollectorHealth]: ...
 
-    # alert state (written by opsview.alerts, read by the TUI and web)
+    # small key/value state (when maintenance last ran, ...)
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class AlertStore(Protocol):
+    """The alerting face: alert state, history, notification ledger and outbox, silences, the check lock.
+
+    Written by opsview.alerts and opsview.notify, read by the TUI and the web. Times are tz-aware UTC.
+    """
+
+    url: str
+
     def alert_records(self, states: set[AlertState] | None = None) -> list[AlertRecord]: ...
     def alert_events(
         self, key: FunctionKey | None = None, since: datetime | None = None, limit: int = 200
     ) -> list[AlertEvent]: ...
-    def fleet_buckets(
-        self, end: datetime, step_s: int, count: int, flt: FleetFilter | None = None,
-        measures: Collection[str] | None = None,
-    ) -> FleetBuckets: ...
     def apply_alert_changes(self, changes: AlertChanges) -> None: ...
     def alert_ledger(self) -> list[LedgerEntry]: ...
     def outbox(self, *, undelivered: bool = True, limit: int = 1000) -> list[OutboxItem]: ...
@@ -139,6 +163,11 @@ class Store(Protocol):
     def release_lock(self, name: str, owner: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Store(SampleStore, AlertStore, Protocol):
+    """Both faces over one database: what `open_store` returns, for callers that need both."""
 
 
 def top_n(

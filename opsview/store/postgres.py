@@ -1,7 +1,7 @@
 """The team store: PostgreSQL behind the same interface as SQLite.
 
 psycopg 3 with a connection pool; each thread keeps one pooled connection (as the SQLite
-store keeps one connection per thread). The SQL is shared with SQLite (`SqlStore`); here
+store keeps one connection per thread). The SQL is shared with SQLite (`samples_sql`, `alerts_sql`); here
 live the differences: `%s` placeholders, COPY for bulk sample writes, identity ids,
 session advisory locks for `opsview check`, and a TimescaleDB hypertable when the
 extension is available.
@@ -24,10 +24,11 @@ from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool
 
 from opsview.schema import COUNT_MEASURES, MEASURE_NAMES
+from opsview.store.alerts_sql import AlertSql
 from opsview.store.errors import StoreError
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS, postgres_statements
+from opsview.store.samples_sql import SampleSql
 from opsview.store.sql import MEASURE_COLUMNS
-from opsview.store.sqlbase import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,8 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}@{host}"
 
 
-class PostgresStore(SqlStore):
-    """`Store` on PostgreSQL."""
+class PostgresStore(SampleSql, AlertSql):
+    """`Store` on PostgreSQL: both faces' SQL over a psycopg pool, with its own locks and bulk path."""
 
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 16) -> None:
         super().__init__()

@@ -1,10 +1,21 @@
-"""SQL fragments generated from the schema's aggregation rules, shared by every SQL backend."""
+"""SQL shared by every SQL backend: fragments generated from the schema's aggregation rules, the sample
+upsert, and what a backend provides to the two faces of the store (`samples_sql`, `alerts_sql`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
 
-from opsview.schema import AGGREGATION, COUNT_MEASURES, MEASURE_NAMES, Agg
+from opsview.schema import (
+    AGGREGATION,
+    COUNT_MEASURES,
+    MEASURE_NAMES,
+    Agg,
+    Measures,
+    measures_from,
+    measures_from_values,
+)
 
 
 def weight_sql(column: str, alias: str = "") -> str:
@@ -43,4 +54,74 @@ def aggregate_sql(
     return out
 
 
+def aggregate_columns(
+    alias: str = "", measures: Collection[str] | None = None, *, count_sum: str = "SUM({})"
+) -> tuple[list[str], Callable[[Sequence[Any]], Measures]]:
+    """SQL aggregating `measures` (every one if None), and what builds `Measures` from those columns.
+
+    Only the measures asked for are columns: a NULL column per measure not asked for cost ~1/3 of a
+    5,000 x 5 M-of-N read (its values still cross into Python one by one).
+    """
+    every = aggregate_sql(alias, None, count_sum=count_sum)
+    if measures is None:
+        return every, measures_from_values
+    present = present_measures(measures)
+    if not present:
+        return ["NULL"], _no_measures  # nothing to aggregate; one column keeps the SQL well-formed
+    return [sql for name, sql in zip(MEASURE_NAMES, every, strict=True) if name in measures], measures_from(present)
+
+
+def present_measures(measures: Collection[str] | None) -> tuple[str, ...]:
+    """The measures a read aggregates, in MEASURE_NAMES order (every one for None)."""
+    return MEASURE_NAMES if measures is None else tuple(name for name in MEASURE_NAMES if name in measures)
+
+
+_NO_MEASURES = Measures()
+
+
+def _no_measures(_: Sequence[Any]) -> Measures:
+    return _NO_MEASURES
+
+
 MEASURE_COLUMNS = ", ".join(MEASURE_NAMES)
+
+UPSERT_SAMPLE = (
+    f"INSERT INTO samples (fid, start, period_s, {MEASURE_COLUMNS}) "
+    f"VALUES (?, ?, ?, {', '.join('?' for _ in MEASURE_NAMES)}) "
+    "ON CONFLICT (fid, start, period_s) DO UPDATE SET "
+    # A re-collection refines a bucket; a value it does not carry keeps the stored one, so
+    # two passes that fill different measures (metrics, then logs) merge instead of erase.
+    + ", ".join(f"{m} = COALESCE(excluded.{m}, samples.{m})" for m in MEASURE_NAMES)
+)
+
+
+class SqlBackend:
+    """What a backend (SQLiteStore, PostgresStore) provides to the shared SQL of both faces.
+
+    Queries use `?` placeholders; the PostgreSQL store translates them.
+    """
+
+    url: str
+
+    def _conn(self) -> Any:
+        """This thread's connection: `.execute(sql, params)` returning a cursor, and `.executemany`."""
+        raise NotImplementedError
+
+    def _write(self) -> AbstractContextManager[Any]:
+        """A write transaction on this thread's connection (committed on exit, rolled back on error)."""
+        raise NotImplementedError
+
+    def _insert_id(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
+        raise NotImplementedError
+
+    def _changes(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
+        """Run a write statement; how many rows it inserted, updated or deleted."""
+        return int(conn.execute(sql, params).rowcount)
+
+    def _prune_alerts(self, conn: Any, cutoff: int) -> int:
+        """Drop alert bookkeeping older than `cutoff` (epoch s) within the sample store's maintenance
+        transaction; the alert history rows deleted. Nothing without the alerting face (`AlertSql`)."""
+        return 0
+
+    def close(self) -> None:
+        raise NotImplementedError

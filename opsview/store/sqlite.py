@@ -22,9 +22,11 @@ from typing import Any
 
 import apsw
 
+from opsview.store.alerts_sql import AlertSql
 from opsview.store.errors import StoreError
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS
-from opsview.store.sqlbase import UPSERT_SAMPLE, SqlStore
+from opsview.store.samples_sql import SampleSql
+from opsview.store.sql import UPSERT_SAMPLE
 
 _MMAP_BYTES = 0x7FFF0000  # 2 GiB: the ceiling of most SQLite builds (SQLITE_MAX_MMAP_SIZE)
 _WAL_KEEP_BYTES = 64 << 20
@@ -43,8 +45,8 @@ def _multi_row_upsert(rows: int, width: int) -> str:
     return f"{head}VALUES {', '.join([one] * rows)} {tail}"
 
 
-class SQLiteStore(SqlStore):
-    """`Store` on SQLite."""
+class SQLiteStore(SampleSql, AlertSql):
+    """`Store` on SQLite: both faces' SQL over APSW connections."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path).expanduser()

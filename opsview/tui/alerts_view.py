@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from opsview.alert_records import AlertRecord, AlertState
 from opsview.alerts.display import Measures, record_condition
-from opsview.alerts.model import AlertRecord, AlertState
 from opsview.schema import FunctionKey
 from opsview.tui.model import age_text
 

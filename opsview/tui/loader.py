@@ -7,18 +7,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from opsview.alert_records import AlertRecord, AlertState
 from opsview.alerts.display import configured_measures
-from opsview.alerts.model import AlertRecord, AlertState
 from opsview.config import Config
 from opsview.fleet import FunctionDetail, fleet_status, function_detail
 from opsview.schema import CollectorHealth, FunctionKey
-from opsview.store import FleetFilter, Store
+from opsview.store import AlertStore, FleetFilter, SampleStore, Store
 from opsview.tui.model import SPARK_STEP_S, FleetSnapshot, FleetTableView, Sparks, spark_grid, spark_values
 
 DETAIL_POINTS = 60
 
 
-def load_fleet(store: Store, config: Config, view: FleetTableView, now: datetime) -> FleetSnapshot:
+def load_fleet(store: SampleStore, config: Config, view: FleetTableView, now: datetime) -> FleetSnapshot:
     """Every function over the window, without sparklines (`load_sparks` reads those separately).
 
     Split in two so the table paints as soon as the fleet read lands instead of also waiting for
@@ -37,7 +37,7 @@ def load_fleet(store: Store, config: Config, view: FleetTableView, now: datetime
     )
 
 
-def load_sparks(store: Store, view: FleetTableView, now: datetime) -> dict[FunctionKey, Sparks]:
+def load_sparks(store: SampleStore, view: FleetTableView, now: datetime) -> dict[FunctionKey, Sparks]:
     """Invocations and errors over the last hour, per function, from one `fleet_series` query."""
     flt = FleetFilter(provider=view.provider)
     start, end = spark_grid(now)
@@ -87,7 +87,7 @@ def load_detail(store: Store, config: Config, key: FunctionKey, window: timedelt
 ACTIVE_ALERTS = {AlertState.FIRING, AlertState.PENDING}
 
 
-def load_alerts(store: Store) -> list[AlertRecord]:
+def load_alerts(store: AlertStore) -> list[AlertRecord]:
     """Firing first, then pending; the most severe and the oldest first within each."""
     records: Sequence[AlertRecord] = store.alert_records(ACTIVE_ALERTS)
     rank = {"critical": 0, "error": 1, "warning": 2, "info": 3}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from opsview.alerts.model import AlertRecord, Silence
+from opsview.alert_records import AlertRecord, Silence
 from opsview.collect import SourceReport
 from opsview.fleet import FunctionStatus
 from opsview.schema import FunctionKey

@@ -18,8 +18,8 @@ from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from opsview.alert_records import AlertRecord, AlertState
 from opsview.alerts.display import configured_measures, mark_silenced
-from opsview.alerts.model import AlertRecord, AlertState
 from opsview.formatting import one_line
 from opsview.tui.alerts_view import AlertRow, alert_rows, layout
 from opsview.tui.context import TuiContext

@@ -211,6 +211,21 @@ def test_silence_add_list_remove_mutes_notifications(tmp_path: Path, receiver: R
     assert len(receiver.bodies) == 1
 
 
+def test_silence_add_says_alertmanager_still_receives_the_alerts(tmp_path: Path, receiver: Receiver) -> None:
+    config = write_config(
+        tmp_path, receiver.url,
+        rules='[[alerts.rules]]\nname = "errors"\nmeasure = "error_rate"\nthreshold = 0.05\n'
+              'notify = ["oncall", "am"]\n',
+        extra='[notifiers.am]\ntype = "alertmanager"\nurl = ["http://127.0.0.1:9", "http://127.0.0.1:10"]\n\n',
+    )
+    added = opsview("silence", "add", "--config", config, "--rule", "err*", "--for", "1h")
+    assert added.returncode == 0, added.stderr
+    assert "Alertmanager notifier(s) am still receive these alerts" in added.stderr
+    quiet = opsview("silence", "add", "--config", write_config(tmp_path, receiver.url), "--rule", "errors",
+                    "--for", "1h")
+    assert "Alertmanager" not in quiet.stderr
+
+
 def test_rules_validate_and_test_commands(tmp_path: Path) -> None:
     bad = tmp_path / "rules.toml"
     bad.write_text('[[rules]]\nname = "a"\nmeasure = "p99"\nthreshold = 1\n', encoding="utf-8")

@@ -108,10 +108,16 @@ def test_config_option_loads_the_configs_rules(project: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_rule_defined_twice_is_a_file_error(project: Path) -> None:
-    result = opsview("rules", "test", "--config", project / "opsview.toml", project / "tests.toml")
-    assert result.returncode == 2
-    assert result.stderr == (
-        f"opsview: {project / 'tests.toml'}: rule 'high-error-rate' is defined twice "
-        f"(in {project / 'opsview.toml'} and {project / 'opsview.toml'})\n"
+def test_the_config_named_twice_counts_once_and_a_rule_defined_twice_is_a_file_error(project: Path) -> None:
+    both = opsview("rules", "test", "--config", project / "opsview.toml", project / "tests.toml")
+    assert both.returncode == 0, both.stdout + both.stderr
+
+    tests = project / "tests.toml"
+    tests.write_text(TESTS.replace("[[tests]]", '[[rules]]\nname = "throttled"\nmeasure = "errors"\nthreshold = 1\n\n'
+                                   "[[tests]]", 1), encoding="utf-8")
+    twice = opsview("rules", "test", tests)
+    assert twice.returncode == 2
+    assert twice.stderr == (
+        f"opsview: {project / 'rules' / 'throttles.toml'}:3: rules[0].name: duplicate rule name 'throttled' "
+        f"(also in {tests}:4)\n"
     )

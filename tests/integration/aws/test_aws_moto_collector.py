@@ -3,25 +3,20 @@ log reading (FilterLogEvents; moto's Logs Insights does not evaluate `stats`), a
 incremental collection through the real SQLite store. (moto returns ListFunctions in one page, so
 NextMarker pagination is covered by the Stubber test in tests/unit/aws.)
 
-moto answers percentile statistics (`p95`) with a null it then fails to serialise (HTTP 500), so the
-`moto_percentiles` fixture extends moto's CloudWatch backend, inside this test process, with a
-nearest-rank percentile over the published values; everything else is moto as shipped.
+The server comes from conftest.py: moto, extended where it does not behave like AWS (aws_fakes.py: percentile
+statistics, GetMetricData's StartTime rounding, retention periods and paging, Lambda's LoggingConfig).
 """
 
 from __future__ import annotations
 
 import io
-import math
-import socket
 import zipfile
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from opsview.collectors.aws.collector import AwsCollector
 from opsview.collectors.base import CollectRequest
@@ -32,44 +27,6 @@ from opsview.store import SQLiteStore
 pytestmark = pytest.mark.integration
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def moto_percentiles() -> Iterator[None]:
-    from moto.cloudwatch import models
-
-    original = models.Statistics.get_statistics_for_type
-
-    def with_percentiles(self: Any, stat: str) -> Any:
-        if stat.startswith("p") and stat[1:].replace(".", "", 1).isdigit():
-            values = sorted(self.metric_single_values_list)
-            if not values:
-                return None
-            rank = max(0, math.ceil(float(stat[1:]) / 100 * len(values)) - 1)
-            return values[rank]
-        return original(self, stat)
-
-    models.Statistics.get_statistics_for_type = with_percentiles
-    yield
-    models.Statistics.get_statistics_for_type = original
-
-
-@pytest.fixture(scope="module")
-def moto_url(moto_percentiles: None) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 def _client(url: str, service: str) -> Any:

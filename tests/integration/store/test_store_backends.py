@@ -128,7 +128,7 @@ def test_rollup_to_hours_and_retention(store: Store) -> None:
 
 
 def test_retention_also_trims_alert_history(store: Store) -> None:
-    from opsview.alerts.model import AlertChanges, AlertEvent, AlertState
+    from opsview.alert_records import AlertChanges, AlertEvent, AlertState
 
     def event(at: datetime) -> AlertEvent:
         return AlertEvent(at, "errors", KEY, AlertState.PENDING, AlertState.FIRING, 5.0, "critical")
@@ -345,7 +345,7 @@ def test_a_large_fleet_read_in_parts_returns_what_one_query_returns(
 ) -> None:
     """Fleet-wide reads of a large fleet are split by function id over reader threads; the split
     must not change a single row, the order, or what a filter keeps."""
-    from opsview.store import sqlbase
+    from opsview.store import samples_sql
 
     samples = list(window_samples(11, 1, T0, T0 + timedelta(minutes=30)))
     store.write_samples(samples)
@@ -360,7 +360,7 @@ def test_a_large_fleet_read_in_parts_returns_what_one_query_returns(
 
     store._read_split = 1  # type: ignore[attr-defined]
     whole = reads()
-    monkeypatch.setattr(sqlbase, "_SPLIT_MIN_FUNCTIONS", 2)
+    monkeypatch.setattr(samples_sql, "_SPLIT_MIN_FUNCTIONS", 2)
     store._read_split = 3  # type: ignore[attr-defined]
     split = reads()
 

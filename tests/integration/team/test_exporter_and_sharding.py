@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -64,17 +65,38 @@ def test_metrics_parse_back_with_every_family_and_honest_gaps(served: str) -> No
         text = response.read().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     for name in ("opsview_invocations", "opsview_errors", "opsview_throttles", "opsview_cold_starts",
-                 "opsview_duration_ms", "opsview_cost_usd", "opsview_alert_firing", "opsview_collector_up"):
+                 "opsview_duration_seconds", "opsview_duration_max_seconds", "opsview_init_duration_seconds",
+                 "opsview_memory_used_max_bytes", "opsview_cost_usd", "opsview_alert_firing", "opsview_collector_up"):
         assert name in families, name
     invocations = {s.labels["function"]: s.value for s in families["opsview_invocations"].samples
                    if s.labels["provider"] == "aws" and s.labels["region"] == "us-east-1"}
     assert invocations["checkout-api"] > 1000
-    quantiles = {s.labels["quantile"] for s in families["opsview_duration_ms"].samples}
-    assert quantiles == {"0.5", "0.95", "0.99", "1"}
+    assert families["opsview_duration_seconds"].type == "summary"
+    quantiles = {s.labels["quantile"] for s in families["opsview_duration_seconds"].samples}
+    assert quantiles == {"0.5", "0.95", "0.99"}
+    assert {f.name for f in families.values() if any("quantile" in s.labels for s in f.samples)} == {
+        "opsview_duration_seconds", "opsview_init_duration_seconds"}  # quantiles only on summaries
+    p99 = {s.labels["function"]: s.value for s in families["opsview_duration_seconds"].samples
+           if s.labels["quantile"] == "0.99" and s.labels["provider"] == "aws" and s.labels["region"] == "us-east-1"}
+    longest = {s.labels["function"]: s.value for s in families["opsview_duration_max_seconds"].samples
+               if s.labels["provider"] == "aws" and s.labels["region"] == "us-east-1"}
+    assert 0.001 < p99["checkout-api"] <= longest["checkout-api"] < 60  # seconds, not milliseconds
     cold = {s.labels["function"] for s in families["opsview_cold_starts"].samples}
     assert "legacy-newsletter" not in cold  # gcp gen1 reports no cold starts: absent, not 0
     up = {s.labels["source"]: s.value for s in families["opsview_collector_up"].samples}
     assert up == {"aws-prod": 1.0, "gcp-data": 0.0}
+
+
+def test_promtool_finds_nothing_to_fix(served: str) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    with urllib.request.urlopen(f"{served}/metrics", timeout=10) as response:
+        text = response.read()
+    assert b"opsview_duration_seconds{" in text
+    checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    assert checked.stdout.decode().strip() == ""
 
 
 def test_exporter_answers_health_and_404(served: str) -> None:

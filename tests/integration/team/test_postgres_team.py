@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from opsview.alerts.model import AlertChanges, AlertEvent, AlertRecord, AlertState, OutboxItem
+from opsview.alert_records import AlertChanges, AlertEvent, AlertRecord, AlertState, OutboxItem
 from opsview.schema import FunctionKey
 from opsview.store import Store, open_store
 

@@ -11,7 +11,7 @@ import pytest
 from shown_text import dash_text, static_text
 from textual.widgets import Static
 
-from opsview.alerts.model import AlertChanges, AlertEvent, AlertState
+from opsview.alert_records import AlertChanges, AlertEvent, AlertState
 from opsview.config import Config
 from opsview.fleet import fleet_status, function_detail
 from opsview.schema import FunctionInfo, FunctionKey, Sample, floor_time

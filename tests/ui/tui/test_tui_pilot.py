@@ -305,7 +305,7 @@ async def test_command_palette_offers_every_fleet_action(make_app: MakeApp) -> N
 
 async def test_rules_are_checked_live_after_each_collection(make_app: MakeApp) -> None:
     """Not read-only: the background worker collects, then evaluates the rules; the alerts screen shows them."""
-    from opsview.alerts.model import AlertState
+    from opsview.alert_records import AlertState
     from opsview.config import AlertsConfig, RuleConfig
 
     rule = RuleConfig.model_validate({"name": "throttled", "measure": "throttles", "window": "5m", "op": ">",

@@ -8,10 +8,16 @@ import pytest
 
 from opsview.alerts.rules import load_rules
 from opsview.alerts.ruletest import run_file
-from opsview.alerts.validate import validate_files
 from opsview.config import ConfigError, load_config
+from opsview.config.validation import check_files
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+def validate_files(paths: list[Path]) -> tuple[list[str], int]:
+    """What `opsview rules validate` prints: the problem lines, and the count of valid rules."""
+    reports = check_files(paths)
+    return [str(p) for r in reports for p in r.problems], sum(r.good_rules for r in reports)
 
 ISSUE_EXAMPLE = """\
 [notifiers.oncall]
@@ -91,17 +97,19 @@ def test_validate_reports_every_problem_on_its_own_line(tmp_path: Path) -> None:
     )
     problems, good = validate_files([path])
     assert good == 0
-    assert len(problems) == 3
+    assert len(problems) == 4
     assert problems[0].startswith(f"{path}:3: rules[0].measure: unknown measure 'error_rat'")
-    assert problems[1].startswith(f"{path}:10: rules[1].for: invalid duration \"5x\"")
-    assert problems[2].startswith(f"{path}:16: rules[2].annotations: annotation 'summary': unknown placeholder")
+    assert problems[1].startswith(f"{path}:9: rules[1].threshold: error_rate is a fraction")
+    assert problems[2].startswith(f"{path}:10: rules[1].for: invalid duration \"5x\"")
+    assert problems[3].startswith(f"{path}:16: rules[2].annotations: annotation 'summary': unknown placeholder")
 
 
 def test_validate_flags_a_rate_threshold_written_as_percent(tmp_path: Path) -> None:
     path = tmp_path / "r.toml"
     path.write_text('[[rules]]\nname = "e"\nmeasure = "error_rate"\nthreshold = 5\n', encoding="utf-8")
     (problem,) = validate_files([path])[0]
-    assert problem.startswith(f"{path}:4: rules[0].threshold: error_rate is a fraction (0.05 = 5%)")
+    assert problem == (f"{path}:4: rules[0].threshold: error_rate is a fraction (0.05 = 5%): threshold 5 is never "
+                       "reached (expected 0 to 1)")
 
 
 RULE_TEST = """\

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from opsview.alert_records import AlertState
 from opsview.alerts.engine import evaluate
-from opsview.alerts.model import AlertState
 from opsview.config import NotifierConfig, RuleConfig
 from opsview.schema import FunctionInfo, FunctionKey, Sample
 from opsview.store import SQLiteStore

@@ -16,7 +16,8 @@ PAYLOAD = {"status": "firing", "rule": "errors-high", "severity": "critical", "a
 
 def _config(kind: str, tmp_path: Path) -> NotifierConfig:
     return NotifierConfig.model_validate({
-        "type": kind, "url": "https://hooks.example.invalid/x" if kind == "webhook" else "json://localhost/x",
+        "type": kind,
+        "url": "https://hooks.example.invalid/x" if kind in ("webhook", "alertmanager") else "json://localhost/x",
         "path": str(tmp_path / "out.jsonl"),
     })
 

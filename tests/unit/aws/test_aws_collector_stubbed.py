@@ -33,7 +33,7 @@ def _session() -> boto3.Session:
 @pytest.fixture
 def stubbed() -> Iterator[tuple[AwsCollector, dict[str, Stubber]]]:
     collector = AwsCollector(AwsSource(name="prod", regions=[REGION]), session_factory=_session,
-                             insights_deadline_s=5.0)
+                             insights_deadline_s=5.0, now=lambda: NOW)
     stubs = {svc: Stubber(collector._client(svc, REGION)) for svc in ("sts", "lambda", "logs", "cloudwatch")}
     for stub in stubs.values():
         stub.activate()
@@ -44,7 +44,7 @@ def stubbed() -> Iterator[tuple[AwsCollector, dict[str, Stubber]]]:
          "Runtime": "python3.12", "MemorySize": 1024, "Timeout": 30},
     ]})
     stubs["logs"].add_response("describe_log_groups", {"logGroups": [{"logGroupName": "/aws/lambda/checkout"}]},
-                               {"logGroupNamePrefix": "/aws/lambda/"})
+                               {"logGroupIdentifiers": ["/aws/lambda/checkout"]})
     yield collector, stubs
     for stub in stubs.values():
         stub.deactivate()
@@ -66,7 +66,7 @@ def test_percentiles_and_insights_cold_starts(stubbed: tuple[AwsCollector, dict[
     stubs["cloudwatch"].add_response("get_metric_data", {"MetricDataResults": page1, "NextToken": "page2"})
     stubs["cloudwatch"].add_response("get_metric_data", {"MetricDataResults": page2},
                                      {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY,
-                                      "ScanBy": "TimestampAscending", "NextToken": "page2"})
+                                      "ScanBy": "TimestampAscending", "MaxDatapoints": 100_800, "NextToken": "page2"})
     stubs["logs"].add_response("start_query", {"queryId": "q-1"})
     stubs["logs"].add_response("get_query_results", {"status": "Running", "results": []}, {"queryId": "q-1"})
     stubs["logs"].add_response("get_query_results", {"status": "Complete", "results": [[
@@ -135,3 +135,39 @@ def test_list_functions_follows_next_marker() -> None:
         cache = collector._discover("111122223333", REGION)
         lam.assert_no_pending_responses()
     assert [f.key.name for f in cache.functions] == ["a", "b", "c"]
+
+
+def test_a_result_at_the_row_cap_that_cannot_be_split_leaves_cold_starts_unknown() -> None:
+    """One shared log group, one minute, and 10,000 rows back (the most one query returns: StartQuery
+    `limit`, https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartQuery.html): the
+    rows that did not fit may be ours, so our function's cold starts there are unknown, not 0."""
+    collector = AwsCollector(AwsSource(name="prod", regions=[REGION]), session_factory=_session,
+                             insights_deadline_s=5.0, now=lambda: NOW)
+    stubs = {svc: Stubber(collector._client(svc, REGION)) for svc in ("sts", "lambda", "logs", "cloudwatch")}
+    for stub in stubs.values():
+        stub.activate()
+    stubs["sts"].add_response("get_caller_identity", {"Account": "111122223333", "Arn": "arn:aws:iam::1:user/x",
+                                                      "UserId": "AID"})
+    stubs["lambda"].add_response("list_functions", {"Functions": [
+        {"FunctionName": "checkout", "FunctionArn": "arn:aws:lambda:eu-west-1:111122223333:function:checkout",
+         "Timeout": 30, "LoggingConfig": {"LogFormat": "Text", "LogGroup": "crowd"}},
+    ]})
+    stubs["logs"].add_response("describe_log_groups", {"logGroups": [{"logGroupName": "crowd"}]},
+                               {"logGroupIdentifiers": ["crowd"]})
+    stubs["cloudwatch"].add_response("get_metric_data", {"MetricDataResults": [
+        {"Id": "f0_inv", "StatusCode": "Complete", "Timestamps": [T1], "Values": [5.0]}]})
+    stubs["logs"].add_response("start_query", {"queryId": "q-1"})
+    others = [[{"field": "minute", "value": "2024-05-01 11:59:00.000"}, {"field": "@log", "value": "1:crowd"},
+               {"field": "fn", "value": f"other{i}"}, {"field": "cold_starts", "value": "1"}] for i in range(10_000)]
+    stubs["logs"].add_response("get_query_results", {"status": "Complete", "results": others}, {"queryId": "q-1"})
+
+    result = collector.collect(CollectRequest(start=NOW - timedelta(minutes=1), end=NOW))
+
+    (sample,) = result.samples
+    assert (sample.invocations, sample.cold_starts) == (5, None)
+    (health,) = result.health
+    assert not health.ok
+    assert "10,000-row cap" in (health.error or "")
+    for stub in stubs.values():
+        stub.assert_no_pending_responses()
+        stub.deactivate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 CORE = ["opsview.schema", "opsview.store", "opsview.config", "opsview.collect", "opsview.fleet", "opsview.collectors",
         "opsview.collectors.demo", "opsview.cli.status_cmd", "opsview.cli.collect_cmd"]
@@ -18,3 +19,36 @@ def test_core_imports_without_textual_or_dash() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_the_store_opens_and_writes_without_the_alert_engine(tmp_path: Path) -> None:
+    """The store stands below alerting: opening one, and writing and reading both faces, loads nothing
+    of `opsview.alerts` or `opsview.notify` (the records it keeps live in `opsview.alert_records`)."""
+    code = (
+        "import json, sys\n"
+        "from datetime import UTC, datetime, timedelta\n"
+        "from opsview.alert_records import AlertChanges\n"
+        "from opsview.store import AlertStore, SampleStore, open_store\n"
+        f"store = open_store({str(tmp_path / 's.db')!r})\n"
+        "assert isinstance(store, SampleStore) and isinstance(store, AlertStore)\n"
+        "store.apply_alert_changes(AlertChanges())\n"
+        "now = datetime.now(UTC)\n"
+        "store.maintain(now, timedelta(days=1), timedelta(hours=1)); store.alert_records(); store.fleet(now, now)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('opsview.alerts', 'opsview.notify')))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_the_store_faces_split_the_store_without_overlap() -> None:
+    """Every method of the combined `Store` belongs to exactly one face (besides `url` and `close`)."""
+    from opsview.store import AlertStore, SampleStore, Store
+
+    def members(proto: type) -> set[str]:
+        return {n for n in dir(proto) if not n.startswith("_")} - {"url", "close"}
+
+    samples, alerting = members(SampleStore), members(AlertStore)
+    assert not samples & alerting
+    assert samples | alerting == members(Store)
+    assert {"get_meta", "set_meta", "fleet", "maintain"} <= samples
+    assert {"apply_alert_changes", "outbox", "acquire_lock", "silences"} <= alerting

@@ -9,7 +9,7 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 
-from opsview.alerts.model import AlertChanges, OutboxItem
+from opsview.alert_records import AlertChanges, OutboxItem
 from opsview.collectors.azure.metrics import query_region
 from opsview.config.alerts import NotifierConfig
 from opsview.formatting import ONE_LINE_MAX, one_line
@@ -69,7 +69,8 @@ def test_an_azure_metrics_error_reads_like_every_other_source_error() -> None:
     assert 200 < len(str(exc)) <= ONE_LINE_MAX
     result = query_region(_FailingMetricsClient(exc), "westeurope", ["/subscriptions/1111/x/sites/orders-func"],
                           NOW, NOW)
-    assert result.error == one_line(exc) == str(exc)
+    assert result.error == f"metrics batch (1 apps): {one_line(exc)}"
+    assert one_line(exc) == str(exc)
 
 
 def test_a_failed_delivery_is_cut_with_a_mark_like_other_errors(tmp_path: Path) -> None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from opsview.collectors.gcp import collector as gcp_collector
 from opsview.collectors.gcp.buckets import BucketAccumulator, quantile
 from opsview.collectors.gcp.entries import Generation, InstanceStart, Invocation
-from opsview.collectors.gcp.filter import build_filter, glob_to_re2
+from opsview.collectors.gcp.filter import NameRules, build_filter, glob_to_re2, service_spelling
 from opsview.collectors.gcp.quota import CallLimiter, with_backoff
+from opsview.config import parse_config
+from opsview.config.sources import GcpSource
 
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -23,13 +30,34 @@ def test_filter_always_bounds_time_and_selects_only_counted_entries() -> None:
         build_filter(datetime(2024, 1, 1), T0)  # noqa: DTZ001 - the point of the test
 
 
-def test_filter_pushes_regions_and_plain_globs_down() -> None:
+def test_filter_pushes_regions_and_globs_down() -> None:
     text = build_filter(T0, T0 + timedelta(minutes=1), ["us-central1", "europe-west1"], ["pay*", "cart.v?"])
     assert '(resource.labels.region="us-central1" OR resource.labels.region="europe-west1")' in text
     assert 'resource.labels.function_name=~"^(pay.*|cart[.]v.)$"' in text
-    # a character class stays client-side (fnmatch semantics), so the filter names nobody
-    assert "=~" not in build_filter(T0, T0 + timedelta(minutes=1), include=["fn-[ab]"])
+    assert 'resource.labels.function_name=~"^(fn-[ab])$"' in build_filter(T0, T0 + timedelta(minutes=1),
+                                                                       include=["fn-[ab]"])
     assert glob_to_re2("a b") == "a[ ]b"
+    assert glob_to_re2("fn-[!x_]?") == "fn-[^x_]."
+    with pytest.raises(ValueError, match="unclosed"):
+        glob_to_re2("odd[")
+    with pytest.raises(ValueError, match="character class"):
+        glob_to_re2("fn-[.]")
+
+
+@pytest.mark.parametrize("glob", ["fn-[ab]*", "[!z]x?", "a*b", "Process_Order", "[a-c]z"])
+def test_globs_select_what_fnmatch_selects(glob: str) -> None:
+    names = ["fn-a1", "fn-c", "ax", "zx1", "axe", "ab", "a-b", "Process_Order", "x[", "bz", "dz", "process-order"]
+    pattern = re.compile("^(" + glob_to_re2(glob) + ")$")
+    assert [n for n in names if pattern.match(n)] == [n for n in names if fnmatchcase(n, glob)]
+
+
+def test_gen2_names_match_in_the_function_spelling_and_the_service_spelling() -> None:
+    rules = NameRules.of(["Process_Order*"], ["*_DLQ"])
+    assert rules.admits("process-order", gen2=True)
+    assert rules.admits("Process_Order", gen2=False)
+    assert not rules.admits("process-order", gen2=False)  # gen1 keeps its real name
+    assert not rules.admits("process-order-dlq", gen2=True)
+    assert service_spelling("Process_Order") == "process-order"
 
 
 def test_limiter_is_a_sliding_window() -> None:
@@ -43,11 +71,29 @@ def test_limiter_is_a_sliding_window() -> None:
     limiter = CallLimiter(3, 60.0, clock=lambda: now[0], sleep=sleep)
     for at in (0.0, 10.0, 20.0):
         now[0] = at
-        limiter.acquire()
+        with limiter.slot():
+            pass
     now[0] = 30.0
     limiter.acquire()  # the call at t=0 leaves the window at t=60
     assert slept == [30.0]
     assert now[0] == 60.0
+
+
+def test_limiter_stamps_a_call_when_it_finishes() -> None:
+    # the service counts a call when it arrives; a call that took 50 s must not free its place 50 s early
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    limiter = CallLimiter(1, 60.0, clock=lambda: now[0], sleep=sleep)
+    with limiter.slot():
+        now[0] = 50.0  # in flight for 50 s
+    limiter.acquire()
+    assert slept == [60.0]
+    assert now[0] == 110.0
 
 
 class _RefusedError(Exception):
@@ -101,3 +147,34 @@ def test_quantile_interpolates_like_numpy() -> None:
     assert quantile(values, 0.5) == pytest.approx(50.5)
     assert quantile(values, 0.99) == pytest.approx(99.01)
     assert quantile([7.0], 0.95) == 7.0
+
+
+def test_the_collector_uses_no_private_sdk_interface() -> None:
+    # issue 14 item 12: `client._connection.api_request` broke silently on SDK upgrades; only public APIs now
+    package = Path(gcp_collector.__file__).parent
+    for path in package.glob("*.py"):
+        text = path.read_text()
+        assert "_connection" not in text, path.name
+        assert "api_request" not in text, path.name
+
+
+def test_services_config_takes_only_globs_of_cloud_run_names() -> None:
+    assert GcpSource(project_id="p", services=["resize-*", "Process_Order"]).services == ["resize-*", "Process_Order"]
+    with pytest.raises(ValidationError, match="services"):
+        GcpSource(project_id="p", services=["web/app"])
+
+
+def test_config_example_documents_every_gcp_key_and_parses() -> None:
+    text = (Path(__file__).resolve().parents[3] / "config.example.toml").read_text()
+    block = []
+    for line in text[text.index("# [[sources.gcp]]"):].splitlines():
+        if not line.startswith("#"):
+            break
+        block.append(line[2:] if line.startswith("# ") else line[1:])
+    toml = "\n".join(block)
+    assert set(re.findall(r"^(\w+) =", toml, re.MULTILINE)) >= set(GcpSource.model_fields) - {"type"}
+    config = parse_config(toml, Path("config.example.toml"))
+    (source,) = config.sources.gcp
+    assert source.mode == "metrics"
+    assert source.services == []
+    assert source.quota_project == "ops-tools"

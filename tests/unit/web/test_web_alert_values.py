@@ -11,7 +11,7 @@ import pytest
 from dash import Dash
 from shown_text import dash_text
 
-from opsview.alerts.model import AlertChanges, AlertEvent, AlertRecord, AlertState
+from opsview.alert_records import AlertChanges, AlertEvent, AlertRecord, AlertState
 from opsview.config import AlertsConfig, Config, RuleConfig
 from opsview.schema import FunctionInfo, FunctionKey, utcnow
 from opsview.store import SQLiteStore

@@ -1,8 +1,8 @@
-"""What every SQL store shares: the schema's reads and writes in SQL both SQLite and PostgreSQL speak.
+"""The sample store in SQL both SQLite and PostgreSQL speak: functions, samples, collector health, meta.
 
-Subclasses provide connections (`_conn`, `_write`), the bulk sample upsert and an
-id-returning insert; queries here use `?` placeholders, which the PostgreSQL store
-translates. Aggregation SQL comes from `opsview.store.sql`, generated from the schema.
+One of the two faces of the store (`SampleStore`; `alerts_sql` is the other). Backends combine both
+mixins and provide the connections (`SqlBackend`); queries use `?` placeholders, which the
+PostgreSQL store translates. Aggregation SQL comes from `opsview.store.sql`, generated from the schema.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ import json
 import operator
 import os
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from itertools import chain, islice
 from typing import Any
 
-from opsview.alerts.model import AlertChanges, AlertEvent, AlertRecord, AlertState, LedgerEntry, OutboxItem, Silence
 from opsview.schema import (
     MEASURE_NAMES,
     CollectorHealth,
@@ -27,13 +25,12 @@ from opsview.schema import (
     Measures,
     Sample,
     from_epoch,
-    measures_from,
     measures_from_values,
     sample_from_row,
     to_epoch,
 )
 from opsview.store.base import FleetBuckets, FleetFilter, FleetRow, MaintenanceResult
-from opsview.store.sql import MEASURE_COLUMNS, aggregate_sql
+from opsview.store.sql import MEASURE_COLUMNS, UPSERT_SAMPLE, SqlBackend, aggregate_columns, present_measures
 
 _WRITE_CHUNK = 200_000  # rows per transaction: fewer, larger commits dirty far fewer pages
 _ROLLUP_PERIOD_S = 3600
@@ -45,20 +42,9 @@ _READ_SPLIT = min(4, os.cpu_count() or 1)
 _SPLIT_MIN_FUNCTIONS = 1_000  # below this a fleet read takes a few ms: one query, no hand-off
 _BY_KEY = operator.itemgetter(0, 1, 2, 3)  # provider, account, region, name: the head of `fleet`'s rows
 
-UPSERT_SAMPLE = (
-    f"INSERT INTO samples (fid, start, period_s, {MEASURE_COLUMNS}) "
-    f"VALUES (?, ?, ?, {', '.join('?' for _ in MEASURE_NAMES)}) "
-    "ON CONFLICT (fid, start, period_s) DO UPDATE SET "
-    # A re-collection refines a bucket; a value it does not carry keeps the stored one, so
-    # two passes that fill different measures (metrics, then logs) merge instead of erase.
-    + ", ".join(f"{m} = COALESCE(excluded.{m}, samples.{m})" for m in MEASURE_NAMES)
-)
 
-
-class SqlStore:
-    """`Store` in portable SQL; see SQLiteStore and PostgresStore for the connections."""
-
-    url: str
+class SampleSql(SqlBackend):
+    """`SampleStore` in portable SQL; see SQLiteStore and PostgresStore for the connections."""
 
     def __init__(self) -> None:
         self._fids: dict[FunctionKey, int] = {}
@@ -71,46 +57,17 @@ class SqlStore:
         self._split_lock = threading.Lock()
         self._split_worker = threading.local()
 
-    # --- what a backend provides --------------------------------------------------------------
+    # --- what a backend may change ------------------------------------------------------------
 
     _COUNT_SUM = "SUM({})"  # how this backend sums a count column (see `aggregate_sql`)
 
     def _aggregates(
         self, alias: str = "", measures: Collection[str] | None = None
     ) -> tuple[list[str], Callable[[Sequence[Any]], Measures]]:
-        """SQL aggregating `measures` (every one if None), and what builds `Measures` from those columns.
-
-        Only the measures asked for are columns: a NULL column per measure not asked for cost ~1/3 of a
-        5,000 x 5 M-of-N read (its values still cross into Python one by one).
-        """
-        every = aggregate_sql(alias, None, count_sum=self._COUNT_SUM)
-        if measures is None:
-            return every, measures_from_values
-        present = _present(measures)
-        if not present:
-            return ["NULL"], _no_measures  # nothing to aggregate; one column keeps the SQL well-formed
-        return [sql for name, sql in zip(MEASURE_NAMES, every, strict=True) if name in measures], measures_from(present)
-
-    def _conn(self) -> Any:
-        """This thread's connection: `.execute(sql, params)` returning a cursor, and `.executemany`."""
-        raise NotImplementedError
-
-    def _write(self) -> AbstractContextManager[Any]:
-        """A write transaction on this thread's connection (committed on exit, rolled back on error)."""
-        raise NotImplementedError
+        return aggregate_columns(alias, measures, count_sum=self._COUNT_SUM)
 
     def _upsert_sample_rows(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
         conn.executemany(UPSERT_SAMPLE, rows)
-
-    def _insert_id(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
-        raise NotImplementedError
-
-    def _changes(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
-        """Run a write statement; how many rows it inserted, updated or deleted."""
-        return int(conn.execute(sql, params).rowcount)
-
-    def close(self) -> None:
-        raise NotImplementedError
 
     def _close_split_pool(self) -> None:
         with self._split_lock:
@@ -214,13 +171,8 @@ class SqlStore:
             conn.execute(f"DELETE FROM samples WHERE period_s < {_ROLLUP_PERIOD_S} AND start < ?", (rollup_cutoff,))
             deleted = self._changes(conn, "DELETE FROM samples WHERE start < ?", (retention_cutoff,))
             deleted_health = self._changes(conn, "DELETE FROM health WHERE at < ?", (retention_cutoff,))
-            # Alert bookkeeping follows the same retention, or a store watched for a year keeps every
-            # transition, delivered notification and long-expired silence forever.
-            deleted_history = self._changes(conn, "DELETE FROM alert_history WHERE at < ?", (retention_cutoff,))
-            conn.execute(
-                "DELETE FROM alert_outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", (retention_cutoff,)
-            )
-            conn.execute("DELETE FROM alert_silences WHERE ends < ?", (retention_cutoff,))
+            # Alert bookkeeping follows the same retention, in the same transaction (see `alerts_sql`).
+            deleted_history = self._prune_alerts(conn, retention_cutoff)
         return MaintenanceResult(rolled, deleted, deleted_health, deleted_history)
 
     # --- reads -----------------------------------------------------------------------------
@@ -506,7 +458,7 @@ class SqlStore:
         # The span index is a literal: it is computed before the window's parameters.
         idx = f"({end_s} - 1 - s.start) / {step}"
         aggs, _ = self._aggregates("s.", measures)
-        names = _present(measures)
+        names = present_measures(measures)
         rows = self._conn().execute(
             self._per_function_sql("f.id", aggs, where, idle=False, group=idx),
             [end_s - step * int(count), end_s, *params],
@@ -517,209 +469,6 @@ class SqlStore:
         keys = self._keys_by_fid(set(fids))
         by_name = dict(zip(names, columns, strict=True)) if names else {}  # no names: one NULL column
         return FleetBuckets(int(count), tuple(map(keys.__getitem__, fids)), spans, by_name)
-
-    # --- alert state ---------------------------------------------------------------------------
-
-    _ALERT_COLS = (
-        "rule, fkey, state, severity, since, active_since, value, threshold, op, summary, description, silenced, "
-        "labels, evaluated_at"
-    )
-
-    def alert_records(self, states: set[AlertState] | None = None) -> list[AlertRecord]:
-        params: list[Any] = []
-        where = "1=1"
-        if states is not None:
-            if not states:
-                return []
-            where = f"state IN ({', '.join('?' for _ in states)})"
-            params = [str(s) for s in sorted(states)]
-        rows = self._conn().execute(
-            f"SELECT {self._ALERT_COLS} FROM alert_state WHERE {where} ORDER BY rule, fkey", params
-        )
-        # Thousands of records name the same few thousand functions and label sets: parse each once.
-        keys: dict[str, FunctionKey] = {}
-        labels: dict[str, Mapping[str, str]] = {}
-        return [
-            _alert_record(
-                r,
-                keys.get(r[1]) or keys.setdefault(r[1], FunctionKey.parse(r[1])),
-                labels[r[12]] if r[12] in labels else labels.setdefault(r[12], json.loads(r[12]) if r[12] else {}),
-            )
-            for r in rows
-        ]
-
-    def alert_events(
-        self, key: FunctionKey | None = None, since: datetime | None = None, limit: int = 200
-    ) -> list[AlertEvent]:
-        clauses = ["1=1"]
-        params: list[Any] = []
-        if key is not None:
-            clauses.append("fkey = ?")
-            params.append(str(key))
-        if since is not None:
-            clauses.append("at >= ?")
-            params.append(to_epoch(since))
-        rows = self._conn().execute(
-            "SELECT at, rule, fkey, from_state, to_state, value, severity FROM alert_history "
-            f"WHERE {' AND '.join(clauses)} ORDER BY at DESC, id DESC LIMIT ?",
-            [*params, limit],
-        )
-        return [
-            AlertEvent(from_epoch(r[0]), r[1], FunctionKey.parse(r[2]), AlertState(r[3]), AlertState(r[4]), r[5], r[6])
-            for r in rows
-        ]
-
-    def apply_alert_changes(self, changes: AlertChanges) -> None:
-        """Write one evaluation's state, history, ledger and queued notifications atomically."""
-        with self._write() as conn:
-            if changes.drop_rules_except is not None:
-                keep = sorted(changes.drop_rules_except)
-                # `NOT IN ()` is not SQL; with no rules left every state goes.
-                where = f"rule NOT IN ({', '.join('?' for _ in keep)})" if keep else "1=1"
-                conn.execute(f"DELETE FROM alert_state WHERE {where}", keep)
-                conn.execute(f"DELETE FROM alert_ledger WHERE {where}", keep)
-            labels_json: dict[int, str] = {}  # records of one rule share its labels mapping: serialise it once
-            # Thousands of rows share a few timestamps and name each function several times: convert each once.
-            epochs: dict[datetime, int] = {}
-            names: dict[FunctionKey, str] = {}
-
-            def epoch(at: datetime) -> int:
-                value = epochs.get(at)
-                return value if value is not None else epochs.setdefault(at, to_epoch(at))
-
-            def name(key: FunctionKey) -> str:
-                return names.get(key) or names.setdefault(key, str(key))
-
-            conn.executemany(
-                f"INSERT INTO alert_state ({self._ALERT_COLS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rule, fkey) DO UPDATE SET "
-                + ", ".join(f"{c} = excluded.{c}" for c in self._ALERT_COLS.replace(" ", "").split(",")[2:]),
-                [
-                    (
-                        r.rule, name(r.key), r.state.value, r.severity, epoch(r.since),
-                        None if r.active_since is None else epoch(r.active_since), r.value, r.threshold, r.op,
-                        r.summary, r.description, int(r.silenced),
-                        labels_json.get(id(r.labels)) or labels_json.setdefault(
-                            id(r.labels), json.dumps(dict(r.labels), sort_keys=True)),
-                        None if r.evaluated_at is None else epoch(r.evaluated_at),
-                    )
-                    for r in changes.upsert
-                ],
-            )
-            conn.executemany("DELETE FROM alert_state WHERE rule = ? AND fkey = ?",
-                             [(rule, str(key)) for rule, key in changes.delete])
-            conn.executemany("DELETE FROM alert_ledger WHERE rule = ? AND fkey = ?",
-                             [(rule, str(key)) for rule, key in changes.delete])
-            conn.executemany(
-                "INSERT INTO alert_history (at, rule, fkey, from_state, to_state, value, severity) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (epoch(e.at), e.rule, name(e.key), e.from_state.value, e.to_state.value, e.value, e.severity)
-                    for e in changes.events
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO alert_ledger (notifier, rule, fkey, status, active_since, at) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (notifier, rule, fkey) DO UPDATE SET status = excluded.status, "
-                "active_since = excluded.active_since, at = excluded.at",
-                [
-                    (
-                        e.notifier, e.rule, str(e.key), e.status,
-                        None if e.active_since is None else to_epoch(e.active_since), to_epoch(e.at),
-                    )
-                    for e in changes.ledger
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO alert_outbox (notifier, status, grp, payload, created) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (o.notifier, o.status, o.group, json.dumps(dict(o.payload), sort_keys=True), to_epoch(o.created))
-                    for o in changes.outbox
-                ],
-            )
-
-    def alert_ledger(self) -> list[LedgerEntry]:
-        rows = self._conn().execute("SELECT notifier, rule, fkey, status, active_since, at FROM alert_ledger")
-        return [
-            LedgerEntry(r[0], r[1], FunctionKey.parse(r[2]), r[3], None if r[4] is None else from_epoch(r[4]),
-                        from_epoch(r[5]))
-            for r in rows
-        ]
-
-    def outbox(self, *, undelivered: bool = True, limit: int = 1000) -> list[OutboxItem]:
-        where = "delivered_at IS NULL" if undelivered else "1=1"
-        rows = self._conn().execute(
-            "SELECT id, notifier, status, grp, payload, created, attempts, last_error, delivered_at FROM alert_outbox "
-            f"WHERE {where} ORDER BY id LIMIT ?",
-            (limit,),
-        )
-        return [
-            OutboxItem(r[0], r[1], r[2], r[3], json.loads(r[4]), from_epoch(r[5]), r[6], r[7],
-                       None if r[8] is None else from_epoch(r[8]))
-            for r in rows
-        ]
-
-    def mark_outbox(self, item_id: int, now: datetime, error: str | None = None) -> None:
-        """Record one delivery attempt: delivered when `error` is None, else kept for the next check."""
-        with self._write() as conn:
-            if error is None:
-                conn.execute(
-                    "UPDATE alert_outbox SET attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
-                    (to_epoch(now), item_id),
-                )
-            else:
-                conn.execute(
-                    "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error, item_id)
-                )
-
-    def add_silence(
-        self, rule: str, function: str, starts: datetime, ends: datetime, comment: str = "", created_by: str = ""
-    ) -> Silence:
-        with self._write() as conn:
-            silence_id = self._insert_id(
-                conn,
-                "INSERT INTO alert_silences (rule, function, starts, ends, comment, created_by) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (rule, function, to_epoch(starts), to_epoch(ends), comment, created_by),
-            )
-        return Silence(silence_id, rule, function, from_epoch(to_epoch(starts)), from_epoch(to_epoch(ends)), comment,
-                       created_by)
-
-    def silences(self, active_at: datetime | None = None) -> list[Silence]:
-        where, params = "1=1", []
-        if active_at is not None:
-            where, params = "starts <= ? AND ends > ?", [to_epoch(active_at)] * 2
-        rows = self._conn().execute(
-            f"SELECT id, rule, function, starts, ends, comment, created_by FROM alert_silences WHERE {where} "
-            "ORDER BY id",
-            params,
-        )
-        return [Silence(r[0], r[1], r[2], from_epoch(r[3]), from_epoch(r[4]), r[5], r[6]) for r in rows]
-
-    def remove_silence(self, silence_id: int) -> bool:
-        with self._write() as conn:
-            return self._changes(conn, "DELETE FROM alert_silences WHERE id = ?", (silence_id,)) > 0
-
-    def acquire_lock(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
-        """Take a named lock (free, expired, or already ours); BEGIN IMMEDIATE makes the test-and-set atomic."""
-        with self._write() as conn:
-            row = conn.execute("SELECT owner, expires FROM locks WHERE name = ?", (name,)).fetchone()
-            if row is not None and row[0] != owner and row[1] > to_epoch(now):
-                return False
-            conn.execute(
-                "INSERT INTO locks (name, owner, expires) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires",
-                (name, owner, to_epoch(now + ttl)),
-            )
-            return True
-
-    def lock_owner(self, name: str) -> str | None:
-        row = self._conn().execute("SELECT owner FROM locks WHERE name = ?", (name,)).fetchone()
-        return str(row[0]) if row else None
-
-    def release_lock(self, name: str, owner: str) -> None:
-        with self._write() as conn:
-            conn.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
 
     # --- small key/value state (last refresh time, etc.) ------------------------------------
 
@@ -736,25 +485,6 @@ class SqlStore:
 
 
 _measures = measures_from_values
-_NO_MEASURES = Measures()
-
-
-def _present(measures: Collection[str] | None) -> tuple[str, ...]:
-    """The measures a read aggregates, in MEASURE_NAMES order (every one for None)."""
-    return MEASURE_NAMES if measures is None else tuple(name for name in MEASURE_NAMES if name in measures)
-
-
-def _no_measures(_: Sequence[Any]) -> Measures:
-    return _NO_MEASURES
-
-
-def _alert_record(r: Sequence[Any], key: FunctionKey, labels: Mapping[str, str]) -> AlertRecord:
-    return AlertRecord(
-        rule=r[0], key=key, state=AlertState(r[2]), severity=r[3], since=from_epoch(r[4]),
-        active_since=None if r[5] is None else from_epoch(r[5]), value=r[6], threshold=r[7], op=r[8], summary=r[9],
-        description=r[10], silenced=bool(r[11]), labels=labels,
-        evaluated_at=None if r[13] is None else from_epoch(r[13]),
-    )
 
 
 def _health(r: Sequence[Any]) -> CollectorHealth:

@@ -1,4 +1,8 @@
-"""Alert records as the store keeps them and the viewers (TUI, web) read them."""
+"""Alert records as the store keeps them and the viewers (TUI, web) read them.
+
+On the ground floor beside `opsview.schema`: the store writes and reads these records without
+importing the alert engine, which sits above the store.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,97 @@
+"""Where each Lambda function's REPORT records land, or why none can be expected (pure: no I/O).
+
+Read from `ListFunctions`' `LoggingConfig` (https://docs.aws.amazon.com/lambda/latest/api/API_LoggingConfig.html):
+
+- `LogGroup`: by default `/aws/lambda/<function name>`; a function may log to any other group, and several
+  functions may share one. In a custom group Lambda names each log stream
+  `YYYY/MM/DD/<function_name>[<function_version>]<execution_environment_GUID>`, "so the mapping between log
+  messages and functions is preserved" (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-loggroups.html):
+  records of a shared group are attributed by that stream name, never to every function in the group.
+- `SystemLogLevel` (JSON log format only): at `WARN` Lambda drops the INFO-level system records, REPORT /
+  `platform.report` among them (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
+  Such a function's cold starts cannot be counted from its logs: they are unknown, never 0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+DEFAULT_PREFIX: Final = "/aws/lambda/"
+# "2024/05/01/checkout[$LATEST]0a1b2c..." in a custom group; default groups' streams carry no name
+_STREAM_FUNCTION = re.compile(r"^\d{4}/\d{2}/\d{2}/([^\[\]/]+)\[")
+
+
+@dataclass(frozen=True, slots=True)
+class LogSource:
+    """One function's REPORT records: the group they go to, or why there are none to read."""
+
+    function: str
+    group: str
+    custom: bool = False
+    """The group is not the function's own `/aws/lambda/<name>`: attribute its records by log stream."""
+    no_reports: str | None = None
+    """Why REPORT records cannot be expected (cold starts unknown), or `None`."""
+
+    @property
+    def readable(self) -> bool:
+        return self.no_reports is None
+
+
+def log_source(function: str, logging_config: Mapping[str, Any] | None) -> LogSource:
+    config = logging_config or {}
+    default = f"{DEFAULT_PREFIX}{function}"
+    group = str(config.get("LogGroup") or default)
+    no_reports = None
+    # log-level filtering applies to the JSON log format only; WARN is its least detailed system level
+    log_format, system_level = str(config.get("LogFormat") or "Text"), str(config.get("SystemLogLevel") or "")
+    if log_format.upper() == "JSON" and system_level.upper() == "WARN":
+        no_reports = "SystemLogLevel WARN drops REPORT records"
+    return LogSource(function, group, custom=group != default, no_reports=no_reports)
+
+
+def function_from_stream(stream: str) -> str | None:
+    """The function named by a custom log group's stream (`None` for a default group's streams)."""
+    match = _STREAM_FUNCTION.match(stream)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupReaders:
+    """Which of our functions write to one log group, and how a record of the group finds its function."""
+
+    group: str
+    functions: frozenset[str]
+    by_stream: bool
+    """Attribute each record by its stream's function name (a custom or shared group)."""
+    owner: str | None
+    """The function whose default group this is, if it is one of ours."""
+
+    def attribute(self, stream: str | None, named: str | None = None) -> str | None:
+        """The function one record (or one Insights row) belongs to, if it is one of ours."""
+        if not self.by_stream:
+            return self.owner
+        name = named or (function_from_stream(stream) if stream else None)
+        if name is None:
+            return self.owner  # a default stream in a group some custom config points at too
+        return name if name in self.functions else None
+
+
+def group_readers(sources: Iterable[LogSource]) -> dict[str, GroupReaders]:
+    """Log group -> its readers, for the sources whose REPORT records can be expected."""
+    members: dict[str, set[str]] = {}
+    custom: set[str] = set()
+    for source in sources:
+        if not source.readable:
+            continue
+        members.setdefault(source.group, set()).add(source.function)
+        if source.custom:
+            custom.add(source.group)
+    out = {}
+    for group, names in members.items():
+        owner = group[len(DEFAULT_PREFIX):] if group.startswith(DEFAULT_PREFIX) else None
+        out[group] = GroupReaders(group, frozenset(names), group in custom,
+                                  owner if owner in names else None)
+    return out
