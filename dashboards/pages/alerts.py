@@ -37,6 +37,7 @@ def layout(**_query: str) -> html.Div:
         html.H2("Alerts"),
         dcc.Store(id="alerts-silence-target"),
         dcc.Store(id="alerts-silence-added", data=0),
+        dcc.Store(id="alerts-silence-focus"),
         html.P(id="alerts-silence-status", role="status", className="silence-status"),
         _silence_form(),
         *[html.Section([html.H3(title), html.Div(id=id_)]) for id_, title in _SECTIONS],
@@ -138,6 +139,26 @@ def update_alerts(view_data: dict[str, Any] | None, _n: int | None, _added: int 
         _records([r for r in records if r.silenced], query, "Nothing silenced", measures, False),
         _events(events, query, measures),
     )
+
+
+# The form sits above the tables: bring it into view with the cursor in "how long", whichever row opened it.
+dash.clientside_callback(
+    """
+    function(hidden) {
+        if (hidden) { return window.dash_clientside.no_update; }
+        setTimeout(function () {
+            const form = document.getElementById('alerts-silence-form');
+            const input = document.getElementById('alerts-silence-duration');
+            if (form) { form.scrollIntoView({block: 'nearest'}); }
+            if (input) { input.focus(); input.select(); }
+        }, 0);
+        return null;
+    }
+    """,
+    Output("alerts-silence-focus", "data"),
+    Input("alerts-silence-form", "hidden"),
+    prevent_initial_call=True,
+)
 
 
 @callback(

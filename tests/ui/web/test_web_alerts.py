@@ -131,6 +131,7 @@ def test_silence_from_the_alerts_page_is_what_silence_add_records(
     form = page.locator("#alerts-silence-form")
     form.wait_for(state="visible")
     assert form.locator("h3").inner_text() == f"Silence high-error-rate for {PAYMENTS}"
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'alerts-silence-duration'")
     form.get_by_label("How long").fill("5x")
     form.get_by_role("button", name="Silence", exact=True).click()
     page.wait_for_selector("#alerts-silence-status:has-text('invalid duration')")
