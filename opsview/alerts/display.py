@@ -14,7 +14,7 @@ from datetime import datetime
 from opsview.alert_records import AlertEvent, AlertRecord, Silence
 from opsview.alerts.matching import silenced_by
 from opsview.config import Config, RuleConfig
-from opsview.formatting import NO_DATA, OP_SYMBOLS, condition_text, measure_text
+from opsview.formatting import NO_DATA, condition_text, measure_text
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +42,6 @@ def configured_measures(config: Config) -> dict[str, str]:
 def record_condition(record: AlertRecord, measures: Measures) -> str:
     """"22.0 % > 5.0 %"; a resolved one "0.0 % ≤ 5.0 %"; "no data"."""
     return condition_text(measures.get(record.rule), record.value, record.op, record.threshold, record.state)
-
-
-def record_value(record: AlertRecord, measures: Measures) -> str:
-    return measure_text(measures.get(record.rule), record.value, missing=NO_DATA)
-
-
-def record_threshold(record: AlertRecord, measures: Measures) -> str:
-    """The rule's condition without the value: "> 5.0 %"."""
-    return f"{OP_SYMBOLS.get(record.op, record.op)} {measure_text(measures.get(record.rule), record.threshold)}"
 
 
 def event_value(event: AlertEvent, measures: Measures) -> str:
