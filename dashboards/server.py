@@ -19,6 +19,8 @@ from opsview.web.context import WebContext
 log = logging.getLogger(__name__)
 
 HEALTHZ = "/healthz"
+_CREDENTIALS = "opsview.credentials"
+WEB_USER = "web"
 
 
 class AuthSetupError(ValueError):
@@ -68,8 +70,21 @@ def authorized(header: str | None, creds: Credentials) -> bool:
     return ok_user and ok_password
 
 
+def request_user(server: Flask) -> str | None:
+    """Who makes the current request, for what the dashboard writes (silences): the basic-auth user name,
+    or "web" for a bearer token or when no [web.auth] is configured; None when [web.auth] is configured
+    and the request does not pass it (the auth hook refuses such requests first; this checks again)."""
+    creds: Credentials | None = server.extensions.get(_CREDENTIALS)
+    if creds is None:
+        return WEB_USER
+    if not authorized(request.headers.get("Authorization"), creds):
+        return None
+    return (creds.username or WEB_USER) if creds.kind == "basic" else WEB_USER
+
+
 def install(server: Flask, ctx: WebContext, creds: Credentials | None) -> None:
     server.config["PROPAGATE_EXCEPTIONS"] = False
+    server.extensions[_CREDENTIALS] = creds
 
     def require_auth() -> Response | None:
         if creds is None or request.path == HEALTHZ or authorized(request.headers.get("Authorization"), creds):

@@ -5,6 +5,11 @@ No imports from opsview: collectors, the store, notifiers and both UIs all use i
 
 from __future__ import annotations
 
+import math
+import operator
+from collections.abc import Callable, Mapping
+from typing import Final
+
 MISSING = "—"
 ONE_LINE_MAX = 300
 _SDK_BODY = "\nContent: "  # azure-core's HttpResponseError appends the raw response body after this
@@ -78,6 +83,132 @@ def usd(value: float | None) -> str:
     if value < 0.01:
         return "<$0.01"
     return f"${value:,.2f}"
+
+
+# --- alert values in the unit of their measure ------------------------------------------------------------------
+# One rule for `opsview check`, notifications, the TUI and the web. Measures are named as in opsview.schema
+# (this module imports nothing from opsview): rates are fractions shown as percentages, `*_ms` durations,
+# `cost_usd` dollars, `*_mb` megabytes, `timeout_ratio` a percentage of the function's timeout, the rest counts.
+
+NO_DATA = "no data"
+OP_SYMBOLS: Final[Mapping[str, str]] = {">": ">", ">=": "≥", "<": "<", "<=": "≤", "==": "=", "!=": "≠"}
+NEGATED_OPS: Final[Mapping[str, str]] = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
+_COMPARE: Final[Mapping[str, Callable[[float, float], bool]]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
+}
+_MAX_EXTRA_DIGITS = 4
+
+
+def _fixed(value: float, decimals: int) -> str:
+    return f"{value:,.{max(0, decimals)}f}"
+
+
+def _significant(value: float, digits: int) -> str:
+    """`digits` significant digits, never in exponent notation (2.60, 850, 0.00420)."""
+    if value == 0:
+        return "0"
+    return _fixed(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+def _percent_number(ratio: float, extra: int) -> str:
+    pct = ratio * 100
+    decimals = 1 + extra
+    if pct != 0 and abs(pct) < 10**-decimals:  # 0.0004 is "0.040 %", never "0.0 %"
+        return _significant(pct, 2 + extra) + " %"
+    return _fixed(pct, decimals) + " %"
+
+
+def _duration_number(ms: float, extra: int) -> str:
+    if abs(ms) >= 60_000:
+        return _significant(ms / 60_000, 3 + extra) + " min"
+    if abs(ms) >= 1000:
+        return _significant(ms / 1000, 3 + extra) + " s"
+    return _significant(ms, 3 + extra) + " ms"
+
+
+def _usd_number(value: float, extra: int) -> str:
+    if value == 0 or abs(value) >= 1:
+        return "$" + _fixed(value, 2 + extra)
+    return "$" + _significant(value, 2 + extra)  # $0.0042, not "<$0.01": a threshold must read exactly
+
+
+def _count_number(value: float, extra: int) -> str:
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return _fixed(value, 1 + extra)  # an average of counts (an M-of-N datapoint of a rollup)
+
+
+def _megabytes_number(value: float, extra: int) -> str:
+    return _fixed(value, extra) + " MB"
+
+
+def _plain_number(value: float, extra: int) -> str:
+    return format(value, f".{4 + extra}g")
+
+
+def measure_kind(measure: str | None) -> str:
+    """percent | timeout | duration | usd | megabytes | count, or plain for an unknown measure (a rule gone)."""
+    if not measure:
+        return "plain"
+    if measure == "timeout_ratio":
+        return "timeout"
+    if measure.endswith("_rate"):
+        return "percent"
+    if measure.endswith("_ms"):
+        return "duration"
+    if measure.endswith("_usd"):
+        return "usd"
+    if measure.endswith("_mb"):
+        return "megabytes"
+    return "count"
+
+
+_NUMBER: Final[Mapping[str, Callable[[float, int], str]]] = {
+    "percent": _percent_number, "timeout": _percent_number, "duration": _duration_number, "usd": _usd_number,
+    "count": _count_number, "megabytes": _megabytes_number, "plain": _plain_number,
+}
+_SUFFIX: Final[Mapping[str, str]] = {"timeout": " of timeout"}
+
+
+def measure_text(measure: str | None, value: float | None, *, missing: str = MISSING) -> str:
+    """One value of `measure` in its unit: "22.0 %", "2.60 s", "$0.0042", "3"; `measure` None: the plain number.
+
+    `timeout_ratio` reads as a percentage of the function's timeout ("85.0 % of timeout")."""
+    if value is None:
+        return missing
+    if not math.isfinite(value):
+        return str(value)
+    kind = measure_kind(measure)
+    return _NUMBER[kind](value, 0) + _SUFFIX.get(kind, "")
+
+
+def condition_text(
+    measure: str | None, value: float | None, op: str, threshold: float, state: str | None = None
+) -> str:
+    """An alert's value against its threshold, in the measure's unit: "22.0 % > 5.0 %".
+
+    The symbol is the comparison that holds between the two numbers, so a resolved alert reads
+    "0.0 % ≤ 5.0 %" rather than repeating the rule's "> 5.0 %". A resolved alert whose value still
+    breaches (it resolved because of `previous`, M of N or its match) says it no longer alerts.
+    Two different numbers never read the same: digits are added until they differ ("5.04 % > 5.00 %").
+    Missing data reads "no data".
+    """
+    if value is None:
+        return NO_DATA
+    compare = _COMPARE.get(op)
+    holds = compare(value, threshold) if compare is not None and math.isfinite(value) else True
+    shown_op = op if holds else NEGATED_OPS.get(op, op)
+    kind = measure_kind(measure)
+    number = _NUMBER[kind]
+    left, right = number(value, 0), number(threshold, 0)
+    extra = 0
+    while left == right and value != threshold and extra < _MAX_EXTRA_DIGITS and math.isfinite(value):
+        extra += 1
+        left, right = number(value, extra), number(threshold, extra)
+    text = f"{left} {OP_SYMBOLS.get(shown_op, shown_op)} {right}{_SUFFIX.get(kind, '')}"
+    if state == "resolved" and holds:
+        text += " (no longer alerting)"
+    return text
 
 
 def quoted(text: str, limit: int = 40) -> str:

@@ -10,11 +10,12 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from opsview import formatting as fmt
 from opsview.alert_records import AlertEvent
+from opsview.alerts.display import Measures, event_value
 from opsview.fleet import FunctionDetail, function_detail
 from opsview.schema import FunctionKey
 from opsview.web import components, figures
+from opsview.web.alerting import alert_measures
 from opsview.web.context import web_context
 from opsview.web.controls import INTERVAL, VIEW_STORE
 from opsview.web.view import PageQuery, choose_step
@@ -48,15 +49,16 @@ def _info_block(detail: FunctionDetail) -> html.Div:
     ])
 
 
-def _alert_history(events: Sequence[AlertEvent]) -> Any:
+def _alert_history(events: Sequence[AlertEvent], measures: Measures) -> Any:
     if not events:
         return components.empty_state("No alert history", "No alert rule has changed state for this function. "
                                       "Rules are configured under [alerts] and evaluated by `opsview check`.")
     return html.Table([
         html.Thead(html.Tr([html.Th(h) for h in ("at (UTC)", "rule", "severity", "from", "to", "value")])),
         html.Tbody([html.Tr([
-            html.Td(f"{e.at:%Y-%m-%d %H:%M:%S}"), html.Td(e.rule), html.Td(e.severity), html.Td(e.from_state.value),
-            html.Td(e.to_state.value), html.Td(fmt.count(e.value)),
+            html.Td(f"{e.at:%Y-%m-%d %H:%M:%S}", className="nowrap"), html.Td(e.rule, className="nowrap"),
+            html.Td(e.severity), html.Td(e.from_state.value), html.Td(e.to_state.value),
+            html.Td(event_value(e, measures), className="nowrap num-text"),
         ]) for e in events]),
     ], className="health-table")
 
@@ -93,5 +95,5 @@ def update_function(view_data: dict[str, Any] | None, _n: int | None, key_text: 
         figures.function_durations(series),
         figures.function_cold_starts(series, detail.step_s),
         figures.function_cost(series, detail.costs, detail.step_s),
-        _alert_history(detail.alert_events),
+        _alert_history(detail.alert_events, alert_measures(ctx) if detail.alert_events else {}),
     )

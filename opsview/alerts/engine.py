@@ -113,16 +113,16 @@ class _Annotator:
     def __init__(self, rule: RuleConfig, silences: Sequence[Silence], now: datetime) -> None:
         self.rule = rule
         self.summary = rule.annotations.get(
-            "summary", "{function}: " + rule.measure + " {value} " + rule.op + " {threshold} over {window}"
+            "summary", "{function}: {measure} {condition} over {window}"
         )
         self.description = rule.annotations.get("description", "")
-        self.fields = rule_fields(rule.name, rule.severity, rule.measure, rule.threshold, rule.window)
+        self.fields = rule_fields(rule.name, rule.severity, rule.measure, rule.threshold, rule.window, rule.op)
         self.labels = dict(rule.labels)  # one shared mapping: the store serialises it once per rule
         self.silences = [s for s in silences if s.active(now)]
 
     def __call__(self, record: AlertRecord) -> AlertRecord:
         rule = self.rule
-        fields = record_fields(self.fields, record.key, record.value)
+        fields = record_fields(self.fields, record.key, record.value, record.state)
         return AlertRecord(
             rule=record.rule, key=record.key, state=record.state, severity=record.severity, since=record.since,
             active_since=record.active_since, value=record.value, threshold=record.threshold, op=record.op,

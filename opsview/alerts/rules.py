@@ -22,9 +22,10 @@ def load_rules(config: Config) -> list[RuleConfig]:
     return rules
 
 
-def load_rule_test(path: Path) -> tuple[RuleFile, list[RuleConfig]]:
-    """A rule test file and every rule it tests (its own and those of the files it names)."""
-    rule_file, rules, reports = check_rule_test_file(path)
+def load_rule_test(path: Path, config: Config | None = None) -> tuple[RuleFile, list[RuleConfig]]:
+    """A rule test file and every rule it tests: its own, those of the files it names (rule files or the
+    main config file) and those of `config` (`rules test --config`)."""
+    rule_file, rules, reports = check_rule_test_file(path, config)
     if rule_file is None:
         raise config_error([p for report in reports for p in report.problems])
     return rule_file, rules

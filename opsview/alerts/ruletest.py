@@ -1,7 +1,9 @@
 """`opsview rules test`: unit tests for rules in the spirit of `promtool test rules`.
 
 Each test writes its input series into a throwaway store, evaluates the rules at every interval from
-the first bucket to the last expectation, and compares which functions are firing at each `at`.
+the first bucket to the last expectation, and compares which functions are firing (and, where the test
+says, pending) at each `at`. The rules come from the test file, the files its `rule_files` names (rule
+files or the main config file, whose inline rules and rule files count) and `--config`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from opsview.alert_records import AlertState
 from opsview.alerts.engine import evaluate
 from opsview.alerts.rules import load_rule_test
-from opsview.config import ConfigError, RuleConfig
+from opsview.config import Config, ConfigError, RuleConfig
 from opsview.config.alerts import SERIES_MEASURES, RuleTestConfig, SeriesConfig, expand_series
 from opsview.durations import format_duration
 from opsview.schema import COUNT_MEASURES, FunctionInfo, FunctionKey, Sample
@@ -76,23 +78,28 @@ def run_test(test: RuleTestConfig, rules: list[RuleConfig]) -> TestOutcome:
             for offset in sorted(times):
                 evaluation = evaluate(rules, store, T0 + offset)
                 for expect in (e for e in expectations if e.at == offset):
-                    firing = sorted(
-                        str(r.key) for r in evaluation.records if r.rule == expect.rule and r.state is AlertState.FIRING
-                    )
-                    wanted = sorted(str(FunctionKey.parse(f)) for f in expect.firing)
-                    if firing != wanted:
-                        failures.append(
-                            f"at {format_duration(offset)}: rule {expect.rule!r} expected firing "
-                            f"[{', '.join(wanted)}], got [{', '.join(firing)}]"
-                        )
+                    checks = [(AlertState.FIRING, expect.firing)]
+                    if expect.pending is not None:  # unset: pending alerts are not checked
+                        checks.append((AlertState.PENDING, expect.pending))
+                    for state, functions in checks:
+                        got = sorted(str(r.key) for r in evaluation.records if r.rule == expect.rule
+                                     and r.state is state)
+                        wanted = sorted(str(FunctionKey.parse(f)) for f in functions)
+                        if got != wanted:
+                            failures.append(
+                                f"at {format_duration(offset)}: rule {expect.rule!r} expected {state} "
+                                f"[{', '.join(wanted)}], got [{', '.join(got)}]"
+                            )
         finally:
             store.close()
     return TestOutcome(test.name, tuple(failures))
 
 
-def run_file(path: Path) -> list[TestOutcome]:
-    """Raises ConfigError when the file (or a rule file it names) is invalid."""
-    parsed, rules = load_rule_test(path)
+def run_file(path: Path, config: Config | None = None) -> list[TestOutcome]:
+    """Run the tests of one file over its rules (and those of `config`, from `rules test --config`).
+
+    Raises ConfigError when the file (or a file it names) is invalid, or a rule name is defined twice."""
+    parsed, rules = load_rule_test(path, config)
     if not parsed.tests:
         raise ConfigError(f"{path}: no [[tests]] in this file")
     return [run_test(test, rules) for test in parsed.tests]

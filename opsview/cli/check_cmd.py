@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 
 import click
@@ -91,12 +92,15 @@ def check(collect: bool | None, output: str, at: str | None, config_path: str | 
     if output == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
-        _print_text(result)
+        from opsview.alerts.display import rule_measures
+
+        _print_text(result, rule_measures(rules))
     sys.exit(int(result.exit_code))
 
 
-def _print_text(result: object) -> None:
+def _print_text(result: object, measures: Mapping[str, str]) -> None:
     from opsview.alerts.check import CheckResult
+    from opsview.alerts.display import record_condition
 
     assert isinstance(result, CheckResult)
     ev = result.evaluation
@@ -108,10 +112,9 @@ def _print_text(result: object) -> None:
     click.echo(f"{result.exit_code.name}: {', '.join(parts)}")
     order = {AlertState.FIRING: 0, AlertState.PENDING: 1, AlertState.RESOLVED: 2}
     for r in sorted(ev.records, key=lambda r: (order.get(r.state, 3), r.severity != "critical", r.rule, r.key)):
-        value = "no data" if r.value is None else f"{r.value:.4g}"
         muted = "  [silenced]" if r.silenced else ""
         click.echo(f"  {str(r.state).upper():<8} {r.severity:<8} {r.rule:<24} {r.key}  "
-                   f"{value} {r.op} {r.threshold:.4g}{muted}")
+                   f"{record_condition(r, measures)}{muted}")
     d = result.delivery
     if ev.queued or d.sent or d.failed:
         click.echo(f"notifications: {len(ev.queued)} queued, {d.sent} sent, {d.failed} undelivered"

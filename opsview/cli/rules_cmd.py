@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from opsview.config import ConfigError
+from opsview.config import ConfigError, load_config
 
 
 @click.group(
@@ -43,33 +43,48 @@ def validate(files: tuple[Path, ...]) -> None:
 
 @rules.command(
     epilog="""\b
-A test file holds [[rules]] (or rule_files = [...]) and [[tests]]:
+A test file holds [[rules]] (or rule_files = [...], which may name rule files or the main config
+file, whose [[alerts.rules]] and alerts.rule_files then count) and [[tests]]:
+  rule_files = ["../opsview.toml"]
   [[tests]]
-  name = "error spike fires after 5m"
+  name = "error spike is pending, then fires after 5m"
   interval = "1m"
   [[tests.series]]
   function = "aws/123/us-east-1/checkout"
   invocations = "100x20"          # V, VxN (N times V), _ (no bucket)
   errors = "0x10 20x10"
   [[tests.alerts]]
+  at = "12m"
+  rule = "high-error-rate"
+  firing = []
+  pending = ["aws/123/us-east-1/checkout"]   # optional: unset, pending alerts are not checked
+  [[tests.alerts]]
   at = "20m"
   rule = "high-error-rate"
   firing = ["aws/123/us-east-1/checkout"]
 \b
-Example:
+Examples:
   opsview rules test rules/tests.toml
+  opsview rules test --config opsview.toml rules/tests.toml   # the config's rules, tested by tests.toml
 Exit 0 when every test passes, 1 when one fails, 2 when a file is invalid.""",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def test(files: tuple[Path, ...]) -> None:
-    """Run rule unit tests: given input series and evaluation times, expect which alerts fire."""
+@click.option("--config", "config_path", default=None, type=click.Path(path_type=Path),
+              help="Also load the rules of this config file: its [[alerts.rules]] and alerts.rule_files.")
+def test(files: tuple[Path, ...], config_path: Path | None) -> None:
+    """Run rule unit tests: given input series and evaluation times, expect which alerts fire (or are pending)."""
     from opsview.alerts.ruletest import run_file
 
     failed = 0
     passed = 0
+    try:
+        config = load_config(config_path) if config_path is not None else None
+    except ConfigError as exc:
+        click.echo(f"opsview: {exc}", err=True)
+        sys.exit(2)
     for path in files:
         try:
-            outcomes = run_file(path)
+            outcomes = run_file(path, config)
         except ConfigError as exc:
             click.echo(f"opsview: {exc}", err=True)
             sys.exit(2)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import timedelta
 
@@ -41,10 +40,11 @@ def add(rule: str, function: str, duration: timedelta, comment: str, config_path
     """Add a silence starting now."""
     env = load_env(config_path, store_url, log_level)
     _warn_unknown_rule(env.config, rule)
+    from opsview.alerts.silencing import add_silence, local_user
+
     with store_errors(env.store_label):
         store = env.open_store()
-        now = utcnow()
-        created = store.add_silence(rule, function, now, now + duration, comment, _user())
+        created = add_silence(store, rule, function, duration, comment, local_user(), utcnow())
     click.echo(f"silence {created.id}: rule {created.rule}, function {created.function}, "
                f"until {created.ends.isoformat()}")
 
@@ -95,13 +95,6 @@ def remove(silence_id: int, config_path: str | None, store_url: str | None, log_
     if not removed:
         fail(f"no silence with id {silence_id} (see `opsview silence list --all`)")
     click.echo(f"silence {silence_id} removed")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
 
 
 def _warn_unknown_rule(config: object, rule: str) -> None:

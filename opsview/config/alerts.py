@@ -29,7 +29,8 @@ _LONGEST_LOOKBACK = timedelta(days=90)
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
 
 TEMPLATE_FIELDS: tuple[str, ...] = (
-    "function", "value", "threshold", "window", "rule", "severity", "measure", "provider", "account", "region", "name",
+    "function", "value", "threshold", "condition", "window", "rule", "severity", "measure", "provider", "account",
+    "region", "name",
 )
 """Placeholders annotations may use."""
 
@@ -149,7 +150,7 @@ class RuleConfig(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra labels attached to the alert."""
     annotations: dict[str, str] = Field(default_factory=dict)
-    """summary / description, templated with {function} {value} {threshold} {window}."""
+    """summary / description, templated with {function} {value} {threshold} {condition} {window}."""
     notify: StrList = Field(default_factory=list)
     """Names of [notifiers.*] to tell."""
 
@@ -261,7 +262,7 @@ class SeriesConfig(Model):
 
 
 class ExpectConfig(Model):
-    """What must be firing at one evaluation time of a rule test."""
+    """What must be firing (and, if given, pending) at one evaluation time of a rule test."""
 
     at: Annotated[Duration, within("0s", "7d")]
     """Evaluation time, relative to the first bucket of the series; 0s to 7d."""
@@ -269,6 +270,9 @@ class ExpectConfig(Model):
     """Rule whose alerts are checked."""
     firing: StrList = Field(default_factory=list)
     """Functions (provider/account/region/name) expected firing; every other one must not be."""
+    pending: StrList | None = None
+    """Functions expected pending (condition holding, `for` not yet elapsed); every other one must not be.
+    Unset: pending alerts are not checked."""
 
 
 class RuleTestConfig(Model):

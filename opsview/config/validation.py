@@ -281,23 +281,58 @@ def check_rules(config: Config, seen: dict[str, str] | None = None) -> tuple[lis
     return rules, reports
 
 
-def check_rule_test_file(path: Path) -> tuple[RuleFile | None, list[RuleConfig], list[FileReport]]:
-    """A rule test file (`opsview rules test`): its rules and tests plus the rule files it names."""
+def check_rule_test_file(
+    path: Path, config: Config | None = None
+) -> tuple[RuleFile | None, list[RuleConfig], list[FileReport]]:
+    """A rule test file (`opsview rules test`): its rules and tests plus the rules of the files it names.
+
+    A named file that is the main config (more than rules, rule_files and tests) brings its inline rules
+    and its rule files, as does `config` (`rules test --config`, first); a file reached twice counts once."""
     seen: dict[str, str] = {}
+    rules: list[RuleConfig] = []
+    reports: list[FileReport] = []
+    done: set[Path] = set()
+    if config is not None:
+        if config.path is not None:
+            done.add(_identity(config.path))
+        rules, reports = _config_rules(config, seen)
     rule_file, report = check_rule_file(path, seen=seen)
-    reports = [report]
+    reports.append(report)
     if rule_file is None:
         return None, [], reports
-    rules = list(rule_file.rules)
+    rules.extend(rule_file.rules)
     files, missing = resolve_globs(list(rule_file.rule_files), path, ("rule_files",))
     report.problems.extend(missing)
     for extra in files:
+        if _identity(extra) in done:
+            continue
+        done.add(_identity(extra))
+        parsed = _read(extra)
+        if not isinstance(parsed, Problem) and not set(parsed.data) <= set(RuleFile.model_fields):
+            named, config_report = _check_config(parsed)
+            reports.append(config_report)
+            if named is not None:
+                more_rules, more_reports = _config_rules(named, seen)
+                rules.extend(more_rules)
+                reports.extend(more_reports)
+            continue
         more, more_report = check_rule_file(extra, seen=seen)
         reports.append(more_report)
         if more is not None:
             rules.extend(more.rules)
     ok = not any(r.problems for r in reports)
     return (rule_file if ok else None), rules, reports
+
+
+def _config_rules(config: Config, seen: dict[str, str]) -> tuple[list[RuleConfig], list[FileReport]]:
+    """A config's rules for a rule test, their names checked against the rules `seen` before them."""
+    origin = config.path or Path.cwd() / "config"
+    lines = _lines_of(origin) if config.path else {}
+    twice = [problem_at(origin, lines, ("alerts", "rules", index, "name"),
+                        f"duplicate rule name {rule.name!r} (also in {seen[rule.name]})")
+             for index, rule in enumerate(config.alerts.rules) if rule.name in seen]
+    rules, reports = check_rules(config, seen)
+    return rules, ([FileReport(origin, twice)] if twice else []) + reports
 
 
 # --- `opsview rules validate` ----------------------------------------------------------------

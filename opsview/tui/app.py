@@ -176,7 +176,8 @@ class OpsviewApp(App[None]):
         sections = [
             ("everywhere", self.BINDINGS),
             ("fleet", FleetScreen.BINDINGS),
-            ("detail/alerts", DetailScreen.BINDINGS),
+            ("detail", DetailScreen.BINDINGS),
+            ("alerts", AlertsScreen.BINDINGS),
         ]
         self.push_screen(HelpScreen(sections, self.ctx.config.tui.keymap))
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from opsview.alert_records import AlertRecord, AlertState
+from opsview.alerts.display import configured_measures
 from opsview.config import Config
 from opsview.fleet import FunctionDetail, fleet_status, function_detail
 from opsview.schema import CollectorHealth, FunctionKey
@@ -54,6 +55,7 @@ class DetailData:
     detail: FunctionDetail | None  # None: the store does not know the function (removed?)
     health: tuple[CollectorHealth, ...]  # the latest entry of each scope that speaks for this function
     failures: tuple[CollectorHealth, ...]  # its recent failed collections, newest first
+    alert_measures: Mapping[str, str] = field(default_factory=dict)  # rule name -> measure, for alert history
 
 
 def detail_step(window: timedelta) -> int:
@@ -78,6 +80,7 @@ def load_detail(store: Store, config: Config, key: FunctionKey, window: timedelt
         detail=function_detail(store, config.pricing, key, now - window, now, detail_step(window)),
         health=tuple(h for h in store.latest_health() if speaks_for(h, key)),
         failures=tuple(h for h in history if not h.ok and speaks_for(h, key))[:5],
+        alert_measures=configured_measures(config),
     )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from opsview.alert_records import AlertRecord
+from opsview.alert_records import AlertRecord, Silence
 from opsview.collect import SourceReport
 from opsview.fleet import FunctionStatus
 from opsview.schema import FunctionKey
@@ -63,4 +63,13 @@ class DetailLoaded(Message):
 class AlertsLoaded(Message):
     records: Sequence[AlertRecord]
     has_rules: bool
+    error: str | None = None
+    measures: Mapping[str, str] = field(default_factory=dict)  # rule name -> measure, for values in their unit
+
+
+@dataclass
+class SilenceAdded(Message):
+    """A silence written from the alerts screen (None and the reason when the write failed)."""
+
+    silence: Silence | None
     error: str | None = None

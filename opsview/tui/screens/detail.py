@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from opsview import formatting as fmt
+from opsview.alerts.display import event_value
 from opsview.fleet import Fact
 from opsview.formatting import one_line
 from opsview.schema import FunctionKey
@@ -157,7 +158,6 @@ def _alerts_text(data: DetailData) -> Text:
     if not events:
         text.append("  no alert has fired or been pending for this function", style="")
     for e in events:
-        value = fmt.MISSING if e.value is None else f"{e.value:g}"
         text.append(f"  {e.at:%Y-%m-%d %H:%M} {e.rule} [{e.severity}] {e.from_state} → {e.to_state} "
-                    f"(value {value})\n", style="")
+                    f"(value {event_value(e, data.alert_measures)})\n", style="")
     return text

@@ -51,12 +51,14 @@ def test_pending_becomes_firing_after_for_then_resolves_and_returns_to_inactive(
     firing = ev.firing()[0]
     assert firing.active_since == T0 + timedelta(minutes=5)
     assert firing.value == pytest.approx(0.2)
-    assert "error_rate 0.2 > 0.05 over 5m" in firing.summary
+    assert firing.summary == "aws/111/us-east-1/api: error_rate 20.0 % > 5.0 % over 5m"
 
     # Errors stop: the next windows are clean.
     write(sqlite_store, API, T0 + timedelta(minutes=10), 10, invocations=100, errors=0)
-    evaluate([r], sqlite_store, T0 + timedelta(minutes=16))
-    assert state(sqlite_store, "errors", API) is AlertState.RESOLVED
+    (resolved,) = evaluate([r], sqlite_store, T0 + timedelta(minutes=16)).records
+    assert resolved.state is AlertState.RESOLVED
+    # the resolved summary states what holds now, not the rule's "> 5.0 %"
+    assert resolved.summary == "aws/111/us-east-1/api: error_rate 0.0 % ≤ 5.0 % over 5m"
     evaluate([r], sqlite_store, T0 + timedelta(minutes=40))
     assert state(sqlite_store, "errors", API) is AlertState.INACTIVE
 

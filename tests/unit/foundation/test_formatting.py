@@ -18,3 +18,39 @@ def test_rates_keep_their_decimals_so_a_column_lines_up() -> None:
 
 def test_counts_stay_whole() -> None:
     assert [fmt.count(v) for v in (12, 1_032, 25_000, 3_400_000)] == ["12", "1,032", "25.0k", "3.4M"]
+
+
+def test_alert_values_read_in_their_unit() -> None:
+    shown = {
+        ("error_rate", 0.2204): "22.0 %",
+        ("cold_start_rate", 0.0004): "0.040 %",  # small, never "0.0 %"
+        ("duration_p99_ms", 850): "850 ms",
+        ("duration_p99_ms", 2599.4): "2.60 s",
+        ("duration_max_ms", 900_000): "15.0 min",
+        ("cost_usd", 0.0042): "$0.0042",  # a threshold reads exactly, not "<$0.01"
+        ("cost_usd", 12.5): "$12.50",
+        ("throttles", 12_345): "12,345",  # counts stay whole, never "12.3k"
+        ("timeout_ratio", 0.85): "85.0 % of timeout",
+        ("memory_used_max_mb", 512): "512 MB",
+        (None, 0.212766): "0.2128",  # a rule gone from the config: the plain number
+    }
+    assert {key: fmt.measure_text(*key) for key in shown} == shown
+    assert fmt.measure_text("error_rate", None) == fmt.MISSING
+    assert fmt.measure_text("error_rate", None, missing="no data") == "no data"
+
+
+def test_condition_states_what_holds_with_the_proper_symbol() -> None:
+    assert fmt.condition_text("error_rate", 0.2204, ">", 0.05, "firing") == "22.0 % > 5.0 %"
+    assert fmt.condition_text("error_rate", 0.0, ">", 0.05, "resolved") == "0.0 % ≤ 5.0 %"
+    assert fmt.condition_text("duration_p99_ms", 900, ">=", 1000, "resolved") == "900 ms < 1.00 s"
+    assert fmt.condition_text("invocations", 12, "==", 0, "resolved") == "12 ≠ 0"
+    assert fmt.condition_text("timeout_ratio", 0.85, ">", 0.8, "firing") == "85.0 % > 80.0 % of timeout"
+    assert fmt.condition_text("throttles", None, ">", 0, "firing") == "no data"
+    # resolved for another reason (`previous`, M of N, no longer matched): it does not read as still alerting
+    assert fmt.condition_text("error_rate", 0.2, ">", 0.05, "resolved") == "20.0 % > 5.0 % (no longer alerting)"
+
+
+def test_two_different_numbers_never_read_the_same() -> None:
+    assert fmt.condition_text("error_rate", 0.0504, ">", 0.05) == "5.04 % > 5.00 %"
+    assert fmt.condition_text("duration_p99_ms", 1000.4, ">", 1000) == "1.0004 s > 1.0000 s"
+    assert fmt.condition_text("error_rate", 0.05, ">=", 0.05) == "5.0 % ≥ 5.0 %"

@@ -78,7 +78,7 @@ def test_function_page_handles_azure_keys_and_unknown_functions(app: Dash) -> No
 def test_alerts_page_has_a_clear_empty_state(app: Dash) -> None:
     alerts = importlib.import_module("opsview.web.pages.alerts")
     with app.server.app_context():
-        firing, pending, silenced, history = alerts.update_alerts(PageQuery().to_data(), 0)
+        firing, pending, silenced, history = alerts.update_alerts(PageQuery().to_data(), 0, 0)
     assert "No alerts" in _text(firing)
     assert (pending, silenced, history) == ("", "", "")
 
