@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from opsview.cli.common import fail
 from opsview.config import ConfigError
 
 
@@ -71,8 +72,7 @@ def test(files: tuple[Path, ...]) -> None:
         try:
             outcomes = run_file(path)
         except ConfigError as exc:
-            click.echo(f"opsview: {exc}", err=True)
-            sys.exit(2)
+            fail(str(exc))
         for outcome in outcomes:
             if outcome.ok:
                 passed += 1
