@@ -40,6 +40,8 @@ _TEXT_SECRET = (r"(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|access
                 r"client[_-]?secret|credentials?)")
 # scheme://rest, ending at whitespace, a quote, a bracket a message puts around it, or a comma.
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]{0,30})://([^\s'\"<>`\])},]+)")
+# `user:password@host` without a scheme (a DSN, an SDK's "connecting to ..." line).
+_BARE_USERINFO = re.compile(r"(?<![\w/:@])([\w.%+\-]+):([^\s@/:'\"]+)@(?=[\w\-]+(?:\.[\w\-]+)*)")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TOKENISH = re.compile(r"[A-Za-z0-9_\-~.+=%:]{20,}")
 _HEX = re.compile(r"[0-9a-fA-F]{24,}")
@@ -146,7 +148,9 @@ def redact(text: str) -> str:
     if pattern is not None:
         text = pattern.sub(MASK, text)
     if "://" in text:
-        text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+        text = _URL.sub(_blank_url, text)
+    if "@" in text:
+        text = _BARE_USERINFO.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
     text = _HEADER.sub(_blank_header, text)
     text = _SCHEME_CREDENTIAL.sub(_blank_credential, text)
     return _PAIR.sub(_blank_value, text)
@@ -154,10 +158,17 @@ def redact(text: str) -> str:
 
 def _blank_value(match: re.Match[str]) -> str:
     value = match.group("value")
-    if value.strip("'\" ") in ("", MASK):
+    if value.strip("'\" ").startswith(MASK) or not value.strip("'\" "):
         return match.group(0)
     quote = value[0] if value[:1] in ("'", '"') else ""
-    return f"{match.group('name')}{match.group('sep')}{quote}{MASK}{quote}"
+    tail = "" if quote else value[len(value.rstrip(".:!?")):]  # the sentence's punctuation stays
+    return f"{match.group('name')}{match.group('sep')}{quote}{MASK}{quote}{tail}"
+
+
+def _blank_url(match: re.Match[str]) -> str:
+    url = match.group(0)
+    bare = url.rstrip(".:;!?")  # the sentence's punctuation after a URL ("http://host/x: refused") is not the URL's
+    return redact_url(bare) + url[len(bare):]
 
 
 def _blank_header(match: re.Match[str]) -> str:

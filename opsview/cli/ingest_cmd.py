@@ -102,4 +102,5 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
             fmt.millis(m.duration_max_ms), fmt.millis(m.init_avg_ms),
             fmt.MISSING if m.memory_used_max_mb is None else f"{m.memory_used_max_mb:.0f}MB", fmt.usd(f.cost_usd),
         )
-    Console().print(table)
+    # Piped output is for reading in full, not for an 80-column guess (as `status`).
+    Console(width=None if sys.stdout.isatty() else 160).print(table)

@@ -7,6 +7,7 @@ import click
 
 from opsview.cli.common import fail
 from opsview.config import ConfigError
+from opsview.redact import redact
 
 
 @click.group(
@@ -35,7 +36,7 @@ def validate(files: tuple[Path, ...]) -> None:
     problems = [problem for report in reports for problem in report.problems]
     good = sum(report.good_rules for report in reports)
     for problem in problems:
-        click.echo(str(problem), err=True)
+        click.echo(redact(str(problem)), err=True)
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
         sys.exit(2)
