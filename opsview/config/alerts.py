@@ -322,7 +322,8 @@ class NotifierConfig(Model):
     send_resolved: bool = True
     """Also notify when an alert resolves."""
     timeout: Annotated[Duration, within("100ms", "10m")] = timedelta(seconds=10)
-    """Per-delivery timeout; 100ms to 10m."""
+    """Per-delivery timeout; 100ms to 10m. A receiver that does not answer in time may have the notification: it is
+    not retried within the check, but by the next one (with the same id)."""
     retries: int = Field(default=3, ge=0, le=10)
     """Extra attempts within one check after a failed delivery; what still fails is retried by the next check."""
     backoff: Annotated[Duration, within("0s", "1m")] = timedelta(seconds=1)

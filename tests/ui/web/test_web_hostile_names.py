@@ -98,6 +98,7 @@ def test_the_grid_shows_hostile_names_as_text_and_links_only_to_their_pages(
     artifacts_dir: Path,
 ) -> None:
     page, requests, dialogs = watched
+    beacon.hits.clear()
     page.goto(hostile_live.url + "/functions")
     page.wait_for_function(f"() => document.querySelectorAll('#functions-grid .ag-row').length === {len(names)}")
     shown = page.locator("#functions-grid .ag-row [col-id='function']").all_inner_texts()
@@ -122,6 +123,7 @@ def test_the_overview_and_the_function_page_show_hostile_names_as_text(
     watched: tuple[Any, list[str], list[str]], hostile_live: Any, beacon: Beacon, names: tuple[str, ...],
 ) -> None:
     page, requests, dialogs = watched
+    beacon.hits.clear()
     page.goto(hostile_live.url + "/")
     page.wait_for_selector("#overview-invocations .main-svg")
     page.wait_for_selector(".top-box a")
