@@ -98,6 +98,19 @@ def remember_url(url: str) -> None:
     remember(*secrets)
 
 
+_SECRET_HEADER = re.compile(r"auth|token|key|secret|passw|cookie|sig|session|credential", re.IGNORECASE)
+
+
+def remember_header(name: str, value: str) -> None:
+    """Remember a configured header's value when the header or the value says secret (`Authorization`,
+    `X-Api-Key`, a value with digits or mixed case); `X-Team: platform` is not, or every "platform" would go."""
+    words = value.split()
+    if not words:
+        return
+    if _SECRET_HEADER.search(name) or any(_credential_like(w) for w in words):
+        remember(value, *(w for w in words[1:]), *(w for w in words if _credential_like(w)))
+
+
 def _looks_like_token(text: str) -> bool:
     if _UUID.fullmatch(text):
         return False

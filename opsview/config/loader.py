@@ -8,11 +8,9 @@ from pathlib import Path
 from opsview.config.errors import ConfigError, config_error
 from opsview.config.models import Config
 from opsview.config.validation import check_config_file, check_config_text, file_problem
-from opsview.redact import remember, remember_url
+from opsview.redact import remember_header, remember_url
 
 ENV_VAR = "OPSVIEW_CONFIG"
-_PLAIN_HEADERS = frozenset({"content-type", "accept", "accept-language", "user-agent"})
-"""Header values that are never secrets; any other header a notifier sends may carry one."""
 
 
 def candidate_paths() -> list[Path]:
@@ -73,8 +71,7 @@ def remember_secrets(config: Config) -> None:
             if url:
                 remember_url(url)
         for name, value in notifier.headers.items():
-            if name.lower() not in _PLAIN_HEADERS:
-                remember(value, value.partition(" ")[2])  # `Bearer <token>`: the token alone, too
+            remember_header(name, value)
     for url in (config.store.url, config.export.otlp.endpoint):
         if url and "://" in url:
             remember_url(url)

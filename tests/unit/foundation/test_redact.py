@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from opsview.formatting import ONE_LINE_MAX, one_line
-from opsview.redact import MASK, redact, redact_url, remember, remember_url
+from opsview.redact import MASK, redact, redact_url, remember, remember_header, remember_url
 
 S = "Zq7s3cr3tVal"  # a secret: letters and digits, as tokens are
 
@@ -92,6 +92,14 @@ def test_remembered_secrets_are_blanked_in_any_context() -> None:
         assert secret not in out
     assert "(abc)" in out
     assert redact("team ops") == "team ops"  # a non-secret query value of a configured URL stays
+
+
+def test_configured_headers_are_remembered_when_they_hold_a_secret() -> None:
+    remember_header("X-Team", "platform")  # not a secret: every "platform" in a log would go
+    remember_header("X-Hook-Token", "lowercaseonlytoken")  # the name says secret
+    remember_header("Authorization", "Bearer Rm9vQmFy-remembered")
+    out = redact("platform.report: lowercaseonlytoken Rm9vQmFy-remembered")
+    assert out == "platform.report: *** ***"
 
 
 def test_one_line_blanks_before_it_cuts() -> None:
