@@ -1,73 +1,25 @@
-"""Flask-level hooks on the Dash server: authentication, /healthz, and errors without stack traces."""
+"""Flask-level hooks on the Dash server: authentication (`opsview.httpauth`, shared with the exporter), /healthz,
+and errors without stack traces."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
 
+from dash.exceptions import DependencyException
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from opsview.config.views import WebAuthConfig
+from opsview.httpauth import AuthSetupError, Credentials, authorized, resolve_credentials
 from opsview.store.probe import StoreProbe
 from opsview.web.context import WebContext
+
+__all__ = ["HEALTHZ", "AuthSetupError", "Credentials", "authorized", "install", "resolve_credentials"]
 
 log = logging.getLogger(__name__)
 
 HEALTHZ = "/healthz"
 _CREDENTIALS = "opsview.credentials"
 WEB_USER = "web"
-
-
-class AuthSetupError(ValueError):
-    """[web.auth] cannot be used as configured; the message names the key."""
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    kind: str  # basic | bearer
-    username: str | None
-    secret: str
-
-    def __repr__(self) -> str:  # never let a secret reach a log line
-        return f"Credentials(kind={self.kind!r}, username={self.username!r}, secret=***)"
-
-
-def resolve_credentials(auth: WebAuthConfig | None, environ: Mapping[str, str]) -> Credentials | None:
-    """Read the secret named by [web.auth] from the environment (never from the file)."""
-    if auth is None:
-        return None
-    env_key, field = (auth.password_env, "password_env") if auth.type == "basic" else (auth.token_env, "token_env")
-    if not env_key:
-        raise AuthSetupError(f"web.auth.{field}: required for {auth.type} auth")
-    secret = environ.get(env_key, "")
-    if not secret:
-        raise AuthSetupError(f"web.auth.{field}: environment variable {env_key} is not set or empty")
-    if auth.type == "basic" and not auth.username:
-        raise AuthSetupError("web.auth.username: required for basic auth")
-    return Credentials(auth.type, auth.username, secret)
-
-
-def authorized(header: str | None, creds: Credentials) -> bool:
-    if not header:
-        return False
-    scheme, _, value = header.partition(" ")
-    if creds.kind == "bearer":
-        return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), creds.secret.encode())
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, _, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    # Compare both parts every time so timing does not tell which one was wrong.
-    ok_user = hmac.compare_digest(user.encode(), (creds.username or "").encode())
-    ok_password = hmac.compare_digest(password.encode(), creds.secret.encode())
-    return ok_user and ok_password
 
 
 def request_user(server: Flask) -> str | None:
@@ -89,8 +41,7 @@ def install(server: Flask, ctx: WebContext, creds: Credentials | None) -> None:
     def require_auth() -> Response | None:
         if creds is None or request.path == HEALTHZ or authorized(request.headers.get("Authorization"), creds):
             return None
-        challenge = 'Basic realm="opsview", charset="UTF-8"' if creds.kind == "basic" else 'Bearer realm="opsview"'
-        return Response("authentication required\n", 401, {"WWW-Authenticate": challenge},
+        return Response("authentication required\n", 401, {"WWW-Authenticate": creds.challenge()},
                         mimetype="text/plain")
 
     # First, before Dash's own hooks, so an unauthenticated request never reaches a page or callback.
@@ -111,6 +62,11 @@ def install(server: Flask, ctx: WebContext, creds: Credentials | None) -> None:
     def on_error(exc: Exception) -> Response | HTTPException:
         if isinstance(exc, HTTPException):
             return exc
+        if isinstance(exc, DependencyException):
+            # Dash's answer to a /_dash-component-suites/ path that is no registered file (`../../etc/passwd`,
+            # encoded or not): nothing is read outside the registry, and it is a 404, not a server fault.
+            log.info("no such component file: %s", request.path)
+            return Response("not found\n", 404, mimetype="text/plain")
         log.exception("request %s %s failed", request.method, request.path)
         return Response("internal error; details are in the server log\n", 500, mimetype="text/plain")
 

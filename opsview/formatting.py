@@ -1,6 +1,6 @@
 """Numbers and errors as people read them; `None` always shows as an em dash, never as 0.
 
-No imports from opsview: collectors, the store, notifiers and both UIs all use it.
+No imports from opsview but `redact` (itself import-free): collectors, the store, notifiers and both UIs use it.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Final
+
+from opsview.redact import redact
 
 MISSING = "—"
 ONE_LINE_MAX = 300
@@ -23,11 +25,12 @@ def one_line(error: BaseException | str) -> str:
       "Content: <body>" when the body is not OData JSON: raw HTML or JSON, up to 2 KB, not words for a user);
     - every run of whitespace, newlines included, becomes one space;
     - an exception without a message shows its type name;
+    - credentials, tokens and query secrets are blanked (`opsview.redact`), before the cut so none half-shows;
     - beyond ONE_LINE_MAX characters, the first ONE_LINE_MAX - 3 are kept and "..." says that the line was cut.
     A `str` is taken as an already-built message (e.g. one with a secret blanked out before it is cut).
     """
     raw = error if isinstance(error, str) else str(error)
-    text = " ".join(raw.split(_SDK_BODY, 1)[0].split())
+    text = " ".join(redact(raw.split(_SDK_BODY, 1)[0]).split())
     if not text and isinstance(error, BaseException):
         text = type(error).__name__
     return text if len(text) <= ONE_LINE_MAX else text[: ONE_LINE_MAX - 3] + "..."
@@ -209,6 +212,12 @@ def condition_text(
     if state == "resolved" and holds:
         text += " (no longer alerting)"
     return text
+
+
+def printable(text: str) -> str:
+    """A name as a terminal shows it: every unprintable character (ESC, BEL, a newline) escaped, so a function
+    named with a terminal control sequence prints the sequence, not its effect."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else _escape(c) for c in text)
 
 
 def quoted(text: str, limit: int = 40) -> str:

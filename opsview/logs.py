@@ -1,4 +1,8 @@
-"""Logging is configured once, at the entry point; the TUI logs to a file only."""
+"""Logging is configured once, at the entry point; the TUI logs to a file only.
+
+Every line, to the file or the terminal, tracebacks included, passes through `opsview.redact` first: a library
+that logs a URL with a token or a header (Apprise, urllib3, an SDK) cannot put it on screen or on disk.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import sys
 from pathlib import Path
 
 from platformdirs import user_log_dir
+
+from opsview.redact import redact
 
 
 def default_log_file() -> Path:
@@ -18,7 +24,7 @@ def setup_logging(level: str = "WARNING", *, log_file: Path | None = None, to_st
     for handler in list(root.handlers):
         root.removeHandler(handler)
     root.setLevel(logging.DEBUG)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = _RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
@@ -35,10 +41,17 @@ def setup_logging(level: str = "WARNING", *, log_file: Path | None = None, to_st
     for noisy in ("botocore", "boto3", "urllib3", "azure", "google", "werkzeug", "waitress", "psycopg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Apprise logs each bad URL itself, half-masked; our one-line delivery error never shows the URL at all.
-    logging.getLogger("apprise").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.CRITICAL)
+    # Its DEBUG (and TRACE) lines print every request URL and payload, which for most services hold the token:
+    # at our DEBUG it gets INFO (its answers and failures), never those.
+    logging.getLogger("apprise").setLevel(logging.INFO if level.upper() == "DEBUG" else logging.CRITICAL)
 
 
-class _OneLineFormatter(logging.Formatter):
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class _OneLineFormatter(_RedactingFormatter):
     """The terminal gets one line per problem; tracebacks only at DEBUG (the log file always keeps them)."""
 
     def __init__(self, fmt: str, *, tracebacks: bool) -> None:
@@ -49,4 +62,4 @@ class _OneLineFormatter(logging.Formatter):
         if self.tracebacks:
             return super().format(record)
         record.message = record.getMessage()
-        return self.formatMessage(record)
+        return redact(self.formatMessage(record))

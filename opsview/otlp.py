@@ -52,6 +52,7 @@ from opsview import __version__
 from opsview.config import Config
 from opsview.config.export import OtlpConfig
 from opsview.fleet import FunctionStatus, status_of
+from opsview.redact import remember_header
 from opsview.schema import floor_time, to_epoch, utcnow
 from opsview.store import Store
 
@@ -106,6 +107,7 @@ def headers_from_env(headers_env: Mapping[str, str], environ: Mapping[str, str] 
         if not value:
             raise OtlpSetupError(f"export.otlp.headers_env.{header}: environment variable {variable} is not set")
         out[header] = value
+        remember_header(header, value)  # no log line shows it, nor its token after `Bearer `
     return out
 
 

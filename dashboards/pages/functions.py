@@ -29,8 +29,9 @@ COLUMNS: list[dict[str, Any]] = [
     {"field": "cloud", "headerName": "cloud", "filter": "agTextColumnFilter", "width": 95},
     {"field": "account", "headerName": "account", "filter": "agTextColumnFilter", "width": 125},
     {"field": "region", "headerName": "region", "filter": "agTextColumnFilter", "width": 115},
-    # Markdown links open in the same tab by default; AG Grid warns about any colDef key it does not know.
-    {"field": "function", "headerName": "function", "filter": "agTextColumnFilter", "cellRenderer": "markdown",
+    # The name is data: FunctionLink (assets/dashAgGridComponentFunctions.js) puts it in a text node inside the
+    # link to its page. Never the "markdown" renderer: a name like `![t](http://host/beacon)` would fetch the URL.
+    {"field": "function", "headerName": "function", "filter": "agTextColumnFilter", "cellRenderer": "FunctionLink",
      "flex": 1, "minWidth": 200},
     {"field": "inv_min", "headerName": "inv/min", **_NUM, "valueFormatter": _fmt("d3.format(',.1f')(params.value)")},
     {"field": "err", "headerName": "err %", **_NUM, "valueFormatter": _fmt("d3.format('.2%')(params.value)")},
@@ -69,7 +70,7 @@ def grid_row(s: FunctionStatus, query: str) -> dict[str, Any]:
     m, key = s.measures, s.key
     return {
         "cloud": key.provider, "account": key.account, "region": key.region,
-        "function": f"[{key.name}]({function_href(key, query)})",
+        "function": key.name, "href": function_href(key, query),
         "inv_min": s.invocations_per_min, "err": s.error_rate, "thr": m.throttles, "cold": s.cold_start_rate,
         "p50": m.duration_p50_ms, "p95": m.duration_p95_ms, "p99": m.duration_p99_ms, "max": m.duration_max_ms,
         "cost_h": s.cost_per_hour,

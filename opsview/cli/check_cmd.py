@@ -10,15 +10,16 @@ import click
 from opsview.alert_records import AlertState
 from opsview.cli.common import common_options
 from opsview.config import ConfigError, load_config
-from opsview.formatting import one_line
+from opsview.formatting import one_line, printable
 from opsview.logs import setup_logging
+from opsview.redact import redact
 from opsview.store import StoreError, as_store_error, open_store, redact_url
 
 EXIT_UNKNOWN = 3
 
 
 def _unknown(message: str) -> None:
-    click.echo(f"UNKNOWN: {message}")
+    click.echo(f"UNKNOWN: {redact(message)}")
     sys.exit(EXIT_UNKNOWN)
 
 
@@ -113,17 +114,17 @@ def _print_text(result: object, measures: Mapping[str, str]) -> None:
     order = {AlertState.FIRING: 0, AlertState.PENDING: 1, AlertState.RESOLVED: 2}
     for r in sorted(ev.records, key=lambda r: (order.get(r.state, 3), r.severity != "critical", r.rule, r.key)):
         muted = "  [silenced]" if r.silenced else ""
-        click.echo(f"  {str(r.state).upper():<8} {r.severity:<8} {r.rule:<24} {r.key}  "
+        click.echo(f"  {str(r.state).upper():<8} {r.severity:<8} {printable(r.rule):<24} {printable(str(r.key))}  "
                    f"{record_condition(r, measures)}{muted}")
     d = result.delivery
     if ev.queued or d.sent or d.failed:
         click.echo(f"notifications: {len(ev.queued)} queued, {d.sent} sent, {d.failed} undelivered"
                    + (" (retried by the next check)" if d.failed else ""))
     for error in d.errors:
-        click.echo(f"  notify error: {error}")
+        click.echo(f"  notify error: {redact(error)}")
     if result.sources:
         click.echo(f"sources: {result.sources - result.sources_failed} of {result.sources} collected")
     for error in result.source_errors:
-        click.echo(f"  source error: {error}")
+        click.echo(f"  source error: {redact(error)}")
     for error in ev.errors:
         click.echo(f"  rule error: {error}")

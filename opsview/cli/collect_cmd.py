@@ -8,6 +8,7 @@ import click
 from opsview.cli.common import DURATION, common_options, fail, load_env, store_errors
 from opsview.collect import CollectionRunner, SourceReport
 from opsview.collectors import UnsupportedSource
+from opsview.redact import redact
 from opsview.sharding import Shard, select
 
 
@@ -65,7 +66,7 @@ def collect(since: timedelta | None, only: tuple[str, ...], shard_text: str | No
                     f"{report.samples:>8} samples  {report.duration_s:6.1f}s")
             click.echo(line)
             for error in report.errors:
-                click.echo(f"  error: {error}")
+                click.echo(f"  error: {redact(error)}")
 
         try:
             reports = runner.run(since=since, on_report=show)

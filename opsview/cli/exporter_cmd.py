@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from datetime import timedelta
 
 import click
 
 from opsview.cli.common import DURATION, common_options, fail, load_env, store_errors
+from opsview.httpauth import AuthSetupError, exposure_problem, require_auth, resolve_credentials
+from opsview.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +27,8 @@ Prometheus scrape config:
   - job_name: opsview
     static_configs: [{targets: ["opsview-host:9464"]}]""",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; anything but loopback requires [web.auth] or --insecure.")
 @click.option("--port", default=9464, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--window", default="5m", type=DURATION, show_default=True,
               help="Each scrape reports every function aggregated over this latest window.")
@@ -34,8 +38,9 @@ Prometheus scrape config:
 @click.option("--http/--no-http", "serve", default=True, show_default=True,
               help="Serve /metrics (Prometheus) beside the OTLP push.")
 @click.option("--once", is_flag=True, help="Push the OTLP minutes due once, print what was pushed, and exit.")
+@click.option("--insecure", is_flag=True, help="Allow serving /metrics beyond loopback without [web.auth].")
 @common_options
-def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: bool, once: bool,
+def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: bool, once: bool, insecure: bool,
              config_path: str | None, store_url: str | None, log_level: str) -> None:
     """Serve the store in the Prometheus text format at /metrics, and push it as OTLP metrics.
 
@@ -45,11 +50,23 @@ def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: b
     opsview_cost_usd, opsview_alert_firing and opsview_collector_up. OTLP follows the OpenTelemetry FaaS
     semantic conventions (faas.invocations, faas.errors, faas.coldstarts, faas.invoke_duration, ...):
     every [export.otlp] interval it pushes the whole minutes since the last push, [export.otlp] delay behind now.
+
+    /metrics takes the web's [web.auth] (basic or bearer; Prometheus: `basic_auth` or `authorization` in the
+    scrape config) whenever it is configured; /healthz stays open.
     """
     env = load_env(config_path, store_url, "INFO" if log_level.upper() == "WARNING" else log_level)
     endpoint = otlp or env.config.export.otlp.endpoint
     if (once or not serve) and endpoint is None:
         fail("--once and --no-http push OTLP: pass --otlp URL or set [export.otlp] endpoint")
+    creds = None
+    if serve and not once:
+        problem = exposure_problem(host, env.config.web.auth, insecure, "the fleet's metrics")
+        if problem:
+            fail(problem)
+        try:
+            creds = resolve_credentials(env.config.web.auth, os.environ)
+        except AuthSetupError as exc:
+            fail(f"{env.config.path or 'config'}: {exc}")
     with store_errors(env.store_label):
         store = env.open_store(read_only=True)
     pusher = None
@@ -66,10 +83,11 @@ def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: b
             pusher.shutdown()
             click.echo(json.dumps(describe(report) if report else {"pushed": None}))
             if report is not None and not report.ok:
-                fail(f"OTLP push to {pusher.endpoint} failed (see the log)", code=1)
+                fail(f"OTLP push to {redact(pusher.endpoint)} failed (see the log)", code=1)
             return
-        click.echo(f"opsview exporter: pushing OTLP to {pusher.endpoint} every "
-                   f"{int(env.config.export.otlp.interval.total_seconds())}s (store {store.url})", err=True)
+        click.echo(f"opsview exporter: pushing OTLP to {redact(pusher.endpoint)} every "
+                   f"{int(env.config.export.otlp.interval.total_seconds())}s (store {redact(str(store.url))})",
+                   err=True)
     stop = threading.Event()
     pushing = threading.Thread(target=pusher.run, args=(stop,), name="opsview-otlp", daemon=True) if pusher else None
     if pushing is not None:
@@ -80,9 +98,11 @@ def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: b
 
             from opsview.exporter import metrics_wsgi_app
 
-            click.echo(f"opsview exporter: serving http://{host}:{port}/metrics (store {store.url})", err=True)
-            waitress.serve(metrics_wsgi_app(store, env.config, window), host=host, port=port, threads=4,
-                           ident="opsview")
+            guard = f"{creds.kind} auth" if creds else "no auth"
+            click.echo(f"opsview exporter: serving http://{host}:{port}/metrics ({guard}; store "
+                       f"{redact(str(store.url))})", err=True)
+            app = require_auth(metrics_wsgi_app(store, env.config, window), creds, open_paths={"/healthz"})
+            waitress.serve(app, host=host, port=port, threads=4, ident="opsview")
         else:
             stop.wait()
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ from typing import TextIO
 import click
 
 from opsview import formatting as fmt
-from opsview.cli.common import common_options, fail, load_env, store_errors
+from opsview.cli.common import common_options, fail, literal, load_env, store_errors
 from opsview.collectors import UnsupportedSource, ingest_providers, ingest_reader
 from opsview.ingest import Ingest, IngestReader, IngestStats
 from opsview.logevents import LogEvent
@@ -98,7 +98,6 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
         return
     from rich import box
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left",
@@ -110,10 +109,11 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
     for f in result.functions:
         m = f.measures
         table.add_row(
-            escape(f.function),  # names come from the input: `[/]` would be rich markup
-            fmt.count(m.invocations), fmt.count(m.errors), fmt.count(f.timeouts), fmt.count(m.cold_starts),
+            literal(f.function), fmt.count(m.invocations), fmt.count(m.errors), fmt.count(f.timeouts),
+            fmt.count(m.cold_starts),
             fmt.millis(m.duration_p50_ms), fmt.millis(m.duration_p95_ms), fmt.millis(m.duration_p99_ms),
             fmt.millis(m.duration_max_ms), fmt.millis(m.init_avg_ms),
             fmt.MISSING if m.memory_used_max_mb is None else f"{m.memory_used_max_mb:.0f}MB", fmt.usd(f.cost_usd),
         )
-    Console().print(table)
+    # Piped output is for reading in full, not for an 80-column guess (as `status`).
+    Console(width=None if sys.stdout.isatty() else 160).print(table)

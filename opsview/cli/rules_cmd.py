@@ -5,7 +5,9 @@ from pathlib import Path
 
 import click
 
+from opsview.cli.common import fail
 from opsview.config import ConfigError, load_config
+from opsview.redact import redact
 
 
 @click.group(
@@ -34,7 +36,7 @@ def validate(files: tuple[Path, ...]) -> None:
     problems = [problem for report in reports for problem in report.problems]
     good = sum(report.good_rules for report in reports)
     for problem in problems:
-        click.echo(str(problem), err=True)
+        click.echo(redact(str(problem)), err=True)
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
         sys.exit(2)
@@ -86,8 +88,7 @@ def test(files: tuple[Path, ...], config_path: Path | None) -> None:
         try:
             outcomes = run_file(path, config)
         except ConfigError as exc:
-            click.echo(f"opsview: {exc}", err=True)
-            sys.exit(2)
+            fail(str(exc))
         for outcome in outcomes:
             if outcome.ok:
                 passed += 1

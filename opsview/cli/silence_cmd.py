@@ -6,6 +6,7 @@ from datetime import timedelta
 import click
 
 from opsview.cli.common import DURATION, common_options, fail, load_env, store_errors
+from opsview.formatting import printable
 from opsview.schema import utcnow
 
 
@@ -45,7 +46,7 @@ def add(rule: str, function: str, duration: timedelta, comment: str, config_path
     with store_errors(env.store_label):
         store = env.open_store()
         created = add_silence(store, rule, function, duration, comment, local_user(), utcnow())
-    click.echo(f"silence {created.id}: rule {created.rule}, function {created.function}, "
+    click.echo(f"silence {created.id}: rule {printable(created.rule)}, function {printable(created.function)}, "
                f"until {created.ends.isoformat()}")
 
 
@@ -77,7 +78,8 @@ def list_(show_all: bool, output: str, config_path: str | None, store_url: str |
     for s in items:
         state = "" if s.active(now) else "  (expired)" if s.ends <= now else "  (not started)"
         comment = f"  # {s.comment}" if s.comment else ""
-        click.echo(f"{s.id:>4}  rule {s.rule}  function {s.function}  until {s.ends.isoformat()}{state}{comment}")
+        click.echo(f"{s.id:>4}  rule {printable(s.rule)}  function {printable(s.function)}  "
+                   f"until {s.ends.isoformat()}{state}{printable(comment)}")
 
 
 @silence.command("remove", epilog="""\b

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from opsview import formatting as fmt
-from opsview.cli.common import DURATION, common_options, load_env, store_errors
+from opsview.cli.common import DURATION, common_options, literal, load_env, store_errors
 from opsview.fleet import FunctionStatus, fleet_status
 from opsview.schema import utcnow
 from opsview.store import FleetFilter
@@ -81,7 +81,8 @@ def render_table(rows: list[FunctionStatus], window: timedelta) -> None:
     for r in rows:
         m = r.measures
         table.add_row(
-            r.key.provider, r.key.region, r.key.name, fmt.rate(r.invocations_per_min), fmt.percent(r.error_rate),
+            literal(r.key.provider), literal(r.key.region), literal(r.key.name),
+            fmt.rate(r.invocations_per_min), fmt.percent(r.error_rate),
             fmt.count(m.throttles), fmt.percent(r.cold_start_rate), fmt.millis(m.duration_p50_ms),
             fmt.millis(m.duration_p95_ms), fmt.millis(m.duration_p99_ms), fmt.millis(m.duration_max_ms),
             fmt.usd(r.cost_per_hour),

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 
 import click
 
 from opsview.cli.common import common_options, fail, load_env, store_errors
 from opsview.config.views import WebConfig
+from opsview.httpauth import exposure_problem as _exposure_problem
+from opsview.httpauth import is_loopback
+from opsview.redact import redact
 
 log = logging.getLogger("opsview.web")
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost may resolve anywhere
-
-
 def exposure_problem(host: str, web: WebConfig, insecure: bool) -> str | None:
     """Why binding `host` is refused, or None when it is allowed."""
-    if is_loopback(host) or web.auth is not None or insecure:
+    return _exposure_problem(host, web.auth, insecure)
+
+
+def dev_problem(host: str) -> str | None:
+    """--dev serves Werkzeug's debugger, which runs Python from the browser and answers outside [web.auth]:
+    loopback only, whatever else is configured."""
+    if is_loopback(host):
         return None
-    return (f"binding to {host} would expose the dashboard without authentication: "
-            "configure [web.auth] (basic or bearer) or pass --insecure")
+    return (f"--dev binds to loopback only (its debugger runs code from the browser, outside [web.auth]); "
+            f"drop --dev to serve {host}, or pass --host 127.0.0.1")
 
 
 @click.command(
@@ -41,7 +40,7 @@ Examples:
 @click.option("--host", default=None, help="Address to bind (default: [web].host, 127.0.0.1).")
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default: [web].port, 8050).")
 @click.option("--dev", is_flag=True, help="Dash debug mode on Flask's development server (hot reload, "
-                                           "error pages with tracebacks): never on a shared network.")
+                                           "error pages with tracebacks); loopback only.")
 @click.option("--insecure", is_flag=True, help="Allow binding beyond loopback without [web.auth].")
 @common_options
 def web(host: str | None, port: int | None, dev: bool, insecure: bool, config_path: str | None,
@@ -54,7 +53,7 @@ def web(host: str | None, port: int | None, dev: bool, insecure: bool, config_pa
     web_conf = env.config.web
     bind_host = host or web_conf.host
     bind_port = port or web_conf.port
-    problem = exposure_problem(bind_host, web_conf, insecure)
+    problem = (dev_problem(bind_host) if dev else None) or exposure_problem(bind_host, web_conf, insecure)
     if problem:
         fail(problem)
 
@@ -73,7 +72,7 @@ def web(host: str | None, port: int | None, dev: bool, insecure: bool, config_pa
         log.warning("web: serving %s WITHOUT authentication (--insecure); anyone who can reach it sees the fleet",
                     bind_host)
     url = f"http://{bind_host}:{bind_port}/"
-    click.echo(f"opsview web: serving {store.url} on {url} (Ctrl-C to stop)", err=True)
+    click.echo(f"opsview web: serving {redact(str(store.url))} on {url} (Ctrl-C to stop)", err=True)
     try:
         if dev:
             app.run(host=bind_host, port=bind_port, debug=True)

@@ -311,7 +311,8 @@ class NotifierConfig(Model):
     url: str | None = None
     """Target URL: an http(s) URL for webhook, any Apprise URL (`scheme://...`) for apprise; for alertmanager the
     base URL of each replica, one or a list (url = ["http://am-1:9093", "http://am-2:9093"], as Prometheus sends to
-    all of them)."""
+    all of them). `https://user:password@host/...` (webhook, alertmanager) sends HTTP basic auth; messages and
+    logs never show the password."""
     urls: StrList = Field(default_factory=list)
     """Several Apprise URLs."""
     path: str | None = None
@@ -325,7 +326,8 @@ class NotifierConfig(Model):
     send_resolved: bool = True
     """Also notify when an alert resolves."""
     timeout: Annotated[Duration, within("100ms", "10m")] = timedelta(seconds=10)
-    """Per-delivery timeout; 100ms to 10m."""
+    """Per-delivery timeout; 100ms to 10m. A receiver that does not answer in time may have the notification: it is
+    not retried within the check, but by the next one (with the same id)."""
     retries: int = Field(default=3, ge=0, le=10)
     """Extra attempts within one check after a failed delivery; what still fails is retried by the next check."""
     backoff: Annotated[Duration, within("0s", "1m")] = timedelta(seconds=1)
@@ -392,6 +394,11 @@ class NotifierConfig(Model):
             if not self.send_resolved:
                 raise ValueError("alertmanager notifiers always send resolves (Alertmanager needs them); "
                                  "set send_resolved on the Alertmanager receiver instead")
+        if self.type in ("webhook", "alertmanager") and any(h.lower() == "authorization" for h in self.headers):
+            with_userinfo = [u for u in [self.url, *self.urls] if u and "@" in urllib.parse.urlsplit(u).netloc]
+            if with_userinfo:
+                raise ValueError("url carries user:password@ (sent as basic auth) and headers set Authorization: "
+                                 "keep one")
         if self.format != "opsview" and self.type != "webhook":
             raise ValueError('format applies to "webhook" notifiers only')
         if self.type == "webhook" and not self.url:

@@ -8,6 +8,7 @@ from pathlib import Path
 from opsview.config.errors import ConfigError, config_error
 from opsview.config.models import Config
 from opsview.config.validation import check_config_file, check_config_text, file_problem
+from opsview.redact import remember_header, remember_url
 
 ENV_VAR = "OPSVIEW_CONFIG"
 
@@ -49,6 +50,7 @@ def load_config(explicit: str | Path | None = None) -> Config:
     config, report = check_config_file(path)
     if config is None:
         raise config_error(report.problems)
+    remember_secrets(config)
     return config
 
 
@@ -57,4 +59,19 @@ def parse_config(text: str, path: Path) -> Config:
     config, report = check_config_text(text, path)
     if config is None:
         raise config_error(report.problems)
+    remember_secrets(config)
     return config
+
+
+def remember_secrets(config: Config) -> None:
+    """Tell the redactor every secret the file holds (notifier URLs and headers, the store's and the OTLP
+    endpoint's credentials), so no message, log line or stored error shows one, whatever form it takes there."""
+    for notifier in config.notifiers.values():
+        for url in [notifier.url, *notifier.urls]:
+            if url:
+                remember_url(url)
+        for name, value in notifier.headers.items():
+            remember_header(name, value)
+    for url in (config.store.url, config.export.otlp.endpoint):
+        if url and "://" in url:
+            remember_url(url)

@@ -58,6 +58,8 @@ def file_problem(path: Path) -> Problem | None:
         return Problem(path, None, (), "file not found")
     except OSError as exc:
         return Problem(path, None, (), f"cannot read ({exc.strerror or exc})")
+    except ValueError:  # os.stat refuses a NUL in a path (`rule_files = ["\u0000"]`)
+        return Problem(path, None, (), "not a usable path (it contains a NUL character)")
     if stat.S_ISDIR(mode):
         return Problem(path, None, (), "is a directory, not a file")
     if not stat.S_ISREG(mode):

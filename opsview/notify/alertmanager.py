@@ -5,6 +5,7 @@ other notifier, startsAt/endsAt) is built in `alertmanager_shapes`.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -16,7 +17,8 @@ from typing import Any
 from opsview import __version__
 from opsview.config.alerts import NotifierConfig
 from opsview.notify.alertmanager_shapes import API_PATH, alerts_of
-from opsview.notify.base import DeliveryError, PartialDelivery, safe_url
+from opsview.notify.base import DeliveryError, DeliveryTimeout, PartialDelivery, split_credentials, timed_out
+from opsview.redact import redact_url
 from opsview.schema import utcnow
 
 
@@ -30,7 +32,11 @@ class AlertmanagerNotifier:
     """POSTs the notification's alerts to every replica at once; delivered when one accepts them."""
 
     def __init__(self, config: NotifierConfig, clock: Callable[[], datetime] = utcnow) -> None:
-        self.endpoints = [api_url(u) for u in [config.url, *config.urls] if u]
+        configured = [api_url(u) for u in [config.url, *config.urls] if u]
+        split = [split_credentials(u) for u in configured]
+        self.endpoints = [url for url, _ in split]  # without `user:password@`, which goes as basic auth
+        self._auth = dict(split)
+        self._shown = {url: redact_url(u) for (url, _), u in zip(split, configured, strict=True)}
         self.headers = {"Content-Type": "application/json", "User-Agent": f"opsview/{__version__}", **config.headers}
         self.timeout = config.timeout.total_seconds()
         self.valid_for = config.valid_for
@@ -47,27 +53,35 @@ class AlertmanagerNotifier:
             return
         data = json.dumps([a.api_json() for a in alerts]).encode("utf-8")
         if len(self.endpoints) == 1:
-            errors = [self._post(self.endpoints[0], data)]
+            results = [self._post(self.endpoints[0], data)]
         else:
             with ThreadPoolExecutor(max_workers=len(self.endpoints), thread_name_prefix="opsview-am") as pool:
-                errors = list(pool.map(lambda url: self._post(url, data), self.endpoints))
-        failed = [e for e in errors if e is not None]
+                results = list(pool.map(lambda url: self._post(url, data), self.endpoints))
+        failed = [r for r in results if r is not None]
         if len(failed) == len(self.endpoints):
-            raise DeliveryError("; ".join(failed))
+            message = "; ".join(reason for reason, _ in failed)
+            # One replica that may have taken it is enough: not again within this check.
+            raise (DeliveryTimeout if any(late for _, late in failed) else DeliveryError)(message)
         if failed:
             accepted = len(self.endpoints) - len(failed)
-            raise PartialDelivery(f"{'; '.join(failed)} ({accepted} of {len(self.endpoints)} replicas accepted)")
+            raise PartialDelivery(f"{'; '.join(reason for reason, _ in failed)} "
+                                  f"({accepted} of {len(self.endpoints)} replicas accepted)")
 
-    def _post(self, url: str, data: bytes) -> str | None:
-        """None when accepted, else the one-line reason."""
-        request = urllib.request.Request(url, data=data, headers=self.headers, method="POST")
+    def _post(self, url: str, data: bytes) -> tuple[str, bool] | None:
+        """None when accepted, else the one-line reason and whether the replica timed out."""
+        shown = self._shown[url]
+        request = urllib.request.Request(url, data=data, headers={**self._auth[url], **self.headers}, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - URL from config
                 response.read()
         except urllib.error.HTTPError as exc:
-            return f"alertmanager {safe_url(url)}: HTTP {exc.code}{_reason(exc)}"
+            return f"alertmanager {shown}: HTTP {exc.code}{_reason(exc)}", False
         except (urllib.error.URLError, OSError) as exc:
-            return f"alertmanager {safe_url(url)}: {getattr(exc, 'reason', exc)}"
+            if timed_out(exc):
+                return f"alertmanager {shown}: no answer within {self.timeout:g}s", True
+            return f"alertmanager {shown}: {getattr(exc, 'reason', exc)}", False
+        except (http.client.HTTPException, ValueError) as exc:
+            return f"alertmanager {shown}: {type(exc).__name__}: {exc}", False
         return None
 
 

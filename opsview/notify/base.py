@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import urllib.error
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -9,6 +11,11 @@ from typing import Any, Protocol
 
 class DeliveryError(Exception):
     """A notification could not be delivered; the message is one line for the check summary."""
+
+
+class DeliveryTimeout(DeliveryError):  # noqa: N818 - a DeliveryError, named for what happened
+    """The receiver did not answer within the timeout: it may have got the notification. Not retried within the
+    same check (a slow receiver would get every retry too); the next check sends it again, with the same id."""
 
 
 class PartialDelivery(Exception):  # noqa: N818 - not an error: the notification was delivered
@@ -35,9 +42,22 @@ def body(payload: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def safe_url(url: str) -> str:
-    """The URL without credentials or query string (which often carries a token)."""
-    parsed = urllib.parse.urlsplit(url)
-    host = parsed.hostname or ""
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{host}{port}{parsed.path}"
+def split_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """`https://user:password@host/path` -> the URL without its userinfo, and the HTTP basic `Authorization` header
+    it stood for (RFC 7617: `user:password`, UTF-8, base64; userinfo is percent-encoded per RFC 3986 3.2.1).
+    urllib would otherwise take `user:password@host` for the host name, and never deliver."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, {}
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=hostport))
+    return bare, {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+
+
+def timed_out(exc: BaseException) -> bool:
+    """The receiver did not answer in time (connecting, sending, or waiting for the answer): the request may
+    have arrived, so it is not sent again within this check."""
+    reason = getattr(exc, "reason", None) if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, TimeoutError)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from opsview.redact import redact_url
 from opsview.store.base import (
     AlertStore,
     FleetBuckets,
@@ -16,7 +17,7 @@ from opsview.store.base import (
     Store,
     top_n,
 )
-from opsview.store.errors import StoreError, as_store_error, redact_url
+from opsview.store.errors import StoreError, as_store_error
 from opsview.store.sqlite import SQLiteStore
 
 __all__ = [

@@ -9,16 +9,6 @@ class StoreError(Exception):
     """The store cannot be opened or used; the message is meant for the user."""
 
 
-def redact_url(url: str) -> str:
-    """A store URL without its password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"
-
-
 def register_unusable(*errors: type[BaseException]) -> None:
     """A backend's driver errors that mean the store itself failed (a damaged page, a full disk, a
     read-only file, a server gone), not a bug in a query. Each backend registers its own when loaded,

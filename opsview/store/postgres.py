@@ -23,9 +23,10 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from opsview.redact import redact_url
 from opsview.schema import COUNT_MEASURES, MEASURE_NAMES
 from opsview.store.alerts_sql import AlertSql
-from opsview.store.errors import StoreError, redact_url, register_unusable
+from opsview.store.errors import StoreError, register_unusable
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS, postgres_statements
 from opsview.store.samples_sql import SampleSql
 from opsview.store.sql import MEASURE_COLUMNS
@@ -88,7 +89,7 @@ class PostgresStore(SampleSql, AlertSql):
 
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 16) -> None:
         super().__init__()
-        self.url = redact_url(url)
+        self.url = redact_url(url, keep_user=True)
         self._conninfo = url  # may hold a password: used to connect, never shown or logged
         self.read_only = read_only
         self._local = threading.local()

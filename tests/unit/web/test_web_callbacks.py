@@ -90,9 +90,10 @@ def test_grid_rows_link_to_the_function_page_with_the_view(app: Dash) -> None:
     assert count == "18 functions"
     assert {r["cloud"] for r in rows} == {"azure"}
     process = next(r for r in rows if "ProcessOrder" in r["function"])
-    assert "/function/azure%2F" in process["function"]
-    assert "orders-func%2FProcessOrder" in process["function"]
-    assert process["function"].endswith("?range=6h&provider=azure)")
+    assert process["function"] == "orders-func/ProcessOrder"  # the name as data; the link is its own field
+    assert process["href"].startswith("/function/azure%2F")
+    assert "orders-func%2FProcessOrder" in process["href"]
+    assert process["href"].endswith("?range=6h&provider=azure")
 
 
 def test_shell_restores_controls_from_the_url_and_keeps_them_on_plain_nav(app: Dash) -> None:
