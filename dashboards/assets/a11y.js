@@ -1,0 +1,17 @@
+/* Keyboard access to Dash 4's dropdowns without an aria-hidden focus target (see opsview.css).
+ * The dropdown's button has tabindex=-1 and is reached through a hidden input; that input is not
+ * displayed here, so the button itself joins the tab order. React leaves the attribute alone
+ * afterwards: the prop it set does not change. Only added subtrees are searched, so charts and the
+ * grid redrawing cost next to nothing. */
+(function () {
+    var SELECTOR = 'button.dash-dropdown[tabindex="-1"]:not([disabled])';
+    function fix(node) {
+        if (node.nodeType !== 1) { return; }
+        if (node.matches(SELECTOR)) { node.tabIndex = 0; }
+        node.querySelectorAll(SELECTOR).forEach(function (b) { b.tabIndex = 0; });
+    }
+    new MutationObserver(function (mutations) {
+        mutations.forEach(function (m) { m.addedNodes.forEach(fix); });
+    }).observe(document.documentElement, {childList: true, subtree: true});
+    fix(document.documentElement);
+})();
