@@ -27,7 +27,9 @@ TRACE_TYPES = frozenset({"scatter", "bar"})  # what the vendored plotly.js bundl
 _HEIGHT = 260
 # No `automargin`: it makes plotly.js lay every chart out twice (measure the labels, then redraw), the
 # larger part of drawing one. The fixed margins below fit the labels these charts have (SI-suffixed
-# counts, "per 5 min", two-line dates), the legend under the plot and the modebar above it.
+# counts, "per 5 min", two-line dates), the legend under the plot and the modebar above it. The legend is
+# anchored to the figure's bottom edge, not the plot's: placed under the plot, plotly.js lifts a legend
+# that does not fit over the axis's dates.
 _AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8", "ticks": "",
          "automargin": False, "zerolinewidth": 2}
 # The parts of Plotly's "plotly_white" template these charts use, sent once per figure (~0.4 kB
@@ -35,7 +37,8 @@ _AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0
 _LAYOUT: Figure = {
     "height": _HEIGHT, "paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#2a3f5f"},
     "colorway": ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692"],
-    "margin": {"l": 62, "r": 20, "t": 30, "b": 74}, "legend": {"orientation": "h", "y": -0.27, "yanchor": "top"},
+    "margin": {"l": 62, "r": 20, "t": 30, "b": 74},
+    "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
     "hoverlabel": {"align": "left"}, "hovermode": "x unified",
     "uirevision": "keep",  # keep zoom across refreshes
     "xaxis": {**_AXIS, "type": "date"},
@@ -96,8 +99,8 @@ def function_counts(samples: Sequence[Sample], step_s: int) -> Figure:
         Trace("errors", times, [s.errors for s in samples]),
         Trace("throttles", times, [s.throttles for s in samples]),
     ], f"per {_step_label(step_s)}")
-    # Its legend takes two rows on a phone; plotly.js would lift the second over the axis's dates.
-    fig["layout"]["margin"] = {**_LAYOUT["margin"], "b": 90}
+    # Its legend takes two rows on a phone: room for both under the axis's dates.
+    fig["layout"]["margin"] = {**_LAYOUT["margin"], "b": 96}
     return fig
 
 

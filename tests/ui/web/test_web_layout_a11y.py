@@ -19,7 +19,7 @@ PAGES = {
     "overview": ("/", "#overview-durations .main-svg"),
     "functions": ("/functions", "#functions-grid .ag-row"),
     "function": (WEBHOOK, "#function-cost .main-svg"),
-    "alerts": ("/alerts", "#alerts-history table"),
+    "alerts": ("/alerts", "#alerts-history > *"),
 }
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1400, "height": 1000}
@@ -80,7 +80,7 @@ CHART_TITLES = {
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1400px", "390px"])
 @pytest.mark.parametrize("path", list(CHART_TITLES), ids=["overview", "function"])
-def test_chart_titles_clear_of_the_plotly_toolbar(page: Any, live_rules: Any, path: str,
+def test_chart_titles_clear_of_the_toolbar_and_legends_clear_of_the_axis(page: Any, live_rules: Any, path: str,
                                                   viewport: dict[str, int]) -> None:
     page.set_viewport_size(viewport)
     _open(page, live_rules.url + path, ".js-plotly-plot .main-svg")
@@ -94,6 +94,12 @@ def test_chart_titles_clear_of_the_plotly_toolbar(page: Any, live_rules: Any, pa
         modebar.wait_for(state="visible")
         overlap = page.evaluate(_INTERSECT, [heading.element_handle(), modebar.element_handle()])
         assert not overlap, f"{title!r} runs under the toolbar"
+        # nor does the legend cover the time axis's labels (a two-row legend on a phone did)
+        legend = graph.locator(".infolayer .legend")  # not the hover label's
+        for i in range(graph.locator(".xtick text").count() if legend.count() else 0):
+            tick = graph.locator(".xtick text").nth(i)
+            covered = page.evaluate(_INTERSECT, [legend.element_handle(), tick.element_handle()])
+            assert not covered, f"{title!r}: the legend covers {tick.text_content()!r}"
 
 
 def test_header_controls_work_from_the_keyboard(page: Any, live: Any) -> None:
