@@ -16,6 +16,7 @@ from opsview.config import Config
 from opsview.config.views import WebAuthConfig, WebConfig
 from opsview.schema import CollectorHealth
 from opsview.store import SQLiteStore
+from opsview.web import status
 from opsview.web.app import create_app, shutdown
 from opsview.web.server import AuthSetupError, resolve_credentials
 
@@ -153,3 +154,15 @@ def test_web_command_names_a_missing_store(tmp_path: Any) -> None:
     result = CliRunner().invoke(web, ["--store", str(tmp_path / "absent.db"), "--config", _config_file(tmp_path)])
     assert result.exit_code == 2
     assert "store not found" in result.output
+
+
+def test_status_poll_says_the_store_cannot_be_read(filled_store: SQLiteStore) -> None:
+    """The strip's poll runs on every page every 30 s: a store that stops answering is said there, as the TUI's
+    header says it, instead of the strip keeping the last good "data as of"."""
+    app = create_app(filled_store, Config())
+    filled_store._conn().execute("DROP TABLE health")
+    with app.server.test_request_context("/_dash-update-component", method="POST"):
+        children, badge, hidden = status.update_status(1, None)
+    shutdown(app)
+    assert "store read failed" in children[0].children
+    assert (badge, hidden) == ("", True)
