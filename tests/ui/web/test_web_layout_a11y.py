@@ -116,9 +116,12 @@ def test_header_controls_work_from_the_keyboard(page: Any, live: Any) -> None:
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("() => document.activeElement.id") == "ctl-provider"
+    # Each key waits for what a user would see before pressing the next: the list open with the focus in
+    # its search box, then the focus on the option.
     page.keyboard.press("ArrowDown")  # opens the list
-    page.wait_for_selector("[role=option]")
+    page.wait_for_function("() => document.activeElement.classList.contains('dash-dropdown-search')")
     page.keyboard.press("ArrowDown")  # the first option: aws
+    page.wait_for_function("() => document.activeElement.closest('[role=option]')?.innerText.trim() === 'aws'")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"provider=aws"))
     page.wait_for_function("() => [...document.querySelectorAll('#functions-grid .ag-row [col-id=cloud]')]"
