@@ -24,6 +24,7 @@ dash.register_page(__name__, path_template="/function/<key>", name="Function", t
 _CHARTS = (("function-counts", "Invocations, errors, throttles"), ("function-durations", "Duration"),
            ("function-cold", "Cold starts and init duration"), ("function-cost", "Estimated cost"))
 _GRAPHS = tuple(graph_id for graph_id, _ in _CHARTS)
+_ALERTS_LABEL: dict[str, Any] = {"aria-label": "alert history"}
 
 
 def layout(key: str | None = None, **_query: str) -> html.Div:
@@ -35,7 +36,8 @@ def layout(key: str | None = None, **_query: str) -> html.Div:
         html.Div([components.chart(g, title) for g, title in _CHARTS], id="function-graphs",
                  className="graph-grid"),
         html.H3("Alert history"),
-        html.Div(id="function-alerts"),
+        # Scrolls sideways inside itself on a phone; focusable, so the keyboard can scroll it too.
+        html.Div(id="function-alerts", className="table-scroll", tabIndex="0", role="region", **_ALERTS_LABEL),
     ])
 
 
