@@ -31,15 +31,12 @@ def _num(field: str, header: str, d3: str, **extra: Any) -> dict[str, Any]:
         "valueFormatter": {"function": f"params.value == null ? '—' : "
                                        f"(params.data.over_cols.includes('{field}') ? '⚠ ' : '') + "
                                        f"d3.format('{d3}')(params.value)"},
-        "comparator": {"function": _NULLS_LAST},
+        "comparator": {"function": "nullsLast"},  # assets/opsview.js
+        "sortingOrder": ["desc", "asc", None],  # a first click shows the worst first, as `s` does in the TUI
         "cellClassRules": {"over": f"params.data.over_cols.includes('{field}')"},
         **extra,
     }
 
-
-# AG Grid reverses the comparator for a descending sort, so "missing is greater" only when descending.
-_NULLS_LAST = ("valueA == null ? (valueB == null ? 0 : (isDescending ? -1 : 1)) : "
-               "valueB == null ? (isDescending ? 1 : -1) : valueA - valueB")
 
 # The TUI's columns, in its order, then the rules a row is over.
 COLUMNS: list[dict[str, Any]] = [

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from opsview.alerts.model import AlertState
 from opsview.config import Config
+from opsview.schema import FunctionInfo, FunctionKey
 from opsview.store import SQLiteStore
 from opsview.web.app import create_app
 
@@ -90,18 +91,38 @@ def _grid_rows(page: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def test_functions_grid_opens_worst_error_rate_first(page: Any, live: Any) -> None:
-    page.goto(live.url + "/functions?range=6h")
+def test_functions_grid_opens_worst_error_rate_first_and_keeps_unknown_rates_last(
+    page: Any, collected_store: SQLiteStore, serve_one: Callable[[Any], Any]
+) -> None:
+    # a function discovered but silent in the window: no error rate (—), never a 0 % at the bottom or top
+    silent = FunctionInfo(FunctionKey("aws", "111111111111", "us-east-1", "zz-silent"))
+    collected_store.upsert_functions([silent])
+    server = serve_one(create_app(collected_store, Config()))
+    page.goto(server.url + "/functions?range=6h")
     rows = _grid_rows(page)
-    assert len(rows) == 60
+    assert len(rows) == 61
     rates = [r["err"] for r in rows]
     known = [r for r in rates if r is not None]
     assert known == sorted(known, reverse=True)
-    assert rates[:len(known)] == known  # functions without an error rate come last
-    assert page.get_attribute("#functions-grid .ag-header-cell[col-id='err']", "aria-sort") == "descending"
+    unknown = rows[len(known):]
+    assert all(r["err"] is None for r in unknown)
+    assert any("zz-silent" in r["function"] for r in unknown)
+    assert page.get_attribute("#functions-grid [role=columnheader][col-id='err']", "aria-sort") == "descending"
     # the first row on screen is the worst
     first = page.locator("#functions-grid .ag-row[row-index='0'] [col-id='function']").inner_text()
     assert first in rows[0]["function"]
+    # best first: the unknown rate still comes last, as in the TUI
+    header = page.locator("#functions-grid [role=columnheader][col-id='err']")
+    header.locator(".ag-header-cell-label").click()
+    expect(header).to_have_attribute("aria-sort", "ascending")
+    ascending = [r["err"] for r in page.evaluate(_GRID_ROWS)]
+    assert ascending == [*sorted(known), *[None] * len(unknown)]
+    # a first click on another measure shows its worst first too
+    thr = page.locator("#functions-grid [role=columnheader][col-id='thr']")
+    thr.locator(".ag-header-cell-label").click()
+    expect(thr).to_have_attribute("aria-sort", "descending")
+    throttles = [r["thr"] for r in page.evaluate(_GRID_ROWS) if r["thr"] is not None]
+    assert throttles == sorted(throttles, reverse=True)
     # no rules configured: nothing to mark, and no empty column for it
     assert page.locator("#functions-grid .ag-header-cell[col-id='over']").count() == 0
     assert page.locator("#functions-grid .row-over").count() == 0

@@ -1,3 +1,5 @@
+/* opsview web: keyboard access to the dropdowns, and the grid's comparator. */
+
 /* Keyboard access to Dash 4's dropdowns without an aria-hidden focus target (see opsview.css).
  * The dropdown's button has tabindex=-1 and is reached through a hidden input; that input is not
  * displayed here, so the button itself joins the tab order. React leaves the attribute alone
@@ -15,3 +17,15 @@
     }).observe(document.documentElement, {childList: true, subtree: true});
     fix(document.documentElement);
 })();
+
+/* The Functions grid's comparator (dash-ag-grid looks comparators up by name here): a missing value sorts
+ * last in either direction, as in the TUI. AG Grid reverses the result for a descending sort, so
+ * "missing is greater" holds only when descending. */
+window.dashAgGridFunctions = window.dashAgGridFunctions || {};
+window.dashAgGridFunctions.nullsLast = function (a, b, nodeA, nodeB, isDescending) {
+    if (a == null || b == null) {
+        if (a == null && b == null) { return 0; }
+        return (a == null) === isDescending ? -1 : 1;
+    }
+    return a - b;
+};
