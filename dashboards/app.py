@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dash import Dash
 
-from opsview.config import Config
+from opsview.config import Config, RuleConfig
 from opsview.schema import utcnow
 from opsview.store import Store
 from opsview.web import controls, server
@@ -30,7 +30,8 @@ def create_app(store: Store, config: Config, *, clock: Callable[[], datetime] = 
     app.index_string = _index_string(app.config.requests_pathname_prefix)
     app.layout = controls.shell
     controls.register(app)
-    ctx = WebContext(store, config, clock)
+    rules, rules_error = _load_rules(config)
+    ctx = WebContext(store, config, clock, rules=rules, rules_error=rules_error)
     attach(app.server, ctx)
     server.install(app.server, ctx, creds)
     _prefetch_overview(app, ctx)
@@ -51,7 +52,7 @@ def _index_string(prefix: str) -> str:
     preload = "".join(
         f'<link rel="preload" as="script" href="{prefix}_dash-component-suites/{path}">' for path in _PRELOAD)
     return f"""<!DOCTYPE html>
-<html>
+<html lang="en">
     <head>
         {{%metas%}}
         <title>{{%title%}}</title>
@@ -68,6 +69,18 @@ def _index_string(prefix: str) -> str:
         </footer>
     </body>
 </html>"""
+
+
+def _load_rules(config: Config) -> tuple[tuple[RuleConfig, ...], str | None]:
+    """The alert rules, for the thresholds the Functions grid marks. A broken rule file does not keep
+    the dashboard from serving; the grid says why it marks nothing (`opsview rules validate` says more)."""
+    from opsview.alerts.rules import load_rules
+    from opsview.config import ConfigError
+
+    try:
+        return tuple(load_rules(config)), None
+    except ConfigError as exc:
+        return (), str(exc).splitlines()[0]
 
 
 def shutdown(app: Dash) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from dash import dcc, html
 
@@ -13,11 +14,26 @@ from opsview.web.data import TOTAL, HealthRow, Kpi, TopList, function_href
 _FORMATS: dict[str, Callable[[float | None], str]] = {"count": fmt.count, "millis": fmt.millis, "usd": fmt.usd}
 
 
+def chart(graph_id: str, title: str, figure: dict[str, Any] | None = None) -> html.Div:
+    """A chart under its title. The title is a heading outside the plot, clear of Plotly's toolbar,
+    which appears over the plot's top right corner."""
+    graph = (dcc.Graph(id=graph_id, config={"displaylogo": False}) if figure is None
+             else dcc.Graph(id=graph_id, figure=figure, config={"displaylogo": False}))
+    return html.Div([html.H3(title, className="chart-title"), graph], className="chart")
+
+
 def empty_state(title: str, detail: str, *, id_: str | None = None) -> html.Div:
     children = [html.Strong(title), html.P(detail)]
     if id_:
         return html.Div(children, className="empty-state", id=id_)
     return html.Div(children, className="empty-state")
+
+
+def _signed(value: float, digits: int, unit: str) -> str:
+    # The arrow follows the number as shown: a change that rounds to nothing reads "±0.0 pt", not "▲0.0 pt".
+    shown = round(abs(value), digits)
+    arrow = "±" if shown == 0 else "▲" if value > 0 else "▼"
+    return f"{arrow}{shown:.{digits}f}{unit}"
 
 
 def _relative_change(now: float | None, before: float | None) -> str:
@@ -26,22 +42,31 @@ def _relative_change(now: float | None, before: float | None) -> str:
     if before == 0:
         return "new" if now else "±0%"
     change = (now - before) / before * 100
-    return f"{'▲' if change > 0 else '▼' if change < 0 else '±'}{abs(change):.0f}%"
+    return _signed(change, 0, "%")
 
 
 def _point_change(now: float | None, before: float | None) -> str:
     if now is None or before is None:
         return ""
     delta = (now - before) * 100
-    return f"{'▲' if delta > 0 else '▼' if delta < 0 else '±'}{abs(delta):.1f} pt"
+    return _signed(delta, 1, " pt")
 
 
-def _metric(name: str, value: str, change: str, metric_id: str) -> list[html.Span]:
-    # Three cells of the card's grid (no wrapper per metric: fewer components to re-render).
+def _direction(change: str) -> int:
+    """+1 for a rise, -1 for a fall, 0 for none, as the change's text shows it."""
+    return {"▲": 1, "n": 1, "▼": -1}.get(change[:1], 0)
+
+
+def _metric(name: str, value: str, change: str, metric_id: str, rise_is_worse: bool = False) -> list[html.Span]:
+    """Three cells of the card's grid (no wrapper per metric: fewer components to re-render).
+
+    With `rise_is_worse` a rise is red and a fall green, always beside the arrow and the number that
+    say the same without colour."""
+    tone = {1: " worse", -1: " better"}.get(_direction(change), "") if rise_is_worse else ""
     return [
         html.Span(name, className="kpi-name"),
         html.Span(value, className="kpi-value", id=metric_id),
-        html.Span(change, className="kpi-change", title="change vs the previous window of the same length"),
+        html.Span(change, className=f"kpi-change{tone}", title="change vs the previous window of the same length"),
     ]
 
 
@@ -49,18 +74,20 @@ def kpi_card(k: Kpi) -> html.Div:
     c, p = k.current, k.previous
     slug = k.label
     title = "All providers" if k.label == TOTAL else k.label.upper()
+    # More invocations is neither good nor bad; more of everything else shown is worse.
     metrics = [
         *_metric("invocations", fmt.count(c.invocations), _relative_change(c.invocations, p.invocations),
                 f"kpi-{slug}-invocations"),
         *_metric("error %", fmt.percent(k.error_rate), _point_change(k.error_rate, k.previous_error_rate),
-                f"kpi-{slug}-errors"),
+                f"kpi-{slug}-errors", True),
         *_metric("throttles", fmt.count(c.throttles), _relative_change(c.throttles, p.throttles),
-                f"kpi-{slug}-throttles"),
+                f"kpi-{slug}-throttles", True),
         *_metric("cold start %", fmt.percent(k.cold_start_rate),
-                _point_change(k.cold_start_rate, k.previous_cold_start_rate), f"kpi-{slug}-cold"),
+                _point_change(k.cold_start_rate, k.previous_cold_start_rate), f"kpi-{slug}-cold", True),
         *_metric("p95", fmt.millis(c.duration_p95_ms), _relative_change(c.duration_p95_ms, p.duration_p95_ms),
-                f"kpi-{slug}-p95"),
-        *_metric("est. cost", fmt.usd(k.cost), _relative_change(k.cost, k.previous_cost), f"kpi-{slug}-cost"),
+                f"kpi-{slug}-p95", True),
+        *_metric("est. cost", fmt.usd(k.cost), _relative_change(k.cost, k.previous_cost), f"kpi-{slug}-cost",
+                True),
     ]
     return html.Div([
         html.Div([html.Span(title), html.Span(f"{k.functions:,} functions", className="kpi-sub")],
@@ -94,11 +121,18 @@ def when(ts: datetime | None, now: datetime) -> str:
     return f"{ts:%Y-%m-%d %H:%M:%S} UTC ({ago})"
 
 
-def health_table(rows: Sequence[HealthRow], now: datetime) -> html.Div | html.Table:
+def scroll_table(table: html.Table, label: str) -> html.Div:
+    """A table that scrolls sideways inside its own box when the screen is narrower than its columns,
+    rather than widening the page. The box takes focus, so the keyboard can scroll it too."""
+    aria: dict[str, Any] = {"aria-label": label}
+    return html.Div(table, className="table-scroll", tabIndex="0", role="region", **aria)
+
+
+def health_table(rows: Sequence[HealthRow], now: datetime) -> html.Div:
     if not rows:
         return empty_state("No collector has reported yet",
                            "Run `opsview collect` (or keep a collector running) to fill the store.")
-    return html.Table([
+    return scroll_table(html.Table([
         html.Thead(html.Tr([html.Th(h) for h in ("source", "scope", "status", "last run", "last success",
                                                   "functions", "error")])),
         html.Tbody([
@@ -109,4 +143,4 @@ def health_table(rows: Sequence[HealthRow], now: datetime) -> html.Div | html.Ta
                 html.Td(r.error or "", className="error-text"),
             ]) for r in rows
         ]),
-    ], className="health-table")
+    ], className="health-table"), "collector health")

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask import Flask, current_app
 
-from opsview.config import Config
+from opsview.config import Config, RuleConfig
 from opsview.store import Store
 from opsview.web.reads import ReadCache
 
@@ -21,6 +21,8 @@ class WebContext:
     config: Config
     clock: Callable[[], datetime]
     reads: ReadCache = field(default_factory=ReadCache)  # per app: shared by its requests
+    rules: tuple[RuleConfig, ...] = ()  # the alert rules, for the thresholds the Functions grid marks
+    rules_error: str | None = None  # why the rules could not be loaded (the grid then marks nothing)
 
 
 def attach(server: Flask, ctx: WebContext) -> None:

@@ -16,6 +16,7 @@ import dash
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from flask import has_request_context, request
 
+from opsview.web import status as app_status
 from opsview.web.context import web_context
 from opsview.web.view import CUSTOM, RANGES, REFRESH, PageQuery, page_query_from_values, parse_page_query
 
@@ -75,8 +76,9 @@ def shell() -> html.Div:
     unresolved and the callbacks resolve it, as they do on every later navigation."""
     url = page_url()
     page = _page_for(url) if url is not None else None
+    status = app_status.read_status(web_context()) if rendering_for_browser() else None
     if url is None or page is None:
-        return _frame(_UNRESOLVED, dash.page_container, None)
+        return _frame(_UNRESOLVED, dash.page_container, None, status)
     resolved = resolve_view(url.search, None, None, None, None, None, None, None, None)
     query = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(url.search[1:], keep_blank_values=True).items()}
     location: dict[str, Any] = {"pathname": url.pathname, "search": url.search, "href": url.href, "hash": ""}
@@ -87,7 +89,7 @@ def shell() -> html.Div:
         dcc.Store(id="_pages_store", data={"title": title if isinstance(title, str) else "opsview"}),
         html.Div(id="_pages_dummy", disable_n_clicks=True),
     ])
-    return _frame(resolved, container, location)
+    return _frame(resolved, container, location, status)
 
 
 def _page_for(url: PageUrl) -> dict[str, Any] | None:
@@ -98,7 +100,8 @@ def _page_for(url: PageUrl) -> dict[str, Any] | None:
     return None
 
 
-def _frame(resolved: Sequence[Any], container: Any, location: dict[str, Any] | None) -> html.Div:
+def _frame(resolved: Sequence[Any], container: Any, location: dict[str, Any] | None,
+           status: app_status.AppStatus | None) -> html.Div:
     range_, start, end, provider, account, region, refresh = resolved[:7]
     view_data, custom_style, interval_off, interval_ms, message = resolved[7:12]
     hrefs = resolved[12:]
@@ -107,9 +110,11 @@ def _frame(resolved: Sequence[Any], container: Any, location: dict[str, Any] | N
         dcc.Store(id=VIEW_STORE, data=view_data),
         dcc.Store(id="app-url-written"),
         dcc.Interval(id=INTERVAL, disabled=interval_off, interval=interval_ms),
+        dcc.Interval(id=app_status.POLL, interval=app_status.POLL_MS),
         html.Header([
-            html.Span("opsview", className="brand"),
-            html.Nav([dcc.Link(label, href=href, id=id_, className="nav-link")
+            html.H1("opsview", className="brand"),
+            html.Nav([dcc.Link([label, app_status.badge(status)] if id_ == "nav-alerts" else label,
+                               href=href, id=id_, className="nav-link")
                       for (label, _, id_), href in zip(NAV, hrefs, strict=True)]),
             html.Div([
                 _labelled("Range", dcc.Dropdown(
@@ -127,6 +132,7 @@ def _frame(resolved: Sequence[Any], container: Any, location: dict[str, Any] | N
                 _labelled("Refresh", dcc.Dropdown(id="ctl-refresh", options=list(REFRESH), value=refresh,
                                                   clearable=False, searchable=False)),
             ], className="controls"),
+            app_status.strip(status),
         ], className="app-header"),
         html.Div(message, id="ctl-message", className="message"),
         html.Main(container, className="page"),
@@ -192,6 +198,7 @@ def filter_options(provider: str | None, account: str | None) -> tuple[list[str]
 
 
 def register(app: Dash) -> None:
+    app_status.register(app, INTERVAL)
     app.callback(
         *[Output(c, "value") for c in _CONTROL_IDS],
         Output(VIEW_STORE, "data"),

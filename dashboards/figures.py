@@ -4,6 +4,10 @@ Figures are plain dicts in plotly.js's JSON shape rather than `plotly.graph_obje
 layer validates every property on every build (~20 ms a chart), which a refresh of three charts
 paid for nothing. Only `scatter` and `bar` traces are used: the vendored plotly.js bundle in
 `assets/` is the "basic" partial bundle (scatter, bar, pie).
+
+Titles are the pages' HTML headings (`components.chart`), not part of the figure: inside the plot a
+title shares the top edge with Plotly's toolbar (the modebar), and a long one ran under it on a
+narrow screen.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ TRACE_TYPES = frozenset({"scatter", "bar"})  # what the vendored plotly.js bundl
 _HEIGHT = 260
 # No `automargin`: it makes plotly.js lay every chart out twice (measure the labels, then redraw), the
 # larger part of drawing one. The fixed margins below fit the labels these charts have (SI-suffixed
-# counts, "per 5 min", two-line dates) and the legend under the plot.
+# counts, "per 5 min", two-line dates), the legend under the plot and the modebar above it. The legend is
+# anchored to the figure's bottom edge, not the plot's: placed under the plot, plotly.js lifts a legend
+# that does not fit over the axis's dates.
 _AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8", "ticks": "",
          "automargin": False, "zerolinewidth": 2}
 # The parts of Plotly's "plotly_white" template these charts use, sent once per figure (~0.4 kB
@@ -31,16 +37,16 @@ _AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0
 _LAYOUT: Figure = {
     "height": _HEIGHT, "paper_bgcolor": "white", "plot_bgcolor": "white", "font": {"color": "#2a3f5f"},
     "colorway": ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692"],
-    "margin": {"l": 62, "r": 20, "t": 36, "b": 74}, "legend": {"orientation": "h", "y": -0.27, "yanchor": "top"},
+    "margin": {"l": 62, "r": 20, "t": 30, "b": 74},
+    "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
     "hoverlabel": {"align": "left"}, "hovermode": "x unified",
     "uirevision": "keep",  # keep zoom across refreshes
     "xaxis": {**_AXIS, "type": "date"},
 }
 
 
-def _base(title: str, y_title: str) -> Figure:
-    layout = {**_LAYOUT, "title": {"text": title, "x": 0.01, "font": {"size": 14}},
-              "yaxis": {**_AXIS, "title": {"text": y_title}}}
+def _base(y_title: str) -> Figure:
+    layout = {**_LAYOUT, "yaxis": {**_AXIS, "title": {"text": y_title}}}
     return {"data": [], "layout": layout}
 
 
@@ -53,8 +59,8 @@ def _step_label(step_s: int) -> str:
     return f"{step_s // 3600} h" if step_s >= 3600 else f"{step_s // 60} min"
 
 
-def stacked(title: str, traces: Sequence[Trace], step_s: int) -> Figure:
-    fig = _base(title, f"per {_step_label(step_s)}")
+def stacked(traces: Sequence[Trace], step_s: int) -> Figure:
+    fig = _base(f"per {_step_label(step_s)}")
     fig["data"] = [
         {"type": "scatter", "x": _times(t.times), "y": t.values, "name": t.name, "stackgroup": "one",
          "mode": "lines", "line": {"width": 1, "color": PROVIDER_COLOURS.get(t.name)}}
@@ -63,8 +69,8 @@ def stacked(title: str, traces: Sequence[Trace], step_s: int) -> Figure:
     return _empty_note(fig, traces)
 
 
-def lines(title: str, traces: Sequence[Trace], y_title: str) -> Figure:
-    fig = _base(title, y_title)
+def lines(traces: Sequence[Trace], y_title: str) -> Figure:
+    fig = _base(y_title)
     fig["data"] = [
         {"type": "scatter", "x": _times(t.times), "y": t.values, "name": t.name, "mode": "lines",
          "connectgaps": False}
@@ -81,23 +87,26 @@ def _empty_note(fig: Figure, traces: Sequence[Trace]) -> Figure:
     if not any(v is not None for t in traces for v in t.values):
         fig["layout"]["annotations"] = [{
             "text": "no data in this window", "showarrow": False, "xref": "paper", "yref": "paper",
-            "x": 0.5, "y": 0.5, "font": {"size": 14, "color": "#888"},
+            "x": 0.5, "y": 0.5, "font": {"size": 14, "color": "#52606d"},
         }]
     return fig
 
 
 def function_counts(samples: Sequence[Sample], step_s: int) -> Figure:
     times = [s.start for s in samples]
-    return lines("Invocations, errors, throttles", [
+    fig = lines([
         Trace("invocations", times, [s.invocations for s in samples]),
         Trace("errors", times, [s.errors for s in samples]),
         Trace("throttles", times, [s.throttles for s in samples]),
     ], f"per {_step_label(step_s)}")
+    # Its legend takes two rows on a phone: room for both under the axis's dates.
+    fig["layout"]["margin"] = {**_LAYOUT["margin"], "b": 96}
+    return fig
 
 
 def function_durations(samples: Sequence[Sample]) -> Figure:
     times = [s.start for s in samples]
-    return lines("Duration", [
+    return lines([
         Trace("p50", times, [s.duration_p50_ms for s in samples]),
         Trace("p95", times, [s.duration_p95_ms for s in samples]),
         Trace("p99", times, [s.duration_p99_ms for s in samples]),
@@ -108,7 +117,7 @@ def function_durations(samples: Sequence[Sample]) -> Figure:
 def function_cold_starts(samples: Sequence[Sample], step_s: int) -> Figure:
     times = [s.start for s in samples]
     x = _times(times)
-    fig = _base("Cold starts and init duration", f"cold starts per {_step_label(step_s)}")
+    fig = _base(f"cold starts per {_step_label(step_s)}")
     fig["data"] = [
         {"type": "bar", "x": x, "y": [s.cold_starts for s in samples], "name": "cold starts",
          "marker": {"color": "#5b8def"}},
@@ -122,7 +131,7 @@ def function_cold_starts(samples: Sequence[Sample], step_s: int) -> Figure:
 
 
 def function_cost(samples: Sequence[Sample], costs: Sequence[float | None], step_s: int) -> Figure:
-    fig = _base("Estimated cost", f"USD per {_step_label(step_s)}")
+    fig = _base(f"USD per {_step_label(step_s)}")
     times = [s.start for s in samples]
     fig["data"] = [{"type": "bar", "x": _times(times), "y": list(costs), "name": "est. cost",
                     "marker": {"color": "#27ae60"}}]

@@ -9,6 +9,7 @@ from dash.exceptions import DependencyException
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from opsview.freshness import Freshness
 from opsview.httpauth import AuthSetupError, Credentials, authorized, resolve_credentials
 from opsview.store.probe import StoreProbe
 from opsview.web.context import WebContext
@@ -55,7 +56,20 @@ def install(server: Flask, ctx: WebContext, creds: Credentials | None) -> None:
         problem = probe.problem()
         if problem is not None:
             return jsonify(status="error", store=problem), 503
-        return jsonify(status="ok", store="ok"), 200
+        try:
+            health = ctx.store.latest_health()
+        except Exception:
+            log.exception("healthz: store unreadable")
+            return jsonify(status="error", store="unreadable"), 503
+        # Stale data is still 200: the page is up and says STALE; pulling it from the load balancer
+        # would hide that message. Monitors read `stale` (the TUI's rule, see opsview.freshness).
+        fresh = Freshness.of(health, ctx.clock(), ctx.config.collect.interval)
+        last = fresh.last_success
+        return jsonify(
+            status="ok", store="ok", stale=fresh.stale,
+            last_success=last.isoformat().replace("+00:00", "Z") if last is not None else None,
+            failing_sources=[p.label for p in fresh.problems],
+        ), 200
 
     server.add_url_rule(HEALTHZ, "opsview_healthz", healthz, methods=["GET", "HEAD"])
 

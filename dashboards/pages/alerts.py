@@ -64,7 +64,7 @@ def _records(records: Sequence[AlertRecord], query: str, empty: str, measures: M
         return components.empty_state(empty, "")
     heads = ["rule", "function", "severity", "since (UTC)", "value vs threshold", "summary"]
     return html.Div(html.Table([
-        html.Thead(html.Tr([html.Th(h, className="nowrap") for h in heads + ([""] if actions else [])])),
+        html.Thead(html.Tr([html.Th(h, className="nowrap") for h in heads + (["action"] if actions else [])])),
         html.Tbody([_record_row(r, query, measures, actions) for r in records]),
     ], className="health-table alerts-table"), className="table-scroll")
 

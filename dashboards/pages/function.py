@@ -22,7 +22,10 @@ from opsview.web.view import PageQuery, choose_step
 
 dash.register_page(__name__, path_template="/function/<key>", name="Function", title="opsview · function", order=2)  # type: ignore[no-untyped-call]
 
-_GRAPHS = ("function-counts", "function-durations", "function-cold", "function-cost")
+_CHARTS = (("function-counts", "Invocations, errors, throttles"), ("function-durations", "Duration"),
+           ("function-cold", "Cold starts and init duration"), ("function-cost", "Estimated cost"))
+_GRAPHS = tuple(graph_id for graph_id, _ in _CHARTS)
+_ALERTS_LABEL: dict[str, Any] = {"aria-label": "alert history"}
 
 
 def layout(key: str | None = None, **_query: str) -> html.Div:
@@ -31,10 +34,11 @@ def layout(key: str | None = None, **_query: str) -> html.Div:
         dcc.Store(id="function-key", data=text),
         html.H2(text or "Function", id="function-title"),
         html.Div(id="function-info"),
-        html.Div([dcc.Graph(id=g, config={"displaylogo": False}) for g in _GRAPHS], id="function-graphs",
+        html.Div([components.chart(g, title) for g, title in _CHARTS], id="function-graphs",
                  className="graph-grid"),
         html.H3("Alert history"),
-        html.Div(id="function-alerts"),
+        # Scrolls sideways inside itself on a phone; focusable, so the keyboard can scroll it too.
+        html.Div(id="function-alerts", className="table-scroll", tabIndex="0", role="region", **_ALERTS_LABEL),
     ])
 
 

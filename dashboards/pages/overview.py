@@ -18,6 +18,8 @@ dash.register_page(__name__, path="/", name="Overview", title="opsview · overvi
 
 
 RENDERED = "overview-rendered"  # the view the page's content was rendered for, when the layout carried it
+CHARTS = (("overview-invocations", "Invocations by provider"), ("overview-errors", "Errors by provider"),
+          ("overview-durations", "Duration percentiles (all selected functions)"))
 
 
 def layout(**query: str | list[str]) -> html.Div:
@@ -31,9 +33,8 @@ def layout(**query: str | list[str]) -> html.Div:
         dcc.Store(id=RENDERED, data=None if view is None else view.to_data()),
         html.Div(kpis, id="overview-kpis", className="kpi-row"),
         html.Div([
-            dcc.Graph(id=graph_id, figure=fig, config={"displaylogo": False})
-            for graph_id, fig in zip(("overview-invocations", "overview-errors", "overview-durations"), figs,
-                                     strict=True)
+            components.chart(graph_id, title, fig)
+            for (graph_id, title), fig in zip(CHARTS, figs, strict=True)
         ], className="graph-grid"),
         html.H3("Top 10"),
         html.Div(tops, id="overview-tops", className="top-grid"),
@@ -112,7 +113,7 @@ def numbers(result: data.Overview, view: PageQuery) -> tuple[list[Any], list[Any
 
 def series(traces: data.ProviderTraces) -> tuple[figures.Figure, figures.Figure, figures.Figure]:
     return (
-        figures.stacked("Invocations by provider", traces.invocations, traces.step_s),
-        figures.stacked("Errors by provider", traces.errors, traces.step_s),
-        figures.lines("Duration percentiles (all selected functions)", traces.percentiles, "ms"),
+        figures.stacked(traces.invocations, traces.step_s),
+        figures.stacked(traces.errors, traces.step_s),
+        figures.lines(traces.percentiles, "ms"),
     )

@@ -15,6 +15,14 @@ from functools import lru_cache
 from typing import Any, Final
 
 from opsview.fleet import FunctionStatus
+from opsview.freshness import (  # the freshness rule is shared with the web and /healthz; re-exported here
+    STALE_AFTER_INTERVALS as STALE_AFTER_INTERVALS,
+)
+from opsview.freshness import SourceProblem as SourceProblem
+from opsview.freshness import age_text as age_text
+from opsview.freshness import is_stale as is_stale
+from opsview.freshness import last_success as last_success
+from opsview.freshness import source_problems
 from opsview.schema import CollectorHealth, FunctionKey, Measures
 
 WINDOWS: Final[tuple[timedelta, ...]] = (
@@ -25,7 +33,6 @@ PROVIDERS: Final[Mapping[str, str | None]] = {"aws": "aws", "azure": "azure", "g
 # Sparklines cover the last hour in SPARK_POINTS buckets of SPARK_STEP_S, the newest one partial.
 SPARK_POINTS: Final = 10
 SPARK_STEP_S: Final = 360
-STALE_AFTER_INTERVALS: Final = 3
 
 Sparks = tuple[Sequence[float | None], Sequence[float | None]]  # invocations and errors per sparkline bucket
 
@@ -122,32 +129,6 @@ def visible_rows(rows: Sequence[FunctionStatus], view: FleetTableView) -> list[F
 
 
 @dataclass(frozen=True, slots=True)
-class SourceProblem:
-    """A source (or one scope of it) whose latest collection failed."""
-
-    source: str
-    scope: str
-    error: str
-    at: datetime
-
-    @property
-    def label(self) -> str:
-        return f"{self.source}/{self.scope}" if self.scope else self.source
-
-
-def source_problems(health: Sequence[CollectorHealth]) -> list[SourceProblem]:
-    return [
-        SourceProblem(h.source, h.scope, h.error or "failed without a message", h.at) for h in health if not h.ok
-    ]
-
-
-def last_success(health: Sequence[CollectorHealth]) -> datetime | None:
-    """When data last arrived: the newest successful collection of any source."""
-    times = [h.at for h in health if h.ok]
-    return max(times) if times else None
-
-
-@dataclass(frozen=True, slots=True)
 class FleetSnapshot:
     """One read of the store, built in a thread and applied to the screen in one go."""
 
@@ -166,22 +147,6 @@ class FleetSnapshot:
     @property
     def last_success(self) -> datetime | None:
         return last_success(self.health)
-
-
-def is_stale(last: datetime | None, now: datetime, interval: timedelta) -> bool:
-    """Older than STALE_AFTER_INTERVALS refresh intervals, or never collected at all."""
-    return last is None or now - last > interval * STALE_AFTER_INTERVALS
-
-
-def age_text(age: timedelta) -> str:
-    seconds = max(0, int(age.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    return f"{seconds // 86400}d{(seconds % 86400) // 3600:02d}h"
 
 
 def spark_grid(now: datetime) -> tuple[datetime, datetime]:

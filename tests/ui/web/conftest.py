@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import shutil
 import threading
+import tomllib
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from opsview.alert_records import AlertState
 from waitress.server import create_server
 from waitress_stop import stop_waitress
 
+from opsview.alerts.defaults import DEFAULT_RULES_TOML
+from opsview.alerts.engine import evaluate
 from opsview.collectors.demo import build_fleet, window_samples
 from opsview.config import Config
 from opsview.schema import CollectorHealth, floor_time, utcnow
@@ -71,9 +75,56 @@ def serve() -> Iterator[Callable[[Any], LiveServer]]:
         server.stop()
 
 
+@pytest.fixture
+def serve_one() -> Iterator[Callable[[Any], LiveServer]]:
+    """Like `serve`, for one test: its server stops (and its reads end) before the test's store closes."""
+    servers: list[LiveServer] = []
+
+    def start(app: Any) -> LiveServer:
+        server = LiveServer(app)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def collected_store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    """Half an hour of the demo fleet: demo collected a minute ago, aws-prod/eu-west-1 failed two minutes ago."""
+    store = SQLiteStore(tmp_path / "opsview.db")
+    fill_demo(store, hours=0.5)
+    yield store
+    store.close()
+
+
 @pytest.fixture(scope="module")
 def live(demo_store: SQLiteStore, serve: Callable[[Any], LiveServer]) -> LiveServer:
     return serve(create_app(demo_store, Config()))
+
+
+RULES_CONFIG = Config.model_validate({"alerts": {"rules": tomllib.loads(DEFAULT_RULES_TOML)["rules"]}})
+"""The default rule pack (what `opsview demo` watches): the Functions grid marks rows over its thresholds."""
+
+
+@pytest.fixture(scope="module")
+def alerting_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteStore]:
+    """The demo fleet with the default rules evaluated as `opsview check` would, three times ten minutes apart,
+    so the rules with a `for` have fired: the nav badge, the Alerts page and alert history have content."""
+    store = SQLiteStore(tmp_path_factory.mktemp("web-alerts") / "opsview.db")
+    fill_demo(store)
+    now = utcnow()
+    for minutes_ago in (20, 10, 0):
+        evaluate(RULES_CONFIG.alerts.rules, store, now - timedelta(minutes=minutes_ago))
+    assert store.alert_records({AlertState.FIRING}), "the demo fleet should trip some default rules"
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def live_rules(alerting_store: SQLiteStore, serve: Callable[[Any], LiveServer]) -> LiveServer:
+    return serve(create_app(alerting_store, RULES_CONFIG))
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ from pydantic import ValidationError
 from opsview.cli.web_cmd import exposure_problem, web
 from opsview.config import Config
 from opsview.config.views import WebAuthConfig, WebConfig
+from opsview.schema import CollectorHealth
 from opsview.store import SQLiteStore
+from opsview.web import status
 from opsview.web.app import create_app, shutdown
 from opsview.web.server import AuthSetupError, resolve_credentials
 
@@ -52,11 +55,37 @@ def test_bearer_auth(filled_store: SQLiteStore) -> None:
 
 def test_healthz_answers_without_auth_and_reports_the_store(basic_client: Any, filled_store: SQLiteStore) -> None:
     ok = basic_client.get("/healthz")
-    assert (ok.status_code, ok.json) == (200, {"status": "ok", "store": "ok"})
+    assert ok.status_code == 200
+    assert (ok.json["status"], ok.json["store"], ok.json["stale"], ok.json["failing_sources"]) == (
+        "ok", "ok", False, [])
     filled_store._conn().execute("DROP TABLE health")  # the store breaks under the running app
     broken = basic_client.get("/healthz")
     assert (broken.status_code, broken.json["status"]) == (503, "error")
     assert "Traceback" not in broken.get_data(as_text=True)
+
+
+def test_healthz_says_stale_after_three_collect_intervals_and_stays_200(filled_store: SQLiteStore) -> None:
+    """The TUI's rule (opsview.freshness): no successful collection for more than 3 intervals is stale. A load
+    balancer keeps the page (200), which then tells its users; a monitor reads `stale`."""
+    collected = filled_store.latest_health()[0].at
+    filled_store.record_health([CollectorHealth("aws-prod", "aws", collected, False, "AccessDenied: lambda:List",
+                                                scope="eu-west-1")])
+    config = Config.model_validate({"collect": {"interval": "60s"}})
+    for minutes, stale in ((2.9, False), (3.1, True), (60, True)):
+        app = create_app(filled_store, config, clock=lambda m=minutes: collected + timedelta(minutes=m))
+        answer = app.server.test_client().get("/healthz")
+        shutdown(app)
+        assert answer.status_code == 200, minutes
+        assert answer.json["stale"] is stale, minutes
+        assert answer.json["last_success"] == collected.isoformat().replace("+00:00", "Z")
+        assert answer.json["failing_sources"] == ["aws-prod/eu-west-1"]
+
+
+def test_healthz_is_stale_when_nothing_was_ever_collected(sqlite_store: SQLiteStore) -> None:
+    app = create_app(sqlite_store, Config())
+    answer = app.server.test_client().get("/healthz")
+    shutdown(app)
+    assert (answer.status_code, answer.json["stale"], answer.json["last_success"]) == (200, True, None)
 
 
 def test_callback_failure_shows_no_stack_trace(filled_store: SQLiteStore) -> None:
@@ -125,3 +154,15 @@ def test_web_command_names_a_missing_store(tmp_path: Any) -> None:
     result = CliRunner().invoke(web, ["--store", str(tmp_path / "absent.db"), "--config", _config_file(tmp_path)])
     assert result.exit_code == 2
     assert "store not found" in result.output
+
+
+def test_status_poll_says_the_store_cannot_be_read(filled_store: SQLiteStore) -> None:
+    """The strip's poll runs on every page every 30 s: a store that stops answering is said there, as the TUI's
+    header says it, instead of the strip keeping the last good "data as of"."""
+    app = create_app(filled_store, Config())
+    filled_store._conn().execute("DROP TABLE health")
+    with app.server.test_request_context("/_dash-update-component", method="POST"):
+        children, badge, hidden = status.update_status(1, None)
+    shutdown(app)
+    assert "store read failed" in children[0].children
+    assert (badge, hidden) == ("", True)
