@@ -13,6 +13,7 @@ from opsview.store.base import (
     FleetRow,
     MaintenanceResult,
     SampleStore,
+    Scope,
     Store,
     top_n,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "MaintenanceResult",
     "SQLiteStore",
     "SampleStore",
+    "Scope",
     "Store",
     "StoreError",
     "default_store_path",

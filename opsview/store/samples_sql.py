@@ -173,6 +173,7 @@ class SampleSql(SqlBackend):
             deleted_health = self._changes(conn, "DELETE FROM health WHERE at < ?", (retention_cutoff,))
             # Alert bookkeeping follows the same retention, in the same transaction (see `alerts_sql`).
             deleted_history = self._prune_alerts(conn, retention_cutoff)
+            self._prune_coverage(conn, retention_cutoff)
         return MaintenanceResult(rolled, deleted, deleted_health, deleted_history)
 
     # --- reads -----------------------------------------------------------------------------

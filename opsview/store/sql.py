@@ -123,5 +123,8 @@ class SqlBackend:
         transaction; the alert history rows deleted. Nothing without the alerting face (`AlertSql`)."""
         return 0
 
+    def _prune_coverage(self, conn: Any, cutoff: int) -> None:
+        """Forget coverage older than `cutoff` (epoch s) within the maintenance transaction (`coverage_sql`)."""
+
     def close(self) -> None:
         raise NotImplementedError

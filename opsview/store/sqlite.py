@@ -23,6 +23,7 @@ from typing import Any
 import apsw
 
 from opsview.store.alerts_sql import AlertSql
+from opsview.store.coverage_sql import CoverageSql
 from opsview.store.errors import StoreError
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS
 from opsview.store.samples_sql import SampleSql
@@ -45,7 +46,7 @@ def _multi_row_upsert(rows: int, width: int) -> str:
     return f"{head}VALUES {', '.join([one] * rows)} {tail}"
 
 
-class SQLiteStore(SampleSql, AlertSql):
+class SQLiteStore(SampleSql, CoverageSql, AlertSql):
     """`Store` on SQLite: both faces' SQL over APSW connections."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:

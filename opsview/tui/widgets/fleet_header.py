@@ -40,22 +40,22 @@ class FleetHeader(Vertical):
             yield Horizontal(id="badges")
         yield Static(id="reason", markup=False)
 
-    def show_view(self, view: FleetTableView, shown: int, total: int) -> None:
-        parts = [f"window {window_label(view.window)}", f"{shown}/{total} functions", f"sort {view.sort_label()}"]
+    def show_view(self, view: FleetTableView, shown: int, total: int, coverage: str | None = None) -> None:
+        """`coverage`: how much of the window the store collected, when short of it (`6h of data`)."""
+        window = f"window {window_label(view.window)}" + (f" · {coverage}" if coverage else "")
+        parts = [window, f"{shown}/{total} functions", f"sort {view.sort_label()}"]
         parts.append(f"cloud {view.provider or 'all'}")
         if view.text.strip():
             parts.append(f"filter “{view.text.strip()}”")
         self._update(self.query_one("#summary", Static), " · ".join(parts))
 
     def show_totals(self, snapshot: FleetSnapshot) -> None:
-        minutes = snapshot.view.window.total_seconds() / 60
         counts = snapshot.counts
         parts = []
         for provider in sorted(counts):
             m = snapshot.totals.get(provider)
-            inv = m.invocations if m else None
             err = (m.errors / m.invocations) if m and m.errors is not None and m.invocations else None
-            rate = None if inv is None else inv / minutes
+            rate = snapshot.per_minute.get(provider)  # per collected minute, not per minute of the window
             parts.append(f"{provider} {counts[provider]} fn {_rate(rate)}/min err {fmt.percent(err)}")
         self._update(self.query_one("#totals", Static), " │ ".join(parts) or "no functions in the store yet")
 

@@ -40,7 +40,8 @@ def test_demo_history_then_status_json_lists_the_fleet_with_honest_nulls(demo_st
     assert len(rows) >= 50
     assert {r["provider"] for r in rows} == {"aws", "azure", "gcp"}
     keys = {"function", "provider", "account", "region", "name", "invocations", "errors", "throttles", "cold_starts",
-            "error_rate", "duration_p50_ms", "duration_p95_ms", "duration_p99_ms", "duration_max_ms", "cost_usd"}
+            "error_rate", "duration_p50_ms", "duration_p95_ms", "duration_p99_ms", "duration_max_ms", "cost_usd",
+            "covered_s", "invocations_per_min", "cost_per_hour"}
     assert all(set(r) == keys for r in rows)
     busy = [r for r in rows if r["invocations"]]
     assert len(busy) >= 40
