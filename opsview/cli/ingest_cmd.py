@@ -80,6 +80,7 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
             store = env.__class__(env.config, store_url).open_store()
             store.upsert_functions(result.infos)
             store.write_samples(result.samples)
+            store.record_coverage(result.coverage)
     if output == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
         return
