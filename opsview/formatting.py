@@ -98,7 +98,7 @@ def _escape(char: str) -> str:
 # --- windows and the time collected in them -------------------------------------------------------
 
 COVERAGE_SLACK_S = 120
-"""Coverage this close to the window (or within 5% of it) is not called short: the newest minute or two
+"""Coverage this close to the window (or within 1% of it) is not called short: the newest minute or two
 are still being collected on every refresh, and saying so each time would drown the note that matters."""
 
 
@@ -115,23 +115,21 @@ def window_label(window: timedelta) -> str:
 
 
 def span(delta: timedelta) -> str:
-    """A stretch of collected time, rounded to what a reader needs: `45m`, `5h30m`, `14h`, `3d4h`."""
-    minutes = round(delta.total_seconds() / 60)
+    """A stretch of collected time, never rounded up (so it never reads as the whole window): `45m`, `5h30m`,
+    `23h45m`, `3d4h`."""
+    minutes = int(delta.total_seconds() // 60)
     if minutes < 60:
         return f"{minutes}m"
     hours, rest = divmod(minutes, 60)
-    if hours < 10:
-        return f"{hours}h{rest:02d}m" if rest else f"{hours}h"
-    hours = round(minutes / 60)
     if hours < 48:
-        return f"{hours}h"
+        return f"{hours}h{rest:02d}m" if rest else f"{hours}h"
     days, hours = divmod(hours, 24)
     return f"{days}d{hours}h" if hours else f"{days}d"
 
 
 def coverage_short(window: timedelta, covered: timedelta) -> bool:
     """Whether `covered` falls short of `window` by more than the slack every live view has."""
-    slack = max(COVERAGE_SLACK_S, window.total_seconds() * 0.05)
+    slack = max(COVERAGE_SLACK_S, window.total_seconds() * 0.01)
     return window.total_seconds() - covered.total_seconds() > slack
 
 

@@ -37,8 +37,10 @@ def test_coverage_is_mentioned_only_when_it_falls_short_of_the_window() -> None:
     assert fmt.coverage_note(day, td(0)) == "no data collected"
     # the minute or two a live view has not collected yet is not worth a note
     assert fmt.coverage_note(td(minutes=15), td(minutes=14)) is None
-    assert fmt.coverage_note(day, day - td(minutes=30)) is None  # within 5%
+    assert fmt.coverage_note(day, day - td(minutes=10)) is None  # within 1%
+    assert fmt.coverage_note(day, day - td(minutes=15)) == "23h45m of data"  # never rounded up to the window
     assert fmt.coverage_note(td(hours=1), td(minutes=50)) == "50m of data"
     assert fmt.covered_of(day, td(hours=6)) == "6h of 24h"
     assert fmt.covered_of(day, td(hours=23, minutes=59)) == "all 24h"
-    assert [fmt.span(td(minutes=m)) for m in (45, 330, 14 * 60 + 20, 76 * 60)] == ["45m", "5h30m", "14h", "3d4h"]
+    assert [fmt.span(td(minutes=m, seconds=59)) for m in (45, 330, 14 * 60 + 20, 76 * 60)] == [
+        "45m", "5h30m", "14h20m", "3d4h"]
