@@ -35,7 +35,7 @@ NOW = datetime(2025, 3, 4, 12, 7, 30, tzinfo=UTC)
 
 
 def build_store(path: Path, scale: int, minutes: int) -> None:
-    from opsview.collectors.demo import build_fleet, window_samples
+    from opsview.collectors.demo import build_fleet, window_coverage, window_samples
     from opsview.schema import CollectorHealth
     from opsview.store import SQLiteStore
 
@@ -44,6 +44,7 @@ def build_store(path: Path, scale: int, minutes: int) -> None:
     end = NOW + timedelta(minutes=40)
     store.upsert_functions(f.info for f in build_fleet(42, scale))
     store.write_samples(window_samples(42, scale, NOW - timedelta(minutes=minutes), end))
+    store.record_coverage(window_coverage(42, scale, NOW - timedelta(minutes=minutes), end))  # as collection does
     store.record_health([CollectorHealth("demo", "demo", end, True, functions=scale * 60)])
     store.close()
 

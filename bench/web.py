@@ -34,7 +34,7 @@ from typing import Any
 
 from waitress.server import create_server
 
-from opsview.collectors.demo import build_fleet, window_samples
+from opsview.collectors.demo import build_fleet, window_coverage, window_samples
 from opsview.config import Config
 from opsview.schema import floor_time, utcnow
 from opsview.store import SQLiteStore
@@ -57,6 +57,7 @@ def fill(store: SQLiteStore, scale: int, hours: float) -> int:
     now = utcnow()
     store.upsert_functions(fn.info for fn in build_fleet(42, scale))
     written = store.write_samples(window_samples(42, scale, floor_time(now - timedelta(hours=hours), 60), now))
+    store.record_coverage(window_coverage(42, scale, floor_time(now - timedelta(hours=hours), 60), now))
     store.set_meta(_FILLED_AT, now.isoformat())
     return written
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from opsview.schema import CollectorHealth, FunctionInfo, Sample
+from opsview.schema import CollectorHealth, Coverage, FunctionInfo, Sample
 
 LastBucket = Callable[[str, "str | None", "str | None"], "datetime | None"]
 """(provider, account, region) -> start of the newest stored bucket, for incremental collection."""
@@ -35,6 +35,9 @@ class CollectResult:
     samples: list[Sample] = field(default_factory=list)
     health: list[CollectorHealth] = field(default_factory=list)
     """One entry per scope (region, account, workspace, project); failures are entries, not exceptions."""
+    coverage: list[Coverage] = field(default_factory=list)
+    """The spans read completely, per (provider, account, region): a failed scope adds none. Time no
+    collection covered is unknown to every reader, so a collector that says nothing here covers nothing."""
 
 
 class Collector(Protocol):

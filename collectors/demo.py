@@ -29,7 +29,17 @@ import numpy.typing as npt
 
 from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.config import Config, DemoSource
-from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, from_epoch, to_epoch, utcnow
+from opsview.schema import (
+    CollectorHealth,
+    Coverage,
+    FunctionInfo,
+    FunctionKey,
+    Sample,
+    floor_time,
+    from_epoch,
+    to_epoch,
+    utcnow,
+)
 
 Floats = npt.NDArray[np.float64]
 
@@ -358,11 +368,22 @@ class DemoCollector:
             source=self.name, provider=self.provider, at=utcnow(), ok=True,
             functions=len(self.fleet), samples=len(samples), duration_s=time.monotonic() - began,
         )
-        return CollectResult([f.info for f in self.fleet], samples, [health])
+        # every minute generated is known: an idle one is a real zero, as for a provider that was read
+        coverage = [Coverage(*scope, from_epoch(first * 60), from_epoch(end_min * 60))
+                    for scope, first in starts.items() if first < end_min]
+        return CollectResult([f.info for f in self.fleet], samples, [health], coverage)
 
 
 def create(source: DemoSource, config: Config) -> DemoCollector:
     return DemoCollector(source.name or "demo", source.seed, source.scale, source.include, source.exclude)
+
+
+def window_coverage(seed: int, scale: int, start: datetime, end: datetime) -> list[Coverage]:
+    """The coverage a collection of [start, end) records (whole minutes, every scope): `window_samples`'
+    companion, for benchmarks and tests that fill a store without the collector."""
+    first, last = floor_time(start, 60), floor_time(end, 60)
+    scopes = dict.fromkeys((f.info.key.provider, f.info.key.account, f.info.key.region) for f in build_fleet(seed, scale))
+    return [Coverage(*scope, first, last) for scope in scopes] if first < last else []
 
 
 def window_samples(seed: int, scale: int, start: datetime, end: datetime) -> Iterator[Sample]:

@@ -66,32 +66,47 @@ def _metric(name: str, value: str, change: str, metric_id: str, rise_is_worse: b
     return [
         html.Span(name, className="kpi-name"),
         html.Span(value, className="kpi-value", id=metric_id),
-        html.Span(change, className=f"kpi-change{tone}", title="change vs the previous window of the same length"),
+        html.Span(change, className=f"kpi-change{tone}", title=_CHANGE_TITLE),
     ]
+
+
+# Counts and cost compare per collected minute: a previous window the store collected less of is no drop.
+_CHANGE_TITLE = "change vs the previous window of the same length (counts and cost per collected minute)"
+
+
+def _coverage_line(k: Kpi) -> list[html.Div]:
+    """`24h window · 6h of data` when the store collected less than the window for these functions."""
+    note = k.covered.note if k.covered is not None else None
+    if k.covered is None or note is None:
+        return []
+    text = f"{fmt.window_label(k.covered.window)} window · {note}"
+    return [html.Div(text, className="kpi-coverage", id=f"kpi-{k.label}-coverage")]
 
 
 def kpi_card(k: Kpi) -> html.Div:
     c, p = k.current, k.previous
+    r, pr = k.rates, k.previous_rates
     slug = k.label
     title = "All providers" if k.label == TOTAL else k.label.upper()
     # More invocations is neither good nor bad; more of everything else shown is worse.
     metrics = [
-        *_metric("invocations", fmt.count(c.invocations), _relative_change(c.invocations, p.invocations),
-                f"kpi-{slug}-invocations"),
+        *_metric("invocations", fmt.count(c.invocations),
+                 _relative_change(r.invocations_per_min, pr.invocations_per_min), f"kpi-{slug}-invocations"),
         *_metric("error %", fmt.percent(k.error_rate), _point_change(k.error_rate, k.previous_error_rate),
                 f"kpi-{slug}-errors", True),
-        *_metric("throttles", fmt.count(c.throttles), _relative_change(c.throttles, p.throttles),
+        *_metric("throttles", fmt.count(c.throttles), _relative_change(r.throttles_per_min, pr.throttles_per_min),
                 f"kpi-{slug}-throttles", True),
         *_metric("cold start %", fmt.percent(k.cold_start_rate),
                 _point_change(k.cold_start_rate, k.previous_cold_start_rate), f"kpi-{slug}-cold", True),
         *_metric("p95", fmt.millis(c.duration_p95_ms), _relative_change(c.duration_p95_ms, p.duration_p95_ms),
                 f"kpi-{slug}-p95", True),
-        *_metric("est. cost", fmt.usd(k.cost), _relative_change(k.cost, k.previous_cost), f"kpi-{slug}-cost",
-                True),
+        *_metric("est. cost", fmt.usd(k.cost), _relative_change(r.cost_per_hour, pr.cost_per_hour),
+                 f"kpi-{slug}-cost", True),
     ]
     return html.Div([
         html.Div([html.Span(title), html.Span(f"{k.functions:,} functions", className="kpi-sub")],
                  className="kpi-title"),
+        *_coverage_line(k),
         html.Div(metrics, className="kpi-metrics"),
     ], className=f"kpi-card kpi-{slug}", id=f"kpi-card-{slug}")
 

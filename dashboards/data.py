@@ -6,14 +6,14 @@ numbers as the TUI, `opsview status` and the alert engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import quote
 
 from opsview.config import PricingConfig
-from opsview.fleet import FunctionStatus, status_of
+from opsview.fleet import CoveredTime, FunctionStatus, covered_time, statuses_of, sum_rates
 from opsview.schema import (
     CollectorHealth,
     FunctionKey,
@@ -23,11 +23,37 @@ from opsview.schema import (
     error_rate,
     floor_time,
 )
-from opsview.store import FleetFilter, FleetRow, SampleStore
+from opsview.store import FleetFilter, FleetRow, SampleStore, Scope
 from opsview.web.reads import ReadCache
 from opsview.web.view import PageQuery, choose_step
 
 TOTAL = "total"
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Per collected time, summed over functions (each over its own scope's coverage): what the cards compare,
+    so a window the store collected only part of is not read as a drop."""
+
+    invocations_per_min: float | None = None
+    throttles_per_min: float | None = None
+    cost_per_hour: float | None = None
+
+    @classmethod
+    def of(cls, statuses: Sequence[FunctionStatus]) -> Rates:
+        return cls(
+            sum_rates(s.invocations_per_min for s in statuses),
+            sum_rates(s.per_minute(s.measures.throttles) for s in statuses),
+            sum_rates(s.cost_per_hour for s in statuses),
+        )
+
+    @classmethod
+    def total(cls, parts: Sequence[Rates]) -> Rates:
+        return cls(
+            sum_rates(p.invocations_per_min for p in parts),
+            sum_rates(p.throttles_per_min for p in parts),
+            sum_rates(p.cost_per_hour for p in parts),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +66,19 @@ class Kpi:
     cost: float | None
     previous_cost: float | None
     functions: int
+    rates: Rates = Rates()
+    previous_rates: Rates = Rates()
+    covered: CoveredTime | None = None  # how much of the window the store collected for these functions
+    previous_covered: CoveredTime | None = None
+
+    @property
+    def invocations_per_min(self) -> float | None:
+        return self.rates.invocations_per_min
+
+    @property
+    def covered_s(self) -> float | None:
+        """Seconds of the window collected for the least covered scope (None: no functions)."""
+        return None if self.covered is None else self.covered.least.total_seconds()
 
     @property
     def error_rate(self) -> float | None:
@@ -139,6 +178,8 @@ class OverviewReads:
     current: list[FleetRow]  # per function, CURRENT_MEASURES only
     previous: list[FleetRow]  # per function over the window before, PREVIOUS_MEASURES only
     series: dict[str, list[tuple[datetime, Measures]]]  # per provider, downsampled to step_s
+    covered: Mapping[Scope, float]  # seconds of the window collected, per scope
+    previous_covered: Mapping[Scope, float]
 
 
 def settled_now(now: datetime) -> datetime:
@@ -156,7 +197,8 @@ def overview_reads_at_hand(cache: ReadCache, view: PageQuery, now: datetime) -> 
     flt = FleetFilter(None, view.account, view.region)
     return all(cache.has((*key, flt)) for key in (
         ("fleet", start, end, CURRENT_MEASURES), ("fleet", prev_start, prev_end, PREVIOUS_MEASURES),
-        ("provider_series", start, end, choose_step(start, end), SERIES_MEASURES)))
+        ("provider_series", start, end, choose_step(start, end), SERIES_MEASURES),
+        ("coverage", start, end), ("coverage", prev_start, prev_end)))
 
 
 def submit_overview_reads(store: SampleStore, cache: ReadCache, view: PageQuery,
@@ -173,6 +215,8 @@ def submit_overview_reads(store: SampleStore, cache: ReadCache, view: PageQuery,
         "current": ("fleet", start, end, CURRENT_MEASURES),
         "previous": ("fleet", prev_start, prev_end, PREVIOUS_MEASURES),
         "series": ("provider_series", start, end, step, SERIES_MEASURES),
+        "covered": ("coverage", start, end),
+        "previous_covered": ("coverage", prev_start, prev_end),
     }
     flt = FleetFilter(None, view.account, view.region)
     if view.provider is not None and not overview_reads_at_hand(cache, view, now):
@@ -182,8 +226,11 @@ def submit_overview_reads(store: SampleStore, cache: ReadCache, view: PageQuery,
                             lambda: store.fleet(prev_start, prev_end, flt, measures=PREVIOUS_MEASURES))
     series = cache.submit((*keys["series"], flt),
                           lambda: store.provider_series(start, end, step, flt, measures=SERIES_MEASURES))
+    covered = cache.submit((*keys["covered"], flt), lambda: store.coverage(start, end, flt))
+    previous_covered = cache.submit((*keys["previous_covered"], flt), lambda: store.coverage(prev_start, prev_end, flt))
     key = tuple((*k, flt) for k in keys.values())
-    return lambda: OverviewReads(end - start, step, key, current.result(), previous.result(), series.result())
+    return lambda: OverviewReads(end - start, step, key, current.result(), previous.result(), series.result(),
+                                 covered.result(), previous_covered.result())
 
 
 def read_overview(store: SampleStore, cache: ReadCache, view: PageQuery, now: datetime) -> OverviewReads:
@@ -235,17 +282,27 @@ def overview(reads: OverviewReads, pricing: PricingConfig, provider: str | None 
     kpis: list[Kpi] = []
     statuses: list[FunctionStatus] = []
     for name in sorted(current.keys() | previous.keys()):
-        mine = [status_of(row, reads.window, pricing) for row in current.get(name, [])]
-        before = [status_of(row, reads.window, pricing) for row in previous.get(name, [])]
+        mine = statuses_of(current.get(name, []), reads.window, pricing, reads.covered)
+        before = statuses_of(previous.get(name, []), reads.window, pricing, reads.previous_covered)
         statuses.extend(mine)
         kpis.append(Kpi(name, aggregate(s.measures for s in mine), aggregate(s.measures for s in before),
-                        _sum_cost(mine), _sum_cost(before), len(mine)))
+                        _sum_cost(mine), _sum_cost(before), len(mine), Rates.of(mine), Rates.of(before),
+                        covered_time(mine, reads.window), covered_time(before, reads.window)))
     prev_costs = [k.previous_cost for k in kpis if k.previous_cost is not None]
     total = Kpi(
         TOTAL, aggregate(k.current for k in kpis), aggregate(k.previous for k in kpis),
         _sum_cost(statuses), sum(prev_costs) if prev_costs else None, len(statuses),
+        Rates.total([k.rates for k in kpis]), Rates.total([k.previous_rates for k in kpis]),
+        _spread([k.covered for k in kpis]), _spread([k.previous_covered for k in kpis]),
     )
     return Overview([total, *kpis], top_lists(statuses), statuses)
+
+
+def _spread(parts: Sequence[CoveredTime | None]) -> CoveredTime | None:
+    known = [p for p in parts if p is not None]
+    if not known:
+        return None
+    return CoveredTime(known[0].window, min(p.least for p in known), max(p.most for p in known))
 
 
 def _top(statuses: Sequence[FunctionStatus], value: Callable[[FunctionStatus], float | int | None],

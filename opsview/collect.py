@@ -97,6 +97,8 @@ class CollectionRunner:
             result = collector.collect(request)
             self.store.upsert_functions(result.functions)
             written = self.store.write_samples(result.samples)
+            # after the samples: a span is claimed only once what was read in it is stored
+            self.store.record_coverage(result.coverage)
             health = result.health or [
                 CollectorHealth(name, source.type, utcnow(), True, functions=len(result.functions), samples=written)
             ]

@@ -7,6 +7,7 @@ everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from opsview.schema import (
     error_rate,
     throttle_rate,
 )
-from opsview.store import FleetFilter, FleetRow, SampleStore, Store
+from opsview.store import FleetFilter, FleetRow, SampleStore, Scope, Store
 
 ALERT_HISTORY = 50  # transitions a function's detail lists, newest first
 
@@ -40,19 +41,27 @@ class FunctionStatus:
     throttle_rate: float | None
     cold_start_rate: float | None
     cost_usd: float | None
+    covered: timedelta = timedelta(0)
+    """How much of the window the store collected for this function's scope: rates divide by this, not by
+    the window (a minute never collected is unknown, not a quiet one)."""
 
     @property
     def key(self) -> FunctionKey:
         return self.info.key
 
+    def per_minute(self, value: float | None) -> float | None:
+        """`value` (a sum over the window) per collected minute; None when nothing was collected."""
+        seconds = self.covered.total_seconds()
+        return None if value is None or seconds <= 0 else value / (seconds / 60.0)
+
     @property
     def invocations_per_min(self) -> float | None:
-        inv = self.measures.invocations
-        return None if inv is None else inv / (self.window.total_seconds() / 60.0)
+        return self.per_minute(self.measures.invocations)
 
     @property
     def cost_per_hour(self) -> float | None:
-        return None if self.cost_usd is None else self.cost_usd * 3600.0 / self.window.total_seconds()
+        per_minute = self.per_minute(self.cost_usd)
+        return None if per_minute is None else per_minute * 60.0
 
     def to_json(self) -> dict[str, Any]:
         m = self.measures
@@ -73,10 +82,16 @@ class FunctionStatus:
             "duration_p99_ms": m.duration_p99_ms,
             "duration_max_ms": m.duration_max_ms,
             "cost_usd": self.cost_usd,
+            "covered_s": self.covered.total_seconds(),
+            "invocations_per_min": self.invocations_per_min,
+            "cost_per_hour": self.cost_per_hour,
         }
 
 
-def status_of(row: FleetRow, window: timedelta, pricing: PricingConfig) -> FunctionStatus:
+def status_of(
+    row: FleetRow, window: timedelta, pricing: PricingConfig, covered: timedelta | None = None
+) -> FunctionStatus:
+    """`row` with its derived measures; rates need `covered` (without it they are unknown, never per window)."""
     m = row.measures
     return FunctionStatus(
         info=row.info,
@@ -87,13 +102,54 @@ def status_of(row: FleetRow, window: timedelta, pricing: PricingConfig) -> Funct
         throttle_rate=throttle_rate(m),
         cold_start_rate=cold_start_rate(m),
         cost_usd=cost_usd(m, row.info, pricing.price(row.info.key.provider)),
+        covered=covered or timedelta(0),
     )
+
+
+def covered_for(coverage: Mapping[Scope, float], key: FunctionKey) -> timedelta:
+    """A function's covered time out of a `SampleStore.coverage` read (its scope's)."""
+    return timedelta(seconds=coverage.get((key.provider, key.account, key.region), 0.0))
+
+
+def statuses_of(
+    rows: Iterable[FleetRow], window: timedelta, pricing: PricingConfig, coverage: Mapping[Scope, float]
+) -> list[FunctionStatus]:
+    spans = {scope: timedelta(seconds=seconds) for scope, seconds in coverage.items()}  # thousands of rows, few scopes
+    none = timedelta(0)
+    return [status_of(row, window, pricing, spans.get(row.info.key[:3], none)) for row in rows]
 
 
 def fleet_status(
     store: SampleStore, pricing: PricingConfig, window: timedelta, now: datetime, flt: FleetFilter | None = None
 ) -> list[FunctionStatus]:
-    return [status_of(row, window, pricing) for row in store.fleet(now - window, now, flt)]
+    start = now - window
+    return statuses_of(store.fleet(start, now, flt), window, pricing, store.coverage(start, now, flt))
+
+
+@dataclass(frozen=True, slots=True)
+class CoveredTime:
+    """How much of a window the store collected across several functions' scopes (the least and the most)."""
+
+    window: timedelta
+    least: timedelta
+    most: timedelta
+
+    @property
+    def note(self) -> str | None:
+        """`6h of data` when some scope falls short of the window, else None."""
+        return fmt.coverage_note(self.window, self.least, self.most)
+
+
+def covered_time(statuses: Iterable[FunctionStatus], window: timedelta) -> CoveredTime | None:
+    """The spread of covered time over `statuses` (None for no functions: nothing to say)."""
+    spans = {s.covered for s in statuses}
+    return CoveredTime(window, min(spans), max(spans)) if spans else None
+
+
+def sum_rates(values: Iterable[float | None]) -> float | None:
+    """A total of per-function rates, each over its own scope's covered time; None when none is known."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +188,15 @@ class FunctionDetail:
     def calls(self) -> tuple[Fact, ...]:
         """Traffic, failures and cost over the window, as rates where the fleet table shows rates."""
         s = self.status
-        return (
+        facts: tuple[Fact, ...] = (
             Fact("inv-min", "inv/min", fmt.rate(s.invocations_per_min)),
             Fact("error-rate", "error %", fmt.percent(s.error_rate)),
             Fact("throttles", "throttles", fmt.count(s.measures.throttles)),
             Fact("cost-h", "cost/h", fmt.usd(s.cost_per_hour)),
         )
+        if fmt.coverage_short(s.window, s.covered):  # said where it matters, so a full window reads as before
+            facts += (Fact("collected", "collected", fmt.covered_of(s.window, s.covered)),)
+        return facts
 
     def durations(self) -> tuple[Fact, ...]:
         m = self.status.measures
@@ -173,7 +232,8 @@ def function_detail(
     if info is None:
         return None
     raw = store.series(key, start, end)
-    status = status_of(FleetRow(info, aggregate(raw), len(raw)), end - start, pricing)
+    covered = covered_for(store.coverage(start, end, FleetFilter(key.provider, key.account, key.region)), key)
+    status = status_of(FleetRow(info, aggregate(raw), len(raw)), end - start, pricing, covered)
     series = tuple(store.series(key, start, end, step_s))
     price = pricing.price(key.provider)
     return FunctionDetail(

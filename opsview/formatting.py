@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Final
 
 from opsview.redact import redact
@@ -231,3 +232,61 @@ def quoted(text: str, limit: int = 40) -> str:
 def _escape(char: str) -> str:
     named = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
     return named.get(char) or (f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+
+
+# --- windows and the time collected in them -------------------------------------------------------
+
+COVERAGE_SLACK_S = 120
+"""Coverage this close to the window (or within 1% of it) is not called short: the newest minute or two
+are still being collected on every refresh, and saying so each time would drown the note that matters."""
+
+
+def window_label(window: timedelta) -> str:
+    """`15m`, `24h`, `7d`: a window as the views name it (never `1440m`)."""
+    seconds = int(window.total_seconds())
+    if seconds % 86400 == 0 and seconds >= 2 * 86400:
+        return f"{seconds // 86400}d"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def span(delta: timedelta) -> str:
+    """A stretch of collected time, never rounded up (so it never reads as the whole window): `45m`, `5h30m`,
+    `23h45m`, `3d4h`."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{rest:02d}m" if rest else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours}h" if hours else f"{days}d"
+
+
+def coverage_short(window: timedelta, covered: timedelta) -> bool:
+    """Whether `covered` falls short of `window` by more than the slack every live view has."""
+    slack = max(COVERAGE_SLACK_S, window.total_seconds() * 0.01)
+    return window.total_seconds() - covered.total_seconds() > slack
+
+
+def coverage_note(window: timedelta, least: timedelta, most: timedelta | None = None) -> str | None:
+    """`6h of data` (or `2h–6h of data` when scopes differ) when the least covered scope falls short of
+    the window; None when every scope covers it."""
+    most = least if most is None else most
+    if not coverage_short(window, least):
+        return None
+    if most <= timedelta(0):
+        return "no data collected"
+    low, high = span(least), span(most)
+    return f"{low} of data" if low == high else f"{low}–{high} of data"
+
+
+def covered_of(window: timedelta, covered: timedelta) -> str:
+    """One function's collected time: `6h of 24h` when short, else `all 24h`."""
+    label = window_label(window)
+    if not coverage_short(window, covered):
+        return f"all {label}"
+    return f"{span(covered)} of {label}" if covered > timedelta(0) else f"none of {label}"

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
 from opsview.logevents import EventTotals, LogEvent
-from opsview.schema import FunctionInfo, FunctionKey, Price, Sample, cost_usd, from_epoch, to_epoch
+from opsview.schema import Coverage, FunctionInfo, FunctionKey, Price, Sample, cost_usd, from_epoch, to_epoch
 from opsview.schema import Measures as _Measures
 
 
@@ -80,6 +80,8 @@ class IngestResult:
     stats: IngestStats
     samples: list[Sample]
     infos: list[FunctionInfo]
+    coverage: list[Coverage] = field(default_factory=list)
+    """Per scope, from its first minute with a record to the end of its last: what `--store` may call read."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,7 +151,16 @@ class Ingest:
             Sample(key=by_name[name], start=from_epoch(minute * 60), period_s=60, **_fields(acc.measures()))
             for (name, minute), acc in sorted(self._buckets.items())
         ]
-        return IngestResult(summaries, self.stats, samples, infos)
+        # An export holds every record of its span (a quiet minute inside it had no traffic), but nothing
+        # says what lies beyond its first and last record: those bound what the store may call covered.
+        spans: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for name, minute in self._buckets:
+            scope = by_name[name][:3]
+            first, last = spans.get(scope, (minute, minute))
+            spans[scope] = (min(first, minute), max(last, minute))
+        coverage = [Coverage(*scope, from_epoch(first * 60), from_epoch((last + 1) * 60))
+                    for scope, (first, last) in sorted(spans.items())]
+        return IngestResult(summaries, self.stats, samples, infos, coverage)
 
 
 def _fields(m: _Measures) -> dict[str, Any]:

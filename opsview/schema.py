@@ -159,6 +159,30 @@ class CollectorHealth:
     duration_s: float = 0.0
 
 
+EVERY_REGION: Final = "*"
+"""`Coverage.region` of a read that covers every region of its account (a GCP project's logs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """A span [start, end) that one collection read completely for one scope (provider, account, region).
+
+    Within a covered span a minute without a sample had no traffic; outside every covered span a minute
+    is unknown, like a measure a provider does not report. Rates divide by covered time, never by the
+    window. A collection reports what it read, not what it was asked for: a failed scope covers nothing.
+    """
+
+    provider: str
+    account: str
+    region: str  # or EVERY_REGION
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("Coverage times must be timezone-aware (UTC)")
+
+
 # --- aggregation over buckets -----------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from opsview.collectors.aws.metrics import (
     ResultStatus,
     Segment,
     build_batches,
+    counts_complete,
     describe_gaps,
     fold_results,
     plan_segments,
@@ -39,7 +40,17 @@ from opsview.collectors.aws.metrics import (
 from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.config import AwsSource, Config
 from opsview.formatting import one_line
-from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, from_epoch, to_epoch, utcnow
+from opsview.schema import (
+    CollectorHealth,
+    Coverage,
+    FunctionInfo,
+    FunctionKey,
+    Sample,
+    floor_time,
+    from_epoch,
+    to_epoch,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +74,7 @@ class _RegionResult:
     functions: list[FunctionInfo] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     health: CollectorHealth | None = None
+    coverage: list[Coverage] = field(default_factory=list)
 
 
 class AwsCollector:
@@ -159,6 +171,7 @@ class AwsCollector:
             for part in pool.map(lambda region: self._collect_region(account, region, request), regions):
                 result.functions.extend(part.functions)
                 result.samples.extend(part.samples)
+                result.coverage.extend(part.coverage)
                 if part.health is not None:
                     result.health.append(part.health)
         return result
@@ -174,7 +187,12 @@ class AwsCollector:
             if cache.functions:
                 start, end = self._window(account, region, cache.functions, request)
                 if start < end:
-                    out.samples, problems = self._measure(region, cache, start, end)
+                    out.samples, problems, read = self._measure(region, cache, start, end)
+                    lo, hi = to_epoch(start), to_epoch(end)
+                    out.coverage = [
+                        Coverage(self.provider, account, region, from_epoch(max(a, lo)), from_epoch(min(b, hi)))
+                        for a, b in read if max(a, lo) < min(b, hi)
+                    ]
         except Exception as exc:  # one failing region never sinks the others
             log.warning("aws %s %s: %s", self.name, scope, one_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
             out.health = CollectorHealth(self.name, self.provider, utcnow(), False, one_line(exc), scope=scope,
@@ -258,15 +276,18 @@ class AwsCollector:
         return start, end
 
     def _measure(self, region: str, cache: _RegionCache, start: datetime,
-                 end: datetime) -> tuple[list[Sample], list[str]]:
+                 end: datetime) -> tuple[list[Sample], list[str], list[tuple[int, int]]]:
+        """Samples, problems, and the segments whose invocation counts came back whole (the covered time)."""
         names = [f.key.name for f in cache.functions]
         keys = {f.key.name: f.key for f in cache.functions}
         segments = plan_segments(start, end, self._now())
         cloudwatch = self._client("cloudwatch", region)
         samples: list[Sample] = []
         problems: list[str] = []
+        read: list[tuple[int, int]] = []
         for segment in segments:
             buckets: Buckets = {}
+            whole = True
             for batch in build_batches(names, segment.period):
                 status = ResultStatus()
                 token: str | None = None
@@ -286,13 +307,16 @@ class AwsCollector:
                 gap = describe_gaps(batch, status)
                 if gap is not None:
                     problems.append(gap)
+                whole = whole and counts_complete(batch, status)
             samples.extend(to_samples(buckets, keys, segment.period))
+            if whole:
+                read.append((segment.start, segment.end))
         if self.source.cold_starts == "off":
-            return samples, problems
+            return samples, problems, read
         cold, error = self._cold_starts(region, cache, segments)
         if error is not None:
             problems.append(error)
-        return _merge_cold(samples, cold, keys, segments), problems
+        return _merge_cold(samples, cold, keys, segments), problems, read
 
     def _cold_starts(self, region: str, cache: _RegionCache,
                      segments: list[Segment]) -> tuple[ColdStartResult | None, str | None]:

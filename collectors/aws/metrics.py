@@ -210,6 +210,16 @@ def describe_gaps(batch: MetricBatch, status: ResultStatus) -> str | None:
     return "GetMetricData " + "; ".join(parts)
 
 
+def counts_complete(batch: MetricBatch, status: ResultStatus) -> bool:
+    """Whether every function's `Invocations` came back `Complete` (and the call raised no message of its own):
+    then a bucket without a datapoint had no invocations, and the span counts as covered. Gaps in the other
+    metrics leave those measures unknown (`None`) but do not make the traffic unknown."""
+    if status.call_messages:
+        return False
+    return all(status.final.get(query_id) == "Complete" for query_id, (_, spec) in batch.ids.items()
+               if spec.measure == "invocations")
+
+
 def to_samples(buckets: Buckets, keys: Mapping[str, FunctionKey], period: int) -> list[Sample]:
     samples = []
     for (name, start), values in sorted(buckets.items()):

@@ -56,7 +56,7 @@ from opsview.collectors.azure.rows import (
 from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.config import AzureSource, Config
 from opsview.formatting import one_line
-from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
+from opsview.schema import CollectorHealth, Coverage, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ class LogsOutcome:
     starts: list[HostStartBucket]
     error: str | None
     ok: bool
+    left_out: tuple[tuple[datetime, datetime], ...] = ()  # ranges whose result stayed partial (not stored)
 
 
 class AzureCollector:
@@ -290,7 +291,7 @@ class AzureCollector:
         lo, hi, why = left_out[0]
         error = (f"partial result: {minutes} minute(s) left out (unknown), first {lo:%Y-%m-%d %H:%M}.."
                  f"{hi:%H:%M} UTC: {why}")
-        return LogsOutcome(requests, starts, error[:500], False)
+        return LogsOutcome(requests, starts, error[:500], False, tuple((lo, hi) for lo, hi, _ in left_out))
 
     def _logs_scope(self) -> str:
         return f"logs:{self.source.workspace_id or self.source.app_insights_resource_id}"
@@ -314,9 +315,11 @@ class AzureCollector:
         began = time.monotonic()
         samples: list[Sample] = []
         infos: dict[FunctionKey, FunctionInfo] = {}
+        read: list[tuple[datetime, datetime]] = []  # where the invocation counts came back whole
         if self.source.workspace_id or self.source.app_insights_resource_id:
             try:
                 outcome = self._query_logs(start, end)
+                read = _without(start, end, outcome.left_out)
             except Exception as exc:  # FAILURE, 429 after retries, auth: a health entry, never a raise
                 log.warning("source %s: log query failed: %s", self.name, exc)
                 outcome = LogsOutcome([], [], one_line(exc), False)
@@ -341,10 +344,15 @@ class AzureCollector:
                 duration_s=time.monotonic() - began,
             ))
 
+        logs = bool(self.source.workspace_id or self.source.app_insights_resource_id)
+        regions = {self.source.region, *self.source.app_regions.values()}
         if metrics_thread is not None:
             metrics_thread.join()
             minutes: list[AppMinute] = metrics_result.get("minutes", [])
             health.extend(metrics_result.get("health", []))
+            if not logs:  # platform counts are the only traffic read: a region whose metrics failed is unknown
+                read = [(start, end)]
+                regions -= {h.scope.removeprefix("metrics:") for h in metrics_result.get("health", []) if not h.ok}
             samples, memory = apply_execution_units(
                 samples, {(m.app, m.start): m.execution_units_mb_ms for m in minutes
                           if m.execution_units_mb_ms is not None}
@@ -364,7 +372,11 @@ class AzureCollector:
                     if owner == app:
                         resource = rid if function == APP_TOTAL else f"{rid}/functions/{function}"
                         infos[key] = replace(info, resource_id=resource)
-        return CollectResult(list(infos.values()), samples, health)
+        # With logs, App Insights' requests are the traffic (platform metrics only add the cost and apps it
+        # does not see), so the logs decide what was read, for every region this source's apps are in.
+        coverage = [Coverage(self.provider, self.source.subscription_id, region, lo, hi)
+                    for region in sorted(regions) for lo, hi in read]
+        return CollectResult(list(infos.values()), samples, health, coverage)
 
     def _configured_plan(self, app: str) -> Plan | None:
         for pattern, plan in self.source.app_plans.items():
@@ -419,6 +431,22 @@ class AzureCollector:
         for client in [self._logs_client, *self._metrics_clients.values(), self._management_client]:
             if client is not None and hasattr(client, "close"):
                 client.close()
+
+
+Span = tuple[datetime, datetime]
+
+
+def _without(start: datetime, end: datetime, holes: Sequence[Span]) -> list[Span]:
+    """[start, end) minus `holes`."""
+    out: list[tuple[datetime, datetime]] = []
+    at = start
+    for lo, hi in sorted(holes):
+        if lo > at:
+            out.append((at, min(lo, end)))
+        at = max(at, hi)
+    if at < end:
+        out.append((at, end))
+    return [(lo, hi) for lo, hi in out if lo < hi]
 
 
 def create(source: AzureSource, config: Config) -> AzureCollector:

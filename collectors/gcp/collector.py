@@ -39,7 +39,16 @@ from opsview.collectors.gcp.stats import ProjectStats
 from opsview.config import Config
 from opsview.config.sources import GcpSource
 from opsview.formatting import one_line
-from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
+from opsview.schema import (
+    EVERY_REGION,
+    CollectorHealth,
+    Coverage,
+    FunctionInfo,
+    FunctionKey,
+    Sample,
+    floor_time,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +119,7 @@ class GcpCollector:
         for o in outcomes:
             result.functions.extend(o.infos)
             result.samples.extend(o.samples)
+            result.coverage.extend(self._coverage(o))
             if o.error is not None:
                 result.health.append(CollectorHealth(
                     self.name, self.provider, utcnow(), False, f"{o.error} ({self._cost(o.stats, totals)})",
@@ -125,6 +135,15 @@ class GcpCollector:
                 functions=len(o.infos), samples=len(o.samples), duration_s=o.duration_s,
             ))
         return result
+
+    def _coverage(self, outcome: _Outcome) -> list[Coverage]:
+        """A project read whole covers its window in the regions it was filtered to (every one by default):
+        its functions are found in what was read, so a region without traffic needs no function to be known."""
+        window = outcome.stats.window
+        if outcome.error is not None or window is None or outcome.stats.counts_incomplete:
+            return []
+        regions = list(dict.fromkeys(self.source.regions)) or [EVERY_REGION]
+        return [Coverage(self.provider, outcome.project, region, *window) for region in regions]
 
     def _cost(self, stats: ProjectStats, totals: dict[tuple[str, str], int]) -> str:
         """`metrics path: 9 timeSeries.list + 1 entries.list calls; quota project p: 0.03 + 0.02 quota-min`."""

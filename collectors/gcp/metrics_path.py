@@ -225,6 +225,8 @@ def read_metrics(
                            sleep=sleep):
             for error in page.execution_errors:
                 stats.incomplete.append(f"{query.metric_type}: {error.message or 'execution error'}")
+                if query.measure in (Measure.EXECUTIONS, Measure.REQUESTS):
+                    stats.counts_incomplete = True
             for series in page.time_series:
                 stats.series += 1
                 stats.points += _fold(result, project, query, series, rules)

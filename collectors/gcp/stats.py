@@ -25,6 +25,8 @@ class ProjectStats:
     points: int = 0
     incomplete: list[str] = field(default_factory=list)
     """Why a part of the answer may be missing (Monitoring `executionErrors`, a failed cold-start read)."""
+    counts_incomplete: bool = False
+    """A request or execution count query reported errors: the window's traffic is not known whole."""
     window: tuple[datetime, datetime] | None = None
     filters: list[str] = field(default_factory=list)
     percentile_widths: dict[tuple[FunctionKey, datetime], tuple[float | None, float | None, float | None]] = field(

@@ -89,7 +89,7 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
             store = env.__class__(env.config, store_url).open_store()
             try:
                 # One transaction: a kill or a full disk never leaves functions without their samples.
-                store.write_batch(result.infos, result.samples)
+                store.write_batch(result.infos, result.samples, coverage=result.coverage)
             finally:
                 store.close()
     if output == "json":

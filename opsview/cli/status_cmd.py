@@ -8,7 +8,7 @@ import click
 
 from opsview import formatting as fmt
 from opsview.cli.common import DURATION, common_options, literal, load_env, store_errors
-from opsview.fleet import FunctionStatus, fleet_status
+from opsview.fleet import FunctionStatus, covered_time, fleet_status
 from opsview.schema import utcnow
 from opsview.store import FleetFilter
 
@@ -70,8 +70,11 @@ def render_table(rows: list[FunctionStatus], window: timedelta) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(rows)} functions · last {int(window.total_seconds() // 60)}m", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+    title = f"{len(rows)} functions · last {fmt.window_label(window)}"
+    covered = covered_time(rows, window)
+    if covered is not None and covered.note:  # inv/min and $/h divide by the collected time: say how much
+        title += f" · {covered.note}"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for header in ("cloud", "region", "function", "inv/min", "err %", "thr", "cold %", "p50", "p95", "p99", "max",
                    "$/h"):
         left = header in ("cloud", "region", "function")

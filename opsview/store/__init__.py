@@ -14,6 +14,7 @@ from opsview.store.base import (
     FleetRow,
     MaintenanceResult,
     SampleStore,
+    Scope,
     Store,
     top_n,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "MaintenanceResult",
     "SQLiteStore",
     "SampleStore",
+    "Scope",
     "Store",
     "StoreError",
     "as_store_error",

@@ -13,7 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from opsview.alert_records import AlertChanges, AlertEvent, AlertRecord, AlertState, LedgerEntry, OutboxItem, Silence
-from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Measures, Sample, measures_from
+from opsview.schema import CollectorHealth, Coverage, FunctionInfo, FunctionKey, Measures, Sample, measures_from
+
+Scope = tuple[str, str, str]
+"""(provider, account, region): what coverage is kept for, and the head of a `FunctionKey`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +90,15 @@ class SampleStore(Protocol):
     def write_samples(self, samples: Iterable[Sample]) -> int: ...
     def record_health(self, entries: Iterable[CollectorHealth]) -> None: ...
     def write_batch(
-        self, infos: Iterable[FunctionInfo], samples: Iterable[Sample], health: Iterable[CollectorHealth] = ()
+        self, infos: Iterable[FunctionInfo], samples: Iterable[Sample], health: Iterable[CollectorHealth] = (),
+        coverage: Iterable[Coverage] = (),
     ) -> int: ...
-    """Functions, samples and health in one transaction: all of them or none (`opsview ingest --store`)."""
+    """Functions, samples, health and coverage in one transaction: all of them or none (`opsview ingest --store`)."""
+    def record_coverage(self, spans: Iterable[Coverage]) -> None: ...
+    """Add spans collections read completely; they merge with what each scope had."""
     def maintain(self, now: datetime, retention: timedelta, rollup_after: timedelta) -> MaintenanceResult: ...
-    """Roll minute buckets up into hours and drop what is older than `retention` (alert history included)."""
+    """Roll minute buckets up into hours and drop what is older than `retention` (alert history and
+    coverage included)."""
 
     # reads
     def functions(self, flt: FleetFilter | None = None) -> list[FunctionInfo]: ...
@@ -128,6 +135,8 @@ class SampleStore(Protocol):
     def last_bucket(
         self, provider: str, account: str | None = None, region: str | None = None
     ) -> datetime | None: ...
+    def coverage(self, start: datetime, end: datetime, flt: FleetFilter | None = None) -> dict[Scope, float]: ...
+    """Seconds of [start, end) collections covered, per (provider, account, region); absent = none."""
     def latest_health(self) -> list[CollectorHealth]: ...
     def health_history(
         self, source: str | None = None, since: datetime | None = None, limit: int = 200

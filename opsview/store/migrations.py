@@ -157,6 +157,29 @@ EXCEPTION WHEN OTHERS THEN
 END $$""",
         ),
     ),
+    Migration(
+        5,
+        "coverage: the spans collections read completely, per scope",
+        (
+            # Merged intervals [start, stop) per (provider, account, region); region '*' = every region of the
+            # account. `stop`, not `end`: END is a keyword in both dialects.
+            """CREATE TABLE coverage (
+    provider TEXT NOT NULL,
+    account TEXT NOT NULL,
+    region TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    stop INTEGER NOT NULL,
+    PRIMARY KEY (provider, account, region, start)
+)""",
+            # A store collected before coverage was recorded keeps the reading it had: each scope counts as
+            # collected from its first to its last sample. Without this its rates would be unknown until new
+            # collections accrue, and then divide a day of samples by minutes of coverage.
+            """INSERT INTO coverage (provider, account, region, start, stop)
+SELECT f.provider, f.account, f.region, MIN(s.start), MAX(s.start + s.period_s)
+FROM samples s JOIN functions f ON f.id = s.fid
+GROUP BY f.provider, f.account, f.region""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

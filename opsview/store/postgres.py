@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from opsview.redact import redact_url
 from opsview.schema import COUNT_MEASURES, MEASURE_NAMES
 from opsview.store.alerts_sql import AlertSql
+from opsview.store.coverage_sql import CoverageSql
 from opsview.store.errors import StoreError, register_unusable
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS, postgres_statements
 from opsview.store.samples_sql import SampleSql
@@ -84,7 +85,7 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET jit = off")
 
 
-class PostgresStore(SampleSql, AlertSql):
+class PostgresStore(SampleSql, CoverageSql, AlertSql):
     """`Store` on PostgreSQL: both faces' SQL over a psycopg pool, with its own locks and bulk path."""
 
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 16) -> None:
@@ -254,6 +255,11 @@ class PostgresStore(SampleSql, AlertSql):
         inner = f"SELECT COUNT(s.start) AS n, {cols} FROM samples s WHERE s.fid = f.id AND s.start >= ? AND s.start < ?"
         kept = "" if idle else " AND a.n > 0"  # an aggregate without GROUP BY gives a row even for no samples
         return f"SELECT {head}, a.n, {outer} FROM functions f CROSS JOIN LATERAL ({inner}) a WHERE {where}{kept}"
+
+    def _lock_coverage(self, conn: Any) -> None:
+        # Merging reads a scope's rows and rewrites them: two sharded collectors doing it at once under READ
+        # COMMITTED would both miss the other's row. Blocks only other coverage writers (and for milliseconds).
+        conn.execute("LOCK TABLE coverage IN SHARE ROW EXCLUSIVE MODE")
 
     # --- bulk writes -----------------------------------------------------------------------------
 

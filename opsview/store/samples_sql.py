@@ -21,6 +21,7 @@ from typing import Any
 from opsview.schema import (
     MEASURE_NAMES,
     CollectorHealth,
+    Coverage,
     FunctionInfo,
     FunctionKey,
     Measures,
@@ -138,10 +139,11 @@ class SampleSql(SqlBackend):
         return written
 
     def write_batch(
-        self, infos: Iterable[FunctionInfo], samples: Iterable[Sample], health: Iterable[CollectorHealth] = ()
+        self, infos: Iterable[FunctionInfo], samples: Iterable[Sample], health: Iterable[CollectorHealth] = (),
+        coverage: Iterable[Coverage] = (),
     ) -> int:
-        """Functions, their samples and health entries in one transaction: a process killed part way
-        leaves all of them or none, never functions without their samples. Samples still reach the
+        """Functions, their samples, health entries and coverage in one transaction: a process killed part
+        way leaves all of them or none, never functions without their samples. Samples still reach the
         database chunk by chunk (memory stays flat); the chunks share the transaction."""
         functions, entries = function_rows(infos), health_rows(health)
         written = 0
@@ -153,6 +155,7 @@ class SampleSql(SqlBackend):
                 written += self._write_rows(conn, batch)
             if entries:
                 self._insert_health(conn, entries)
+            self._insert_coverage(conn, coverage)
         return written
 
     def _write_rows(self, conn: Any, batch: Sequence[Sample]) -> int:
@@ -203,6 +206,7 @@ class SampleSql(SqlBackend):
             deleted_health = self._changes(conn, "DELETE FROM health WHERE at < ?", (retention_cutoff,))
             # Alert bookkeeping follows the same retention, in the same transaction (see `alerts_sql`).
             deleted_history = self._prune_alerts(conn, retention_cutoff)
+            self._prune_coverage(conn, retention_cutoff)
         return MaintenanceResult(rolled, deleted, deleted_health, deleted_history)
 
     # --- reads -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from opsview.schema import (
     MEASURE_NAMES,
     Agg,
     CollectorHealth,
+    Coverage,
     FunctionInfo,
     Measures,
     from_epoch,
@@ -194,6 +195,12 @@ class SqlBackend:
         """Drop alert bookkeeping older than `cutoff` (epoch s) within the sample store's maintenance
         transaction; the alert history rows deleted. Nothing without the alerting face (`AlertSql`)."""
         return 0
+
+    def _insert_coverage(self, conn: Any, spans: Iterable[Coverage]) -> None:
+        """Record coverage within a write transaction the caller holds (`coverage_sql`)."""
+
+    def _prune_coverage(self, conn: Any, cutoff: int) -> None:
+        """Forget coverage older than `cutoff` (epoch s) within the maintenance transaction (`coverage_sql`)."""
 
     def close(self) -> None:
         raise NotImplementedError

@@ -27,6 +27,7 @@ import apsw
 
 from opsview.store import oslock
 from opsview.store.alerts_sql import AlertSql
+from opsview.store.coverage_sql import CoverageSql
 from opsview.store.errors import StoreError, register_unusable
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS
 from opsview.store.samples_sql import SampleSql
@@ -74,7 +75,7 @@ def _patiently(step: Callable[[], _T]) -> _T:
             time.sleep(0.005 + random.random() * 0.02)  # jittered, so racers do not retry in step
 
 
-class SQLiteStore(SampleSql, AlertSql):
+class SQLiteStore(SampleSql, CoverageSql, AlertSql):
     """`Store` on SQLite: both faces' SQL over APSW connections."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from opsview.alert_records import AlertRecord, AlertState
 from opsview.alerts.display import configured_measures
 from opsview.config import Config
-from opsview.fleet import FunctionDetail, fleet_status, function_detail
+from opsview.fleet import FunctionDetail, covered_time, fleet_status, function_detail, sum_rates
 from opsview.schema import CollectorHealth, FunctionKey
 from opsview.store import AlertStore, FleetFilter, SampleStore, Store
 from opsview.tui.model import SPARK_STEP_S, FleetSnapshot, FleetTableView, Sparks, spark_grid, spark_values
@@ -26,6 +26,9 @@ def load_fleet(store: SampleStore, config: Config, view: FleetTableView, now: da
     """
     flt = FleetFilter(provider=view.provider)
     statuses = fleet_status(store, config.pricing, view.window, now, flt)
+    rates: dict[str, list[float | None]] = {}
+    for s in statuses:  # each function's rate is over its own scope's collected time
+        rates.setdefault(s.key.provider, []).append(s.invocations_per_min)
     return FleetSnapshot(
         view=view,
         read_at=now,
@@ -34,6 +37,8 @@ def load_fleet(store: SampleStore, config: Config, view: FleetTableView, now: da
         health=tuple(store.latest_health()),
         totals=store.totals(now - view.window, now, flt),
         counts=Counter(s.key.provider for s in statuses),
+        per_minute={provider: sum_rates(values) for provider, values in rates.items()},
+        covered=covered_time(statuses, view.window),
     )
 
 

@@ -14,7 +14,8 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any, Final
 
-from opsview.fleet import FunctionStatus
+from opsview.fleet import CoveredTime, FunctionStatus
+from opsview.formatting import window_label as window_label  # one spelling for every view
 from opsview.freshness import (  # the freshness rule is shared with the web and /healthz; re-exported here
     STALE_AFTER_INTERVALS as STALE_AFTER_INTERVALS,
 )
@@ -57,15 +58,6 @@ _SORT_VALUE: Final[Mapping[SortColumn, Callable[[FunctionStatus], float | int | 
     SortColumn.P99: lambda s: s.measures.duration_p99_ms,
     SortColumn.COST: lambda s: s.cost_per_hour,
 }
-
-
-def window_label(window: timedelta) -> str:
-    seconds = int(window.total_seconds())
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
 
 
 def next_window(window: timedelta) -> timedelta:
@@ -139,6 +131,8 @@ class FleetSnapshot:
     health: tuple[CollectorHealth, ...]
     totals: Mapping[str, Measures] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)  # functions per provider
+    per_minute: Mapping[str, float | None] = field(default_factory=dict)  # invocations/min per provider
+    covered: CoveredTime | None = None  # how much of the window the store collected (None: no functions)
 
     @property
     def problems(self) -> list[SourceProblem]:

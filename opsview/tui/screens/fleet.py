@@ -177,7 +177,10 @@ class FleetScreen(Screen[None]):
             rows = visible_rows(self.snapshot.statuses, self.ctx.view)
         self.table.show_rows(rows, self.snapshot.sparks, Palette.from_theme(self.app.theme_variables),
                              sort_column=SORT_COLUMN[self.ctx.view.sort], to_top=to_top)
-        self.header.show_view(self.ctx.view, len(rows), len(self.snapshot.statuses))
+        read, now = self.snapshot.view, self.ctx.view
+        covered = self.snapshot.covered if (read.window, read.provider) == (now.window, now.provider) else None
+        note = covered.note if covered is not None else None  # a read of another window says nothing of this one
+        self.header.show_view(self.ctx.view, len(rows), len(self.snapshot.statuses), note)
 
     def _show_header(self) -> None:
         if self.snapshot is None:

@@ -41,8 +41,10 @@ class FleetHeader(Vertical):
             yield Horizontal(id="badges")
         yield Static(id="reason", markup=False)
 
-    def show_view(self, view: FleetTableView, shown: int, total: int) -> None:
-        parts = [f"window {window_label(view.window)}", f"{shown}/{total} functions", f"sort {view.sort_label()}"]
+    def show_view(self, view: FleetTableView, shown: int, total: int, coverage: str | None = None) -> None:
+        """`coverage`: how much of the window the store collected, when short of it (`6h of data`)."""
+        window = f"window {window_label(view.window)}" + (f" · {coverage}" if coverage else "")
+        parts = [window, f"{shown}/{total} functions", f"sort {view.sort_label()}"]
         parts.append(f"cloud {view.provider or 'all'}")
         if view.text.strip():
             parts.append(f"filter “{view.text.strip()}”")
@@ -131,12 +133,11 @@ def totals_line(snapshot: FleetSnapshot, width: int) -> str:
     When the full line does not fit, the function counts go first (the summary line above has the
     total), then the line is cut: it never wraps and pushes the table down.
     """
-    minutes = snapshot.view.window.total_seconds() / 60
     full, short = [], []
     for provider in sorted(snapshot.counts):
         m = snapshot.totals.get(provider)
         err = (m.errors / m.invocations) if m and m.errors is not None and m.invocations else None
-        rate = None if m is None or m.invocations is None else m.invocations / minutes
+        rate = snapshot.per_minute.get(provider)  # per collected minute, not per minute of the window
         figures = f"{_rate(rate)}/min err {fmt.percent(err)}"
         full.append(f"{provider} {snapshot.counts[provider]} fn {figures}")
         short.append(f"{provider} {figures}")

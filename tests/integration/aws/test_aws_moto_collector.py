@@ -21,7 +21,7 @@ import pytest
 from opsview.collectors.aws.collector import AwsCollector
 from opsview.collectors.base import CollectRequest
 from opsview.config import AwsSource
-from opsview.schema import floor_time, utcnow
+from opsview.schema import Coverage, floor_time, utcnow
 from opsview.store import SQLiteStore
 
 pytestmark = pytest.mark.integration
@@ -121,6 +121,14 @@ def test_metrics_cold_starts_and_a_failing_region(moto_url: str, fleet: dict[str
     assert hot.throttles is None  # no Throttles datapoint was published
     assert (hot.cold_starts, hot.init_avg_ms) == (2, 400.0)  # an init and a SnapStart restore
     assert samples["svc-02"].cold_starts == 0  # its log group exists and holds no cold start
+
+
+def test_the_region_read_covers_its_window_and_the_failing_one_nothing(moto_url: str, fleet: dict[str, Any]) -> None:
+    """63 of the 65 functions have no datapoint: in the covered span that is a quiet minute, not an unknown one."""
+    collector = AwsCollector(_source(moto_url, regions=[REGION, "eu-nowhere-1"]))
+    start, end = fleet["now"] - timedelta(minutes=10), fleet["now"]
+    result = collector.collect(CollectRequest(start=start, end=end))
+    assert result.coverage == [Coverage("aws", "123456789012", REGION, floor_time(start, 60), floor_time(end, 60))]
 
 
 def test_incremental_window_from_the_store(moto_url: str, fleet: dict[str, Any], tmp_path: Path) -> None:

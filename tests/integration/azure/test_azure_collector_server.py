@@ -21,7 +21,7 @@ from opsview.collect import CollectionRunner
 from opsview.collectors.azure.collector import AzureCollector
 from opsview.collectors.base import CollectRequest
 from opsview.config import AzureSource
-from opsview.schema import FunctionKey
+from opsview.schema import Coverage, FunctionKey
 from opsview.store import SQLiteStore
 
 pytestmark = pytest.mark.integration
@@ -77,6 +77,8 @@ def test_one_query_gives_per_function_samples_with_azure_keys(fake_azure: FakeAz
     assert empty[0].duration_avg_ms is None, "missing durations stay None, never 0"
     assert {i.key.name for i in result.functions} == {"orders-func/ProcessOrder", "orders-func/GetOrder"}
     assert [(h.scope, h.ok, h.samples) for h in result.health] == [(f"logs:{WS}", True, 3)]
+    # the query answered whole: the five minutes are known (a function without a row in one had no request)
+    assert result.coverage == [Coverage("azure", SUB, "westeurope", T0, T0 + timedelta(minutes=5))]
 
 
 def test_cold_starts_go_to_the_first_function_served_after_the_host_started(fake_azure: FakeAzure) -> None:
@@ -123,6 +125,7 @@ def test_a_partial_result_that_shorter_ranges_cannot_cure_is_left_out_not_half_c
     assert health.error is not None
     assert "5 minute(s) left out" in health.error
     assert "could not be accessed" in health.error
+    assert result.coverage == [], "minutes left out are unknown, not quiet"
 
 
 def test_a_memory_limit_is_split_down_to_one_minute_and_that_minute_left_out(fake_azure: FakeAzure) -> None:
@@ -151,6 +154,9 @@ def test_a_memory_limit_is_split_down_to_one_minute_and_that_minute_left_out(fak
     assert health.error is not None
     assert "1 minute(s) left out" in health.error
     assert "E_LOW_MEMORY_CONDITION" in health.error
+    # 10:00 stayed partial and is left out; 10:01 was read whole
+    minute = T0 + timedelta(minutes=1)
+    assert result.coverage == [Coverage("azure", SUB, "westeurope", minute, minute + timedelta(minutes=1))]
 
 
 def test_failure_is_a_health_entry_not_an_exception(fake_azure: FakeAzure) -> None:
@@ -167,6 +173,7 @@ def test_failure_is_a_health_entry_not_an_exception(fake_azure: FakeAzure) -> No
     assert health.error is not None
     assert "invalid properties" in health.error
     assert "fake-token" not in health.error, "credentials never reach health text"
+    assert result.coverage == [], "a failed query covers nothing"
 
 
 def test_throttled_429_is_retried_and_then_succeeds(fake_azure: FakeAzure) -> None:
@@ -261,6 +268,19 @@ def test_metrics_failure_does_not_sink_the_logs(fake_azure: FakeAzure) -> None:
     by_scope = {h.scope: h for h in result.health}
     assert by_scope[f"logs:{WS}"].ok
     assert not by_scope["metrics:westeurope"].ok
+    # App Insights is the traffic read: its span is known whatever the platform metrics did
+    assert result.coverage == [Coverage("azure", SUB, "westeurope", T0, T0 + timedelta(minutes=5))]
+
+
+@pytest.mark.parametrize("status", [200, 503])
+def test_without_logs_the_platform_metrics_decide_what_was_read(fake_azure: FakeAzure, status: int) -> None:
+    fake_azure.metrics_status = status
+    collector, _ = _collector(fake_azure, workspace_id=None, function_app_ids=[_rid("app1")])
+
+    result = collector.collect(_request())
+
+    expected = [Coverage("azure", SUB, "westeurope", T0, T0 + timedelta(minutes=5))] if status == 200 else []
+    assert result.coverage == expected
 
 
 def test_apps_app_insights_says_nothing_about_still_show_as_app_totals(fake_azure: FakeAzure) -> None:

@@ -40,7 +40,8 @@ def test_demo_history_then_status_json_lists_the_fleet_with_honest_nulls(demo_st
     assert len(rows) >= 50
     assert {r["provider"] for r in rows} == {"aws", "azure", "gcp"}
     keys = {"function", "provider", "account", "region", "name", "invocations", "errors", "throttles", "cold_starts",
-            "error_rate", "duration_p50_ms", "duration_p95_ms", "duration_p99_ms", "duration_max_ms", "cost_usd"}
+            "error_rate", "duration_p50_ms", "duration_p95_ms", "duration_p99_ms", "duration_max_ms", "cost_usd",
+            "covered_s", "invocations_per_min", "cost_per_hour"}
     assert all(set(r) == keys for r in rows)
     busy = [r for r in rows if r["invocations"]]
     assert len(busy) >= 40
@@ -54,6 +55,31 @@ def test_demo_history_then_status_json_lists_the_fleet_with_honest_nulls(demo_st
     assert all(r["cold_starts"] is None and r["throttles"] is None for r in gen1)
     spike = next(r for r in rows if r["name"] == "payments-webhook")
     assert spike["error_rate"] is not None
+
+
+def test_six_hours_read_over_24h_keep_their_per_minute_rates(demo_store: Path) -> None:
+    """Issue 15.1: the 18 hours the store never collected are unknown, not 18 quiet hours (which made
+    `--window 24h` read a quarter of the traffic and cost)."""
+    def rows(window: str) -> dict[str, dict[str, Any]]:
+        result = opsview("status", "--store", str(demo_store), "--window", window, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        return {r["function"]: r for r in json.loads(result.stdout)}
+
+    day, seven, six = rows("24h"), rows("7h"), rows("6h")
+    busy = [f for f, r in seven.items() if r["invocations"]]
+    assert len(busy) >= 50
+    for f in busy:  # 7h and 24h hold the same six hours: the same rates, exactly
+        assert day[f]["covered_s"] == seven[f]["covered_s"] == 6 * 3600
+        assert day[f]["invocations_per_min"] == pytest.approx(seven[f]["invocations_per_min"], rel=1e-12)
+        assert day[f]["cost_per_hour"] == pytest.approx(seven[f]["cost_per_hour"], rel=1e-12)
+        assert day[f]["invocations_per_min"] == pytest.approx(day[f]["invocations"] / 360)
+    for provider in ("aws", "azure", "gcp"):  # 6h may have lost its oldest minute or two since the fill
+        total_day = sum(r["invocations_per_min"] or 0 for r in day.values() if r["provider"] == provider)
+        total_six = sum(r["invocations_per_min"] or 0 for r in six.values() if r["provider"] == provider)
+        assert total_day == pytest.approx(total_six, rel=0.02), provider
+    table = opsview("status", "--store", str(demo_store), "--window", "24h", "--provider", "aws")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].strip() == "24 functions · last 24h · 6h of data"
 
 
 def test_status_table_and_filters(demo_store: Path) -> None:

@@ -239,6 +239,10 @@ class FakeMonitoringApi:
         self.refused: list[str] = []
         self.response_bytes = 0
         self.failures: dict[str, deque[grpc.StatusCode]] = {}
+        # metric type -> message of an `executionErrors` entry its answers carry: "Query execution errors that may
+        # have caused the time series data returned to be incomplete"; the data that is available is still returned
+        # (https://cloud.google.com/monitoring/api/ref_v3/rest/v3/ListTimeSeriesResponse)
+        self.execution_errors: dict[str, str] = {}
         self._charged: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
         self._server: grpc.Server | None = None
@@ -319,6 +323,10 @@ class FakeMonitoringApi:
         chosen = [s for s in self.series[project] if filter_eval.evaluate(tree, s.resolve)]
         out = self._aggregate(chosen, agg, start, end, period or 60)
         response = self._page(out, request)
+        (metric_type,) = types
+        if metric_type in self.execution_errors:
+            response.execution_errors.add(code=grpc.StatusCode.UNAVAILABLE.value[0],
+                                          message=self.execution_errors[metric_type])
         with self._lock:
             self.response_bytes += response.ByteSize()
         return response

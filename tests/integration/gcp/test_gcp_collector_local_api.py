@@ -16,7 +16,7 @@ from opsview.collectors.base import CollectRequest
 from opsview.collectors.gcp.collector import GcpCollector
 from opsview.config import Config
 from opsview.config.sources import GcpSource
-from opsview.schema import FunctionKey
+from opsview.schema import EVERY_REGION, Coverage, FunctionKey
 from opsview.store import SQLiteStore
 
 pytestmark = pytest.mark.integration
@@ -85,6 +85,8 @@ def test_one_refresh_lands_both_generations_in_the_store(
         assert infos[gen2].labels["generation"] == "gen2"
         assert infos[gen2].labels["last_start_deployment_rollout"].startswith("2024-05-06T12:01:00")
         assert "last_start_min_instance" in infos[gen2].labels
+        # the project's logs were read whole for the ten minutes, every region: known for its functions' region
+        assert store.coverage(T0, END) == {("gcp", "shop-prod", "us-central1"): 600.0}
     finally:
         store.close()
 
@@ -138,6 +140,7 @@ def test_429_past_the_retry_budget_fails_that_project_only(
     assert health["b"].ok
     assert health["b"].samples > 0
     assert {s.key.account for s in result.samples} == {"b"}
+    assert result.coverage == [Coverage("gcp", "b", EVERY_REGION, T0, END)], "failed projects cover nothing"
 
 
 def test_malformed_entries_are_skipped_and_counted(logging_api: Callable[..., Any], entry_builders: ModuleType) -> None:
@@ -217,6 +220,7 @@ def test_regions_and_globs_narrow_the_filter_and_the_result(
                                exclude=["*-worker"])
     result = collector.collect(CollectRequest(start=T0, end=END))
     assert {str(s.key) for s in result.samples} == {"gcp/p/us-central1/checkout-api"}
+    assert result.coverage == [Coverage("gcp", "p", "us-central1", T0, END)], "only the region read"
     [body] = api.requests
     assert 'resource.labels.location="us-central1"' in body["filter"]
     assert 'resource.labels.service_name=~"^(checkout-.*)$"' in body["filter"]

@@ -18,7 +18,7 @@ from opsview.collectors.base import CollectRequest
 from opsview.collectors.gcp.collector import GcpCollector
 from opsview.collectors.gcp.metrics_path import METRICS
 from opsview.config.sources import GcpSource
-from opsview.schema import FunctionKey, Sample
+from opsview.schema import EVERY_REGION, Coverage, FunctionKey, Sample
 
 pytestmark = pytest.mark.integration
 
@@ -169,6 +169,24 @@ def test_refused_calls_back_off_and_a_failed_cold_start_read_leaves_cold_starts_
     assert gen2
     assert all(s.cold_starts is None for s in gen2)
     assert all(s.invocations is not None for s in gen2)
+
+
+@pytest.mark.parametrize(("metric", "covered"), [
+    ("run.googleapis.com/request_count", False),  # a count: the window's traffic is not known whole
+    ("run.googleapis.com/request_latencies", True),  # only the percentiles may be off
+])
+def test_a_count_query_with_execution_errors_leaves_the_window_uncovered(
+    logging_api: Callable[..., Any], monitoring_api: Callable[..., Any], entry_builders: ModuleType,
+    gcp_traffic: ModuleType, monitoring_builders: ModuleType, metric: str, covered: bool,
+) -> None:
+    projects = {"p": gcp_traffic.generate("p", functions=3, per_minute=5, minutes=3)}
+    logs, metrics = _apis(logging_api, monitoring_api, entry_builders, gcp_traffic, monitoring_builders, projects)
+    metrics.execution_errors[metric] = "some regions could not be reached"
+    result = _collector(logs, metrics, ["p"], "metrics").collect(_request(gcp_traffic, 3))
+    [health] = result.health
+    assert "some regions could not be reached" in (health.error or "")
+    window = (gcp_traffic.T0, gcp_traffic.T0 + timedelta(minutes=3))
+    assert result.coverage == ([Coverage("gcp", "p", EVERY_REGION, *window)] if covered else [])
 
 
 def test_instances_that_started_without_a_start_log_make_cold_starts_unknown_not_zero(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from opsview.collectors.demo import build_fleet, window_samples
+from opsview.collectors.demo import build_fleet, window_coverage, window_samples
 from opsview.config import Config
 from opsview.schema import CollectorHealth
 from opsview.store import SQLiteStore
@@ -48,6 +48,7 @@ class FakeClock:
 def fill_demo_store(store: SQLiteStore, *, now: datetime = NOW, hours: float = 2.0, scale: int = 1) -> None:
     store.upsert_functions(f.info for f in build_fleet(42, scale))
     store.write_samples(window_samples(42, scale, now - timedelta(hours=hours), now))
+    store.record_coverage(window_coverage(42, scale, now - timedelta(hours=hours), now))  # as the collector would
     store.record_health([CollectorHealth("demo", "demo", now - timedelta(seconds=20), True, functions=60)])
 
 

@@ -14,7 +14,7 @@ from textual.widgets import Static
 from opsview.alert_records import AlertChanges, AlertEvent, AlertState
 from opsview.config import Config
 from opsview.fleet import fleet_status, function_detail
-from opsview.schema import FunctionInfo, FunctionKey, Sample, floor_time
+from opsview.schema import Coverage, FunctionInfo, FunctionKey, Sample, floor_time
 from opsview.store import FleetFilter, SQLiteStore
 from opsview.tui.app import OpsviewApp
 from opsview.tui.screens.detail import DetailScreen
@@ -41,6 +41,7 @@ def _fill(store: SQLiteStore) -> None:
                init_avg_ms=350.0, init_p95_ms=420.0)
         for i in range(60)
     )
+    store.record_coverage([Coverage(*KEY[:3], first, first + timedelta(minutes=60))])
     store.apply_alert_changes(AlertChanges(events=(
         AlertEvent(NOW - timedelta(minutes=20), "errors-high", KEY, AlertState.PENDING, AlertState.FIRING, 0.05,
                    "critical"),

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opsview.alert_records import AlertState
 from waitress.server import create_server
 from waitress_stop import stop_waitress
 
+from opsview.alert_records import AlertState
 from opsview.alerts.defaults import DEFAULT_RULES_TOML
 from opsview.alerts.engine import evaluate
-from opsview.collectors.demo import build_fleet, window_samples
+from opsview.collectors.demo import build_fleet, window_coverage, window_samples
 from opsview.config import Config
 from opsview.schema import CollectorHealth, floor_time, utcnow
 from opsview.store import SQLiteStore
@@ -33,6 +33,7 @@ def fill_demo(store: SQLiteStore, hours: float = 2.0) -> None:
     now = utcnow()
     store.upsert_functions(fn.info for fn in build_fleet(42, 1))
     store.write_samples(window_samples(42, 1, floor_time(now - timedelta(hours=hours), 60), now))
+    store.record_coverage(window_coverage(42, 1, floor_time(now - timedelta(hours=hours), 60), now))
     store.record_health([
         CollectorHealth("demo", "demo", now - timedelta(minutes=1), True, functions=60, samples=7000),
         CollectorHealth("aws-prod", "aws", now - timedelta(minutes=2), False, "AccessDenied: lambda:ListFunctions",

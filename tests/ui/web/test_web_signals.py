@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opsview.alert_records import AlertState
 from playwright.sync_api import expect
 
+from opsview.alert_records import AlertState
 from opsview.config import Config
 from opsview.schema import FunctionInfo, FunctionKey
 from opsview.store import SQLiteStore

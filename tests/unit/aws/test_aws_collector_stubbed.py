@@ -19,6 +19,7 @@ from opsview.collectors.aws.collector import AwsCollector
 from opsview.collectors.aws.metrics import METRICS
 from opsview.collectors.base import CollectRequest
 from opsview.config import AwsSource
+from opsview.schema import Coverage
 
 NOW = datetime(2024, 5, 1, 12, 0, 30, tzinfo=UTC)
 T0 = datetime(2024, 5, 1, 11, 58, tzinfo=UTC)
@@ -91,6 +92,9 @@ def test_percentiles_and_insights_cold_starts(stubbed: tuple[AwsCollector, dict[
     # the log group was read and had no cold start in the second minute: 0, not unknown
     assert (second.invocations, second.cold_starts, second.init_avg_ms) == (12, 0, None)
     assert second.duration_p99_ms is None  # no datapoint is no value, never 0
+    # every Invocations result came back Complete: the two minutes read are known, a minute without a datapoint
+    # among them would be a quiet one
+    assert result.coverage == [Coverage("aws", "111122223333", REGION, T0, T0 + timedelta(minutes=2))]
     for stub in stubs.values():
         stub.assert_no_pending_responses()
 
@@ -120,6 +124,29 @@ def test_throttled_region_is_a_health_entry(stubbed: tuple[AwsCollector, dict[st
     assert not health.ok
     assert "Throttling" in (health.error or "")
     assert [f.key.name for f in result.functions] == ["checkout"]  # discovery still lands
+    assert result.coverage == []  # the region's metrics were not read: its minutes stay unknown
+
+
+@pytest.mark.parametrize(("failed", "covered"), [("inv", False), ("p99", True)])
+def test_a_span_whose_invocations_did_not_come_back_whole_is_not_covered(
+    stubbed: tuple[AwsCollector, dict[str, Stubber]], failed: str, covered: bool
+) -> None:
+    """A result ending `InternalError` (or `Forbidden`) lacks datapoints that exist
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDataResult.html, StatusCode):
+    missing Invocations make the span's traffic unknown; a missing p99 only leaves p99 unknown."""
+    collector, stubs = stubbed
+    results = _metric_results({"inv": [40.0, 12.0], "p99": [900.0, 800.0]})
+    for r in results:
+        if r["Id"] == f"f0_{failed}":
+            r.update(StatusCode="InternalError", Timestamps=[], Values=[])
+    stubs["cloudwatch"].add_response("get_metric_data", {"MetricDataResults": results})
+    stubs["logs"].add_client_error("start_query", "AccessDeniedException", "not authorized to perform StartQuery")
+    stubs["logs"].add_response("filter_log_events", {"events": []})
+    result = collector.collect(CollectRequest(start=NOW - timedelta(minutes=2), end=NOW))
+    (health,) = result.health
+    assert not health.ok
+    assert "InternalError" in (health.error or "")
+    assert bool(result.coverage) is covered
 
 
 def test_list_functions_follows_next_marker() -> None:

@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from opsview.cli import main
+from opsview.config import Config
+from opsview.fleet import fleet_status
 from opsview.schema import FunctionKey
 from opsview.store import SQLiteStore
 
@@ -184,6 +186,10 @@ def test_store_option_writes_minute_samples(tmp_path: Path) -> None:
         assert [(s.start.minute, s.invocations, s.cold_starts) for s in series] == [(0, 3, 1), (1, 1, 0)]
         assert series[0].start + timedelta(minutes=1) == series[1].start
         assert isinstance(info.key, FunctionKey)
+        # the export speaks for 10:00-10:02 only: an hour read around it gives 4 calls over 2 minutes, not over 60
+        assert store.coverage(*window) == {info.key[:3]: 120.0}
+        [status] = fleet_status(store, Config().pricing, timedelta(hours=1), datetime(2024, 5, 1, 10, 30, tzinfo=UTC))
+        assert status.invocations_per_min == 2.0
     finally:
         store.close()
 

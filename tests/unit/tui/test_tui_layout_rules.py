@@ -45,7 +45,9 @@ def _snapshot(window: timedelta) -> FleetSnapshot:
         "gcp": Measures(invocations=27_000, errors=108),
     }
     return FleetSnapshot(view=FleetTableView(window=window), read_at=NOW, statuses=(), sparks={}, health=(),
-                         totals=totals, counts={"aws": 24, "azure": 18, "gcp": 18})
+                         totals=totals, counts={"aws": 24, "azure": 18, "gcp": 18},
+                         per_minute={p: m.invocations / (window.total_seconds() / 60) for p, m in totals.items()
+                                     if m.invocations is not None})
 
 
 def test_totals_line_fits_its_width_dropping_function_counts_before_cutting() -> None:
