@@ -54,8 +54,8 @@ from opsview.collectors.azure.rows import (
     to_samples,
 )
 from opsview.collectors.base import CollectRequest, CollectResult
+from opsview.collectors.credentials import credential_problem, failure_line, merge_credential_failures
 from opsview.config import AzureSource, Config
-from opsview.formatting import one_line
 from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
 
 log = logging.getLogger(__name__)
@@ -297,7 +297,7 @@ class AzureCollector:
 
     def collect(self, request: CollectRequest) -> CollectResult:
         start, end = self._window(request)
-        health: list[CollectorHealth] = []
+        health: list[tuple[CollectorHealth, str | None]] = []  # each with its credential problem, if any
         if start >= end:
             return CollectResult([], [], [CollectorHealth(self.name, self.provider, utcnow(), True, scope="")])
 
@@ -315,11 +315,12 @@ class AzureCollector:
         samples: list[Sample] = []
         infos: dict[FunctionKey, FunctionInfo] = {}
         if self.source.workspace_id or self.source.app_insights_resource_id:
+            logs_problem: str | None = None
             try:
                 outcome = self._query_logs(start, end)
             except Exception as exc:  # FAILURE, 429 after retries, auth: a health entry, never a raise
-                log.warning("source %s: log query failed: %s", self.name, exc)
-                outcome = LogsOutcome([], [], one_line(exc), False)
+                logs_problem = credential_problem(exc)
+                outcome = LogsOutcome([], [], failure_line(exc, log, f"source {self.name}: log query failed"), False)
             requests = [r for r in outcome.requests if self._app_selected(r.app)
                         and self._function_selected(f"{r.app}/{r.function}")]
             starts = [s for s in outcome.starts if self._app_selected(s.app)]
@@ -335,11 +336,11 @@ class AzureCollector:
                 shown = ", ".join(untraced[:5]) + (f" and {len(untraced) - 5} more" if len(untraced) > 5 else "")
                 notes.append(f"cold starts unknown for {len(untraced)} app(s) with no host traces in the last "
                              f"{_HOST_EVIDENCE // timedelta(hours=1)}h (host.json log level filters Host.*?): {shown}")
-            health.append(CollectorHealth(
+            health.append((CollectorHealth(
                 self.name, self.provider, utcnow(), outcome.ok, "; ".join(notes) or None,
                 scope=self._logs_scope(), functions=len(infos), samples=len(samples),
                 duration_s=time.monotonic() - began,
-            ))
+            ), logs_problem))
 
         if metrics_thread is not None:
             metrics_thread.join()
@@ -364,7 +365,8 @@ class AzureCollector:
                     if owner == app:
                         resource = rid if function == APP_TOTAL else f"{rid}/functions/{function}"
                         infos[key] = replace(info, resource_id=resource)
-        return CollectResult(list(infos.values()), samples, health)
+        # logs and metrics share the credential: when it fails, the source says so once
+        return CollectResult(list(infos.values()), samples, merge_credential_failures(health))
 
     def _configured_plan(self, app: str) -> Plan | None:
         for pattern, plan in self.source.app_plans.items():
@@ -380,9 +382,10 @@ class AzureCollector:
             if configured is not None:
                 self._plans.known.setdefault(rid, configured)  # what the service proved outranks config
         minutes: list[AppMinute] = []
-        health: list[CollectorHealth] = []
+        health: list[tuple[CollectorHealth, str | None]] = []
         for region, ids in sorted(by_region.items()):
             began = time.monotonic()
+            problem: str | None = None
             try:
                 client = self._metrics(region)
                 result = query_region(client, region, ids, start, end, book=self._plans,
@@ -392,11 +395,14 @@ class AzureCollector:
                 minutes.extend(result.minutes)
                 error = result.error
             except Exception as exc:  # a region failing never sinks the logs or the other regions
-                error = one_line(exc)
-            health.append(CollectorHealth(
+                problem = credential_problem(exc)
+                error = failure_line(exc, log, f"source {self.name}: metrics in {region} failed")
+            health.append((CollectorHealth(
                 self.name, self.provider, utcnow(), error is None, error, scope=f"metrics:{region}",
                 functions=len(ids), duration_s=time.monotonic() - began,
-            ))
+            ), problem))
+            if problem is not None:
+                break  # every other region would ask the same credential for a token, and fail alike
         out["minutes"] = minutes
         out["health"] = health
 
