@@ -8,6 +8,7 @@ from datetime import timedelta
 import click
 
 from opsview.cli.common import DURATION, common_options, fail, load_env, store_errors
+from opsview.cli.listening import bind_error, probe
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: b
     endpoint = otlp or env.config.export.otlp.endpoint
     if (once or not serve) and endpoint is None:
         fail("--once and --no-http push OTLP: pass --otlp URL or set [export.otlp] endpoint")
+    if serve and not once and (taken := probe(host, port)):  # before the store is opened or a push started
+        fail(taken)
     with store_errors():
         store = env.open_store(read_only=True)
     pusher = None
@@ -70,19 +73,27 @@ def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: b
             return
         click.echo(f"opsview exporter: pushing OTLP to {pusher.endpoint} every "
                    f"{int(env.config.export.otlp.interval.total_seconds())}s (store {store.url})", err=True)
+    server = None
+    if serve:
+        from waitress.server import create_server
+
+        from opsview.exporter import metrics_wsgi_app
+
+        try:
+            server = create_server(metrics_wsgi_app(store, env.config, window), host=host, port=port, threads=4,
+                                   ident="opsview")
+        except OSError as exc:  # taken since the probe
+            if pusher is not None:
+                pusher.shutdown()
+            fail(bind_error(exc, host, port))
     stop = threading.Event()
     pushing = threading.Thread(target=pusher.run, args=(stop,), name="opsview-otlp", daemon=True) if pusher else None
     if pushing is not None:
         pushing.start()
     try:
-        if serve:
-            import waitress
-
-            from opsview.exporter import metrics_wsgi_app
-
+        if server is not None:
             click.echo(f"opsview exporter: serving http://{host}:{port}/metrics (store {store.url})", err=True)
-            waitress.serve(metrics_wsgi_app(store, env.config, window), host=host, port=port, threads=4,
-                           ident="opsview")
+            server.run()
         else:
             stop.wait()
     except KeyboardInterrupt:
