@@ -17,14 +17,21 @@ them is read and ignored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TextIO
 
 from opsview.collectors.aws.correlator import Correlator
 from opsview.collectors.aws.json_reader import CHUNK, JsonDocument, is_json_object, json_lines
 from opsview.collectors.aws.text_reader import read_text
-from opsview.ingest import IngestStats
+from opsview.ingest import IngestStats, InputFormat
 from opsview.logevents import LogEvent
+
+FORMAT = InputFormat(
+    "no Lambda invocation records found (expected Lambda log lines with REPORT records, Lambda's JSON log format, "
+    "or the JSON of `aws logs filter-log-events` / `get-log-events`)",
+    re.compile(r'REPORT RequestId:|"platform\.report"|/aws/lambda/|"logStreamName"'),
+)
 
 
 def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[LogEvent]:

@@ -139,13 +139,17 @@ def test_json_log_format_lines(realdata: Path) -> None:
 
 
 def test_telemetry_examples_with_invalid_json_are_skipped_not_fatal(realdata: Path, tmp_path: Path) -> None:
-    """The published platform.report example has a trailing comma: counted as skipped."""
+    """The published platform.report example has a trailing comma: counted as skipped. Its other events hold no
+    invocation, so the file has nothing to report: one line naming it and what was skipped, exit 2."""
     src = realdata / "aws" / "awsdocs_telemetry_api_event_examples.txt"
     one_per_line = "\n".join(" ".join(block.split()) for block in src.read_text().split("\n\n") if block.strip())
     path = tmp_path / "telemetry.txt"
     path.write_text(one_per_line + "\n")
-    data = _ingest("--function", "t", str(path))
-    assert data["lines_skipped"] >= 1
+    result = CliRunner().invoke(main, ["ingest", "--provider", "aws", "--function", "t", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"opsview: {path} (")
+    assert "skipped): no Lambda invocation records found" in result.stderr
+    assert int(result.stderr.split(" read, ")[1].split(" skipped")[0]) >= 1
 
 
 def test_broken_document_keeps_what_was_read(tmp_path: Path) -> None:
