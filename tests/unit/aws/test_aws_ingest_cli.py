@@ -214,3 +214,15 @@ def test_a_small_export_never_imports_numpy(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stderr.strip().splitlines()[-1] == "False"
     assert json.loads(out.stdout)["functions"][0]["invocations"] > 0
+
+
+def test_text_whose_first_line_opens_with_a_bracket_is_read_as_text(tmp_path: Path) -> None:
+    """Python's Lambda logging prints `[INFO]\\t<time>\\t<request id>\\t<message>`; an export may start with it
+    (it was read as a broken JSON document: every REPORT after it skipped)."""
+    rid = "6f2a1c0e-2b7c-4c8e-9d3f-1a2b3c4d5e6f"
+    path = tmp_path / "tail.log"
+    path.write_text(f"[INFO]\t2024-05-01T10:00:00.100Z\t{rid}\tcharging card\n"
+                    f"REPORT RequestId: {rid}\tDuration: 12.50 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\t"
+                    "Max Memory Used: 60 MB\n")
+    data = _ingest("--function", "pay", str(path))
+    assert (data["functions"][0]["invocations"], data["lines_skipped"]) == (1, 0)
