@@ -16,11 +16,11 @@ from opsview.collectors.base import Collector, CollectRequest, CollectResult
 from opsview.config import AnySource, Config
 
 if TYPE_CHECKING:
-    from opsview.ingest import IngestReader
+    from opsview.ingest import IngestReader, InputFormat
 
 __all__ = [
     "PROVIDERS", "CollectRequest", "CollectResult", "Collector", "Provider", "UnsupportedSource", "build_collector",
-    "ingest_reader", "ingest_providers",
+    "ingest_format", "ingest_reader", "ingest_providers",
 ]
 
 
@@ -29,7 +29,8 @@ class Provider:
     collector: str
     """Module exposing `create(source, config) -> Collector`."""
     reader: str | None = None
-    """Module exposing `read: IngestReader` for `opsview ingest`; None = no offline format."""
+    """Module exposing `read: IngestReader` and `FORMAT: InputFormat` for `opsview ingest`; None = no offline
+    format."""
 
 
 # source type -> its modules; adding a cloud adds a row here (and its `[[sources.<type>]]` model)
@@ -71,3 +72,12 @@ def ingest_reader(provider: str) -> IngestReader:
         raise UnsupportedSource(f"ingest: no reader for {provider!r} (expected one of {', '.join(ingest_providers())})")
     reader: IngestReader = _module(entry.reader, f"ingest for {provider}").read
     return reader
+
+
+def ingest_format(provider: str) -> InputFormat:
+    """What `provider`'s ingest reader reads (for the line said when a file holds none of it)."""
+    entry = PROVIDERS.get(provider)
+    if entry is None or entry.reader is None:
+        raise UnsupportedSource(f"ingest: no reader for {provider!r} (expected one of {', '.join(ingest_providers())})")
+    found: InputFormat = _module(entry.reader, f"ingest for {provider}").FORMAT
+    return found

@@ -10,6 +10,7 @@ nearest-rank percentiles up to 10,000 durations per function and bucket, a sketc
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
@@ -23,9 +24,23 @@ from opsview.schema import Measures as _Measures
 class IngestStats:
     lines_read: int = 0
     lines_skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+    """What a reader noticed about its input, worth a line to the user (e.g. where a JSON document stops
+    parsing); `opsview ingest` prints each with the file's name."""
     # Set by the consumer: False when no per-minute samples will be built, so readers may drop event times
     # and emit `InvocationBatch`es.
     times_needed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class InputFormat:
+    """What a provider's reader reads, for the one line `opsview ingest` prints when a file holds none of it."""
+
+    nothing_found: str
+    """Follows "<file>: ", e.g. "no Lambda invocation records found (expected REPORT lines ...)"."""
+    looks_like: re.Pattern[str]
+    """Text that marks this provider's logs near the start of a file: another provider's reader, finding
+    nothing, suggests `--provider <this one>`."""
 
 
 class IngestReader(Protocol):
@@ -53,6 +68,7 @@ class FunctionSummary:
             "function": self.function,
             "invocations": m.invocations,
             "errors": m.errors,
+            "throttles": m.throttles,
             "timeouts": self.timeouts,
             "cold_starts": m.cold_starts,
             "duration_p50_ms": _round(m.duration_p50_ms),

@@ -33,7 +33,9 @@ class InvocationEvent:
     cold_start: bool | None = None  # True/False when the format can tell; None when it cannot (GCP gen1)
     error: bool = False
     timeout: bool | None = None  # None when the format cannot tell timeouts apart
-    throttled: bool = False
+    # None when the log cannot show a throttle: a throttled Lambda invocation never runs, so it never logs
+    # (AWS); gen1 Cloud Functions do not log the platform's rejections. Azure rows (429) and gen2 logs can.
+    throttled: bool | None = None
     account: str | None = None
     region: str | None = None
     weight: int = 1  # how many requests this record stands for (Azure `ItemCount` under sampling)
@@ -73,6 +75,7 @@ class InvocationBatch:
     errors: int = 0  # including timeouts
     timeouts: int | None = None
     cold_starts: int | None = None
+    throttles: int | None = None  # None: the log cannot show throttles (see `InvocationEvent.throttled`)
     init_ms: FloatColumn = ()  # one per cold start that reports an init (or restore) duration
     billed_ms: float | None = None  # sum; None when no invocation reports it
     memory_size_mb: int | None = None  # the last one reported
@@ -95,7 +98,7 @@ class EventTotals:
     invocations: int = 0
     errors: int = 0
     timeouts: int | None = None
-    throttles: int = 0
+    throttles: int | None = None  # stays None unless some event could have shown a throttle
     cold_starts: int | None = None
     failed_inits: int = 0
     durations: DurationDigest = field(default_factory=DurationDigest)
@@ -119,8 +122,10 @@ class EventTotals:
             return
         weight = event.weight
         if event.throttled:
-            self.throttles += weight
+            self.throttle(weight)
             return
+        if event.throttled is not None:
+            self.throttles = self.throttles or 0  # this log shows throttles, and this request was none
         self.invocation(event.duration_ms, event.error or bool(event.timeout), weight)
         if event.timeout is not None:
             self.timeouts = (self.timeouts or 0) + (weight if event.timeout else 0)
@@ -149,11 +154,17 @@ class EventTotals:
             else:
                 durations.add(duration_ms, weight)
 
+    def throttle(self, weight: int = 1) -> None:
+        """A request the platform refused: a throttle, not an invocation."""
+        self.throttles = (self.throttles or 0) + weight
+
     def cold_start(self, init_ms: float | None = None) -> None:
         self.cold_starts = (self.cold_starts or 0) + 1
         self._init(init_ms, 1)
 
     def add_batch(self, batch: InvocationBatch) -> None:
+        if batch.throttles is not None:
+            self.throttles = (self.throttles or 0) + batch.throttles
         if batch.invocations <= 0:
             return
         self.invocations += batch.invocations

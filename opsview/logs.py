@@ -14,6 +14,9 @@ from platformdirs import user_log_dir
 
 from opsview.redact import redact
 
+_CREDENTIAL_CHAIN_LOGGERS = ("azure.identity", "google.auth._default", "google.auth.compute_engine",
+                             "botocore.credentials")
+
 
 def default_log_file() -> Path:
     return Path(user_log_dir("opsview", appauthor=False)) / "opsview.log"
@@ -24,6 +27,7 @@ def setup_logging(level: str = "WARNING", *, log_file: Path | None = None, to_st
     for handler in list(root.handlers):
         root.removeHandler(handler)
     root.setLevel(logging.DEBUG)
+    debug = level.upper() == "DEBUG"
     fmt = _RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -34,16 +38,20 @@ def setup_logging(level: str = "WARNING", *, log_file: Path | None = None, to_st
     if to_stderr:
         stream = logging.StreamHandler(sys.stderr)
         stream.setLevel(level.upper())
-        debug = level.upper() == "DEBUG"
         stream.setFormatter(_OneLineFormatter("opsview: %(levelname)s: %(message)s", tracebacks=debug))
         root.addHandler(stream)
     # SDKs are chatty at INFO and may echo request details; keep them to warnings.
     for noisy in ("botocore", "boto3", "urllib3", "azure", "google", "werkzeug", "waitress", "psycopg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A failed credential chain is logged by the SDKs as pages of text (azure-identity: every credential tried,
+    # on each attempt; google-auth: each metadata-server probe): the source's health line says what to fix
+    # (`opsview.collectors.credentials`), and the whole chain is shown at DEBUG only.
+    for chain in _CREDENTIAL_CHAIN_LOGGERS:
+        logging.getLogger(chain).setLevel(logging.WARNING if debug else logging.CRITICAL)
     # Apprise logs each bad URL itself, half-masked; our one-line delivery error never shows the URL at all.
     # Its DEBUG (and TRACE) lines print every request URL and payload, which for most services hold the token:
     # at our DEBUG it gets INFO (its answers and failures), never those.
-    logging.getLogger("apprise").setLevel(logging.INFO if level.upper() == "DEBUG" else logging.CRITICAL)
+    logging.getLogger("apprise").setLevel(logging.INFO if debug else logging.CRITICAL)
 
 
 class _RedactingFormatter(logging.Formatter):

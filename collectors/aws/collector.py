@@ -38,6 +38,7 @@ from opsview.collectors.aws.metrics import (
     to_samples,
 )
 from opsview.collectors.base import CollectRequest, CollectResult
+from opsview.collectors.credentials import credential_problem, failure_line, merge_credential_failures
 from opsview.config import AwsSource, Config
 from opsview.formatting import one_line
 from opsview.schema import (
@@ -75,6 +76,7 @@ class _RegionResult:
     samples: list[Sample] = field(default_factory=list)
     health: CollectorHealth | None = None
     coverage: list[Coverage] = field(default_factory=list)
+    credential_problem: str | None = None  # the region failed because the credentials are missing or unusable
 
 
 class AwsCollector:
@@ -161,11 +163,12 @@ class AwsCollector:
             account = self._account_id()
             regions = self._region_names()
         except (ClientError, BotoCoreError, ValueError, KeyError) as exc:
-            log.warning("aws source %s: %s", self.name, one_line(exc))
-            health = CollectorHealth(self.name, self.provider, utcnow(), False, one_line(exc),
+            line = failure_line(exc, log, f"aws source {self.name}")
+            health = CollectorHealth(self.name, self.provider, utcnow(), False, line,
                                      duration_s=time.monotonic() - began)
             return CollectResult(health=[health])
         result = CollectResult()
+        entries: list[tuple[CollectorHealth, str | None]] = []
         workers = max(1, min(_MAX_REGION_WORKERS, len(regions)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"aws-{self.name}") as pool:
             for part in pool.map(lambda region: self._collect_region(account, region, request), regions):
@@ -173,7 +176,9 @@ class AwsCollector:
                 result.samples.extend(part.samples)
                 result.coverage.extend(part.coverage)
                 if part.health is not None:
-                    result.health.append(part.health)
+                    entries.append((part.health, part.credential_problem))
+        # credentials that expire between refreshes fail every region alike: said once, for the account
+        result.health = merge_credential_failures(entries)
         return result
 
     def _collect_region(self, account: str, region: str, request: CollectRequest) -> _RegionResult:
@@ -194,8 +199,9 @@ class AwsCollector:
                         for a, b in read if max(a, lo) < min(b, hi)
                     ]
         except Exception as exc:  # one failing region never sinks the others
-            log.warning("aws %s %s: %s", self.name, scope, one_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
-            out.health = CollectorHealth(self.name, self.provider, utcnow(), False, one_line(exc), scope=scope,
+            out.credential_problem = credential_problem(exc)
+            out.health = CollectorHealth(self.name, self.provider, utcnow(), False,
+                                         failure_line(exc, log, f"aws {self.name} {scope}"), scope=scope,
                                          functions=len(out.functions), duration_s=time.monotonic() - began)
             return out
         for problem in problems:

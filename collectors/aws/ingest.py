@@ -17,14 +17,25 @@ them is read and ignored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TextIO
 
 from opsview.collectors.aws.correlator import Correlator
 from opsview.collectors.aws.json_reader import CHUNK, JsonDocument, is_json_object, json_lines
 from opsview.collectors.aws.text_reader import read_text
-from opsview.ingest import IngestStats
+from opsview.ingest import IngestStats, InputFormat
 from opsview.logevents import LogEvent
+
+# JSON opens an object with a key (or nothing), an array with an object, an array or nothing; text whose first line
+# starts with a bracket (`[INFO]` of Python's Lambda logging, a lone `[` or `{` the code printed) is text
+_JSON_START = re.compile(r'\s*(?:\{\s*["}]|\[\s*[{[\]])')
+
+FORMAT = InputFormat(
+    "no Lambda invocation records found (expected Lambda log lines with REPORT records, Lambda's JSON log format, "
+    "or the JSON of `aws logs filter-log-events` / `get-log-events`)",
+    re.compile(r'REPORT RequestId:|"platform\.report"|/aws/lambda/|"logStreamName"'),
+)
 
 
 def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[LogEvent]:
@@ -33,7 +44,7 @@ def read(stream: TextIO, source_name: str, function: str | None, stats: IngestSt
     head = stream.read(CHUNK)
     start = head.lstrip()[:1]
     correlate = Correlator()
-    if start in ("{", "["):
+    if _JSON_START.match(head):
         first_line = head.split("\n", 1)[0]
         if start == "{" and is_json_object(first_line):
             records = json_lines(head, stream, function, fallback, stats)

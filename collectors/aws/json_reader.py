@@ -14,7 +14,6 @@ JSON nesting past the recursion limit and numbers Python cannot hold are undecod
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
@@ -30,8 +29,6 @@ from opsview.collectors.aws.logs import (
 )
 from opsview.ingest import IngestStats
 from opsview.untrusted import epoch_time, json_loads, json_raw_decode
-
-log = logging.getLogger(__name__)
 
 CHUNK = 1 << 16
 _BLANK = re.compile(r"[ \t\r\n]*")
@@ -211,7 +208,7 @@ class JsonDocument:
             # read before it is kept
             self.stats.lines_read += 1
             self.stats.lines_skipped += 1
-            log.warning("JSON document stops parsing at char %d: %s", exc.pos, exc.msg)
+            self.stats.notes.append(f"JSON document stops parsing at char {exc.pos}: {exc.msg}")
 
     def _object(self) -> Iterator[Item]:
         while self._peek() not in ("}", ""):

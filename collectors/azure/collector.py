@@ -54,8 +54,8 @@ from opsview.collectors.azure.rows import (
     to_samples,
 )
 from opsview.collectors.base import CollectRequest, CollectResult
+from opsview.collectors.credentials import credential_problem, failure_line, merge_credential_failures
 from opsview.config import AzureSource, Config
-from opsview.formatting import one_line
 from opsview.schema import CollectorHealth, Coverage, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
 
 log = logging.getLogger(__name__)
@@ -298,7 +298,7 @@ class AzureCollector:
 
     def collect(self, request: CollectRequest) -> CollectResult:
         start, end = self._window(request)
-        health: list[CollectorHealth] = []
+        health: list[tuple[CollectorHealth, str | None]] = []  # each with its credential problem, if any
         if start >= end:
             return CollectResult([], [], [CollectorHealth(self.name, self.provider, utcnow(), True, scope="")])
 
@@ -317,12 +317,13 @@ class AzureCollector:
         infos: dict[FunctionKey, FunctionInfo] = {}
         read: list[tuple[datetime, datetime]] = []  # where the invocation counts came back whole
         if self.source.workspace_id or self.source.app_insights_resource_id:
+            logs_problem: str | None = None
             try:
                 outcome = self._query_logs(start, end)
                 read = _without(start, end, outcome.left_out)
             except Exception as exc:  # FAILURE, 429 after retries, auth: a health entry, never a raise
-                log.warning("source %s: log query failed: %s", self.name, exc)
-                outcome = LogsOutcome([], [], one_line(exc), False)
+                logs_problem = credential_problem(exc)
+                outcome = LogsOutcome([], [], failure_line(exc, log, f"source {self.name}: log query failed"), False)
             requests = [r for r in outcome.requests if self._app_selected(r.app)
                         and self._function_selected(f"{r.app}/{r.function}")]
             starts = [s for s in outcome.starts if self._app_selected(s.app)]
@@ -338,11 +339,11 @@ class AzureCollector:
                 shown = ", ".join(untraced[:5]) + (f" and {len(untraced) - 5} more" if len(untraced) > 5 else "")
                 notes.append(f"cold starts unknown for {len(untraced)} app(s) with no host traces in the last "
                              f"{_HOST_EVIDENCE // timedelta(hours=1)}h (host.json log level filters Host.*?): {shown}")
-            health.append(CollectorHealth(
+            health.append((CollectorHealth(
                 self.name, self.provider, utcnow(), outcome.ok, "; ".join(notes) or None,
                 scope=self._logs_scope(), functions=len(infos), samples=len(samples),
                 duration_s=time.monotonic() - began,
-            ))
+            ), logs_problem))
 
         logs = bool(self.source.workspace_id or self.source.app_insights_resource_id)
         regions = {self.source.region, *self.source.app_regions.values()}
@@ -352,7 +353,7 @@ class AzureCollector:
             health.extend(metrics_result.get("health", []))
             if not logs:  # platform counts are the only traffic read: a region whose metrics failed is unknown
                 read = [(start, end)]
-                regions -= {h.scope.removeprefix("metrics:") for h in metrics_result.get("health", []) if not h.ok}
+                regions -= {h.scope.removeprefix("metrics:") for h, _ in metrics_result.get("health", []) if not h.ok}
             samples, memory = apply_execution_units(
                 samples, {(m.app, m.start): m.execution_units_mb_ms for m in minutes
                           if m.execution_units_mb_ms is not None}
@@ -376,7 +377,8 @@ class AzureCollector:
         # does not see), so the logs decide what was read, for every region this source's apps are in.
         coverage = [Coverage(self.provider, self.source.subscription_id, region, lo, hi)
                     for region in sorted(regions) for lo, hi in read]
-        return CollectResult(list(infos.values()), samples, health, coverage)
+        # logs and metrics share the credential: when it fails, the source says so once
+        return CollectResult(list(infos.values()), samples, merge_credential_failures(health), coverage)
 
     def _configured_plan(self, app: str) -> Plan | None:
         for pattern, plan in self.source.app_plans.items():
@@ -392,9 +394,10 @@ class AzureCollector:
             if configured is not None:
                 self._plans.known.setdefault(rid, configured)  # what the service proved outranks config
         minutes: list[AppMinute] = []
-        health: list[CollectorHealth] = []
+        health: list[tuple[CollectorHealth, str | None]] = []
         for region, ids in sorted(by_region.items()):
             began = time.monotonic()
+            problem: str | None = None
             try:
                 client = self._metrics(region)
                 result = query_region(client, region, ids, start, end, book=self._plans,
@@ -404,11 +407,14 @@ class AzureCollector:
                 minutes.extend(result.minutes)
                 error = result.error
             except Exception as exc:  # a region failing never sinks the logs or the other regions
-                error = one_line(exc)
-            health.append(CollectorHealth(
+                problem = credential_problem(exc)
+                error = failure_line(exc, log, f"source {self.name}: metrics in {region} failed")
+            health.append((CollectorHealth(
                 self.name, self.provider, utcnow(), error is None, error, scope=f"metrics:{region}",
                 functions=len(ids), duration_s=time.monotonic() - began,
-            ))
+            ), problem))
+            if problem is not None:
+                break  # every other region would ask the same credential for a token, and fail alike
         out["minutes"] = minutes
         out["health"] = health
 

@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from opsview.collectors.azure.rows import function_name
-from opsview.ingest import IngestStats
+from opsview.ingest import IngestStats, InputFormat
 from opsview.logevents import ColdStartEvent, InvocationEvent, LogEvent
 from opsview.untrusted import BadValue, decimal, in_range, json_loads, number, utc_time
 
@@ -51,6 +51,13 @@ log = logging.getLogger(__name__)
 _MAX_OPEN = 100_000  # Executing lines waiting for their Executed line (older hosts print no Duration)
 _SAME_START = timedelta(minutes=2)
 _MAX_ITEM_COUNT = 10_000  # a sampled row stands for at most this many requests; more is a broken row
+
+FORMAT = InputFormat(
+    "no Azure App Insights rows or Functions host lines found (expected the JSON of `az monitor app-insights query` "
+    "or `az monitor log-analytics query` with AppRequests rows, a diagnostic-settings export, or the Functions "
+    "host's log text)",
+    re.compile(r'"(?:AppRoleName|OperationName|cloud_RoleName|operation_Name|AppRequests)"|Executed \'Functions\.'),
+)
 
 _FIELDS = {
     "time": ("TimeGenerated", "timestamp", "time"),

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from opsview.collectors.credentials import CredentialsError, credential_problem
 from opsview.formatting import one_line
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,10 @@ class _RegionQuery:
                 self.fail(rids, exc)
 
     def fail(self, batch: Sequence[str], exc: Exception, what: str = "metrics batch") -> None:
-        log.warning("%s in %s failed: %s", what, self.region, exc)
+        problem = credential_problem(exc)
+        if problem is not None:  # every further batch would fail alike: the region stops here
+            raise CredentialsError(problem) from exc
+        log.warning("%s in %s failed: %s", what, self.region, one_line(exc))
         self.errors.append(f"{what} ({len(batch)} apps): {one_line(exc)}")
 
 

@@ -68,7 +68,7 @@ class BucketAccumulator:
         self._generation[key] = event.generation
         bucket = self._bucket(key, event.at)
         if event.throttled:
-            bucket.throttles += 1
+            bucket.throttle()
             return
         bucket.invocation(event.duration_ms, event.error)
 
@@ -107,7 +107,7 @@ class BucketAccumulator:
                     period_s=PERIOD_S,
                     invocations=m.invocations,
                     errors=m.errors,
-                    throttles=None if gen1 else m.throttles,
+                    throttles=None if gen1 else m.throttles or 0,  # gen2 logs every 429: none logged is 0
                     cold_starts=None if gen1 else m.cold_starts or 0,
                     duration_avg_ms=m.duration_avg_ms,
                     duration_p50_ms=m.duration_p50_ms,

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from opsview.collectors.base import CollectRequest, CollectResult
+from opsview.collectors.credentials import credential_problem, failure_line, merge_credential_failures
 from opsview.collectors.gcp.buckets import BucketAccumulator
 from opsview.collectors.gcp.entries import InstanceStart
 from opsview.collectors.gcp.filter import NameRules, Select, build_filter
@@ -68,6 +69,7 @@ class _Outcome:
     stats: ProjectStats
     error: str | None
     duration_s: float
+    credential_problem: str | None = None  # the project failed because the credentials are missing or unusable
 
 
 class GcpCollector:
@@ -107,6 +109,14 @@ class GcpCollector:
 
     def collect(self, request: CollectRequest) -> CollectResult:
         result = CollectResult()
+        began = time.monotonic()
+        try:  # one identity serves every project: without it no project can be read, so it is said once
+            self._identity_once()
+        except Exception as exc:
+            line = failure_line(exc, log, f"gcp source {self.name}")
+            result.health.append(CollectorHealth(self.name, self.provider, utcnow(), False, line,
+                                                 duration_s=time.monotonic() - began))
+            return result
         projects = list(dict.fromkeys(self.source.project_id))
         workers = max(1, min(_MAX_PROJECT_WORKERS, len(projects)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gcp") as pool:
@@ -116,24 +126,26 @@ class GcpCollector:
         for o in outcomes:
             totals[(LOGGING_API, o.stats.quota_project)] += o.stats.calls
             totals[(MONITORING_API, o.stats.quota_project)] += o.stats.monitoring_calls
+        entries: list[tuple[CollectorHealth, str | None]] = []
         for o in outcomes:
             result.functions.extend(o.infos)
             result.samples.extend(o.samples)
             result.coverage.extend(self._coverage(o))
             if o.error is not None:
-                result.health.append(CollectorHealth(
+                entries.append((CollectorHealth(
                     self.name, self.provider, utcnow(), False, f"{o.error} ({self._cost(o.stats, totals)})",
                     scope=o.project, duration_s=o.duration_s,
-                ))
+                ), o.credential_problem))
                 continue
             notes = [self._cost(o.stats, totals)]
             if o.stats.malformed:
                 notes.append(f"{o.stats.malformed} malformed log entries skipped")
             notes.extend(o.stats.incomplete[:3])
-            result.health.append(CollectorHealth(
+            entries.append((CollectorHealth(
                 self.name, self.provider, utcnow(), True, "; ".join(notes), scope=o.project,
                 functions=len(o.infos), samples=len(o.samples), duration_s=o.duration_s,
-            ))
+            ), None))
+        result.health = merge_credential_failures(entries)  # e.g. a token that can no longer be refreshed
         return result
 
     def _coverage(self, outcome: _Outcome) -> list[Coverage]:
@@ -176,8 +188,8 @@ class GcpCollector:
             else:
                 infos, samples = self._metrics(project, start, end, stats)
         except Exception as exc:  # one failing project never sinks the others
-            log.warning("gcp project %s failed", project, exc_info=True)
-            return _Outcome(project, [], [], stats, one_line(exc), time.monotonic() - began)
+            line = failure_line(exc, log, f"gcp project {project}")
+            return _Outcome(project, [], [], stats, line, time.monotonic() - began, credential_problem(exc))
         if stats.malformed:
             log.warning("gcp project %s: %d malformed log entries skipped", project, stats.malformed)
         return _Outcome(project, infos, samples, stats, None, time.monotonic() - began)

@@ -19,9 +19,16 @@ from collections.abc import Iterator, Mapping
 from typing import TextIO
 
 from opsview.collectors.gcp.entries import Generation, InstanceStart, Invocation, MalformedEntryError, parse_entry
-from opsview.ingest import IngestStats
+from opsview.ingest import IngestStats, InputFormat
 from opsview.logevents import ColdStartEvent, InvocationEvent, LogEvent
 from opsview.untrusted import json_raw_decode
+
+FORMAT = InputFormat(
+    "no Cloud Functions log entries found (expected the LogEntry JSON of `gcloud logging read ... --format=json`: "
+    "gen1 execution lines, gen2 request logs)",
+    re.compile(r'"logName"\s*:|^logName:\s|"cloud_function"|cloud_run_revision|cloudfunctions\.googleapis\.com',
+               re.MULTILINE),
+)
 
 _CHUNK = 1 << 20
 _MAX_ENTRY = 1 << 20  # Cloud Logging caps an entry at 256 KiB; past this a failing value is garbage
@@ -101,7 +108,8 @@ def to_ingest_event(event: Invocation | InstanceStart) -> LogEvent | None:
         cold_start=None if event.generation is Generation.GEN1 else False,
         error=event.error,
         timeout=event.timeout,
-        throttled=event.throttled,
+        # gen1 never logs the platform's rejections (unknown, as the collector says); gen2 logs every 429
+        throttled=None if event.generation is Generation.GEN1 else event.throttled,
         account=event.project,
         region=event.region,
     )

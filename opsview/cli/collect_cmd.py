@@ -61,10 +61,14 @@ def collect(since: timedelta | None, only: tuple[str, ...], shard_text: str | No
         ctx.call_on_close(runner.close)
 
         def show(report: SourceReport) -> None:
+            head = f"{report.source:<20} {report.provider:<6}"
+            if not report.functions and not report.samples and len(report.errors) == 1:
+                # failed as a whole (credentials, the account): one line, the error in place of empty counts
+                click.echo(f"{head} FAILED {report.errors[0]}")
+                return
             status = "ok" if report.ok else "FAILED"
-            line = (f"{report.source:<20} {report.provider:<6} {status:<6} {report.functions:>6} functions "
-                    f"{report.samples:>8} samples  {report.duration_s:6.1f}s")
-            click.echo(line)
+            click.echo(f"{head} {status:<6} {report.functions:>6} functions {report.samples:>8} samples  "
+                       f"{report.duration_s:6.1f}s")
             for error in report.errors:
                 click.echo(f"  error: {redact(error)}")
 

@@ -15,13 +15,12 @@ import click
 
 from opsview.config import Config, ConfigError, load_config
 from opsview.durations import format_duration, parse_duration
-from opsview.formatting import printable
 from opsview.logs import setup_logging
 from opsview.redact import redact
 from opsview.store import Store, StoreError, as_store_error, default_store_path, open_store, redact_url
 
 if TYPE_CHECKING:
-    from rich.text import Text
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,16 +91,6 @@ def store_errors(where: str = "store") -> Iterator[None]:
         if error is None:
             raise
         fail(str(error))
-
-
-def literal(text: str) -> Text:
-    """A name (function, region, source, rule) for a rich table, shown exactly as it is: rich reads a plain `str`
-    cell as markup (`[/]` raises MarkupError and sinks the whole table, `[bold]x` turns bold) and emoji codes
-    (`:fire:`); a `Text` is neither, unlike `rich.markup.escape`, which leaves `:fire:` to become an emoji.
-    Control characters are escaped (rich passes ESC through to the terminal)."""
-    from rich.text import Text
-
-    return Text(printable(text))
 
 
 class DurationType(click.ParamType):  # type: ignore[type-arg,unused-ignore]

@@ -9,6 +9,7 @@ from datetime import timedelta
 import click
 
 from opsview.cli.common import DURATION, common_options, fail, load_env, store_errors
+from opsview.cli.listening import bind_error, probe
 from opsview.httpauth import AuthSetupError, exposure_problem, require_auth, resolve_credentials
 from opsview.redact import redact
 
@@ -67,6 +68,8 @@ def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: b
             creds = resolve_credentials(env.config.web.auth, os.environ)
         except AuthSetupError as exc:
             fail(f"{env.config.path or 'config'}: {exc}")
+    if serve and not once and (taken := probe(host, port)):  # before the store is opened or a push started
+        fail(taken)
     with store_errors(env.store_label):
         store = env.open_store(read_only=True)
     pusher = None
@@ -88,21 +91,29 @@ def exporter(host: str, port: int, window: timedelta, otlp: str | None, serve: b
         click.echo(f"opsview exporter: pushing OTLP to {redact(pusher.endpoint)} every "
                    f"{int(env.config.export.otlp.interval.total_seconds())}s (store {redact(str(store.url))})",
                    err=True)
+    server = None
+    if serve:
+        from waitress.server import create_server
+
+        from opsview.exporter import metrics_wsgi_app
+
+        try:
+            app = require_auth(metrics_wsgi_app(store, env.config, window), creds, open_paths={"/healthz"})
+            server = create_server(app, host=host, port=port, threads=4, ident="opsview")
+        except OSError as exc:  # taken since the probe
+            if pusher is not None:
+                pusher.shutdown()
+            fail(bind_error(exc, host, port))
     stop = threading.Event()
     pushing = threading.Thread(target=pusher.run, args=(stop,), name="opsview-otlp", daemon=True) if pusher else None
     if pushing is not None:
         pushing.start()
     try:
-        if serve:
-            import waitress
-
-            from opsview.exporter import metrics_wsgi_app
-
+        if server is not None:
             guard = f"{creds.kind} auth" if creds else "no auth"
             click.echo(f"opsview exporter: serving http://{host}:{port}/metrics ({guard}; store "
                        f"{redact(str(store.url))})", err=True)
-            app = require_auth(metrics_wsgi_app(store, env.config, window), creds, open_paths={"/healthz"})
-            waitress.serve(app, host=host, port=port, threads=4, ident="opsview")
+            server.run()
         else:
             stop.wait()
     except KeyboardInterrupt:

@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 import click
 
 from opsview import formatting as fmt
-from opsview.cli.common import common_options, fail, literal, load_env, store_errors
-from opsview.collectors import UnsupportedSource, ingest_providers, ingest_reader
+from opsview.cli.common import common_options, fail, load_env, store_errors
+from opsview.cli.tables import Column, print_table
+from opsview.collectors import UnsupportedSource, ingest_format, ingest_providers, ingest_reader
 from opsview.ingest import Ingest, IngestReader, IngestStats
 from opsview.logevents import LogEvent
 from opsview.store import redact_url
@@ -37,19 +40,63 @@ def _open_text(path: str) -> TextIO:
         fail(f"{path}: cannot read ({exc.strerror or exc})")
 
 
+@dataclass(slots=True)
+class _FileTally:
+    events: int = 0
+    lines_read: int = 0
+    lines_skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
 def _events(
-    reader: IngestReader, files: tuple[str, ...], function: str | None, stats: IngestStats
+    reader: IngestReader, files: tuple[str, ...], function: str | None, stats: IngestStats,
+    tally: dict[str, _FileTally],
 ) -> Iterator[LogEvent]:
+    """Every file's events in turn, counted per file in `tally` (no events: nothing in it could be read)."""
     for path in files:
         stream = _open_text(path)
+        counts = tally.setdefault(path, _FileTally())
+        read, skipped, noted = stats.lines_read, stats.lines_skipped, len(stats.notes)
         try:
             name = "stdin" if path == "-" else Path(path).name
-            yield from reader(stream, name, function, stats)
+            for event in reader(stream, name, function, stats):
+                counts.events += 1
+                yield event
         except OSError as exc:  # the file (or stdin) failed mid-read
             fail(f"{'stdin' if path == '-' else path}: cannot read ({exc.strerror or exc})")
         finally:
+            counts.lines_read += stats.lines_read - read
+            counts.lines_skipped += stats.lines_skipped - skipped
+            counts.notes += stats.notes[noted:]
             if path != "-":
                 stream.close()
+
+
+_CLOUD_NAMES = {"aws": "AWS", "azure": "Azure", "gcp": "GCP"}
+_YAML_KEY = re.compile(r"^[A-Za-z_][\w.-]*:(?:\s|$)")
+
+
+def _nothing_found(path: str, provider: str, tally: _FileTally) -> str:
+    """`<file> (N lines read, M skipped): no ... found (expected ...)`, and what the file looks like when that
+    says more."""
+    lines = "1 line" if tally.lines_read == 1 else f"{tally.lines_read} lines"
+    noted = "".join(f"; {note}" for note in tally.notes[:1])
+    line = (f"{'stdin' if path == '-' else path} ({lines} read, {tally.lines_skipped} skipped{noted}): "
+            f"{ingest_format(provider).nothing_found}")
+    if path == "-":
+        return line
+    try:
+        with Path(path).open(encoding="utf-8", errors="replace") as file:
+            head = file.read(65536)
+    except OSError:
+        return line
+    others = [p for p in ingest_providers() if p != provider and ingest_format(p).looks_like.search(head)]
+    if others:
+        return f"{line}; this looks like {_CLOUD_NAMES.get(others[0], others[0])} logs: try --provider {others[0]}"
+    first = next((row.strip() for row in head.splitlines() if row.strip()), "")
+    if _YAML_KEY.match(first):
+        return f"{line}; this looks like YAML: export JSON instead (e.g. --format=json)"
+    return line
 
 
 @click.command(
@@ -82,7 +129,18 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
         fail(str(exc))
     # minute buckets only feed --store; without it readers may take their bulk path
     acc = Ingest(provider, env.config.pricing.price(provider), minutes=bool(store_url))
-    acc.add_all(_events(reader, files, function, acc.stats))
+    tally: dict[str, _FileTally] = {}
+    acc.add_all(_events(reader, files, function, acc.stats, tally))
+    empty = list(dict.fromkeys(path for path in files if not tally[path].events))
+    if len(empty) == len(set(files)):  # nothing at all: the wrong file, or the wrong --provider
+        for path in empty[:-1]:
+            click.echo(f"opsview: {_nothing_found(path, provider, tally[path])}", err=True)
+        fail(_nothing_found(empty[-1], provider, tally[empty[-1]]))
+    for path in empty:  # others had records: an empty export among them is worth a word, not a failure
+        click.echo(f"opsview: warning: {_nothing_found(path, provider, tally[path])}", err=True)
+    for path, counts in tally.items():
+        for note in counts.notes if counts.events else ():
+            click.echo(f"opsview: warning: {'stdin' if path == '-' else path}: {note}", err=True)
     result = acc.result()
     if store_url:
         with store_errors(redact_url(store_url)):
@@ -96,24 +154,24 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
         # strict JSON: readers refuse non-finite numbers and `to_json` drops any left, so this never raises
         click.echo(json.dumps(result.to_json(), indent=2, allow_nan=False))
         return
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
+    title = (f"{len(result.functions)} functions · {result.stats.lines_read} lines read, "
+             f"{result.stats.lines_skipped} skipped")
+    rows = [
+        [f.function, fmt.count(f.measures.invocations), fmt.count(f.measures.errors),
+         fmt.count(f.measures.throttles), fmt.count(f.timeouts), fmt.count(f.measures.cold_starts),
+         fmt.millis(f.measures.duration_p50_ms), fmt.millis(f.measures.duration_p95_ms),
+         fmt.millis(f.measures.duration_p99_ms), fmt.millis(f.measures.duration_max_ms),
+         fmt.millis(f.measures.init_avg_ms),
+         fmt.MISSING if f.measures.memory_used_max_mb is None else f"{f.measures.memory_used_max_mb:.0f}MB",
+         fmt.usd(f.cost_usd)]
+        for f in result.functions
+    ]
+    print_table(title, _COLUMNS, rows)
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left",
-                  title=f"{len(result.functions)} functions · {result.stats.lines_read} lines read, "
-                        f"{result.stats.lines_skipped} skipped")
-    for header in ("function", "inv", "errors", "timeouts", "cold", "p50", "p95", "p99", "max", "init avg", "mem used",
-                   "cost"):
-        table.add_column(header, justify="left" if header == "function" else "right", no_wrap=True)
-    for f in result.functions:
-        m = f.measures
-        table.add_row(
-            literal(f.function), fmt.count(m.invocations), fmt.count(m.errors), fmt.count(f.timeouts),
-            fmt.count(m.cold_starts),
-            fmt.millis(m.duration_p50_ms), fmt.millis(m.duration_p95_ms), fmt.millis(m.duration_p99_ms),
-            fmt.millis(m.duration_max_ms), fmt.millis(m.init_avg_ms),
-            fmt.MISSING if m.memory_used_max_mb is None else f"{m.memory_used_max_mb:.0f}MB", fmt.usd(f.cost_usd),
-        )
-    # Piped output is for reading in full, not for an 80-column guess (as `status`).
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+# most important first to stay: a narrow terminal drops the last ones first
+_COLUMNS = (
+    Column("function", 0, cut_to=20, right=False), Column("inv", 0), Column("errors", 0), Column("thr", 8),
+    Column("timeouts", 5), Column("cold", 4), Column("p50", 7), Column("p95", 6), Column("p99", 2), Column("max", 3),
+    Column("init avg", 10), Column("mem used", 11), Column("cost", 9),
+)

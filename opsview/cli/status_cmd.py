@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from opsview import formatting as fmt
-from opsview.cli.common import DURATION, common_options, literal, load_env, store_errors
+from opsview.cli.common import DURATION, common_options, load_env, store_errors
+from opsview.cli.tables import Column, print_table
 from opsview.fleet import FunctionStatus, covered_time, fleet_status
 from opsview.schema import utcnow
 from opsview.store import FleetFilter
@@ -60,35 +61,29 @@ def status(window: timedelta, output: str, provider: str | None, sort: str, show
     if output == "json":
         click.echo(json.dumps([r.to_json() for r in rows], indent=2))
         return
-    render_table(rows, window)
+    render_table(rows, window, sort)
 
 
-def render_table(rows: list[FunctionStatus], window: timedelta) -> None:
-    import sys
+# status columns, most important first to stay: a narrow terminal drops the last ones first (never a sorted one)
+_COLUMNS = (
+    Column("cloud", 3, right=False), Column("region", 1, right=False), Column("function", 0, cut_to=16, right=False),
+    Column("inv/min", 0), Column("err %", 0), Column("thr", 6), Column("cold %", 7), Column("p50", 9),
+    Column("p95", 5), Column("p99", 2), Column("max", 8), Column("$/h", 4),
+)
+_SORTED_COLUMN = {"invocations": "inv/min", "errors": "err %", "error_rate": "err %", "throttles": "thr",
+                  "cold_starts": "cold %", "duration_p99_ms": "p99", "cost_usd": "$/h"}
 
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
 
+def render_table(rows: list[FunctionStatus], window: timedelta, sort: str = "function") -> None:
+    cells = [
+        [r.key.provider, r.key.region, r.key.name, fmt.rate(r.invocations_per_min), fmt.percent(r.error_rate),
+         fmt.count(r.measures.throttles), fmt.percent(r.cold_start_rate), fmt.millis(r.measures.duration_p50_ms),
+         fmt.millis(r.measures.duration_p95_ms), fmt.millis(r.measures.duration_p99_ms),
+         fmt.millis(r.measures.duration_max_ms), fmt.usd(r.cost_per_hour)]
+        for r in rows
+    ]
     title = f"{len(rows)} functions · last {fmt.window_label(window)}"
     covered = covered_time(rows, window)
     if covered is not None and covered.note:  # inv/min and $/h divide by the collected time: say how much
         title += f" · {covered.note}"
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for header in ("cloud", "region", "function", "inv/min", "err %", "thr", "cold %", "p50", "p95", "p99", "max",
-                   "$/h"):
-        left = header in ("cloud", "region", "function")
-        table.add_column(header, justify="left" if left else "right", no_wrap=True, overflow="ellipsis",
-                         min_width=12 if header == "function" else 5 if left else max(len(header), 6),
-                         ratio=1 if header == "function" else None)
-    for r in rows:
-        m = r.measures
-        table.add_row(
-            literal(r.key.provider), literal(r.key.region), literal(r.key.name),
-            fmt.rate(r.invocations_per_min), fmt.percent(r.error_rate),
-            fmt.count(m.throttles), fmt.percent(r.cold_start_rate), fmt.millis(m.duration_p50_ms),
-            fmt.millis(m.duration_p95_ms), fmt.millis(m.duration_p99_ms), fmt.millis(m.duration_max_ms),
-            fmt.usd(r.cost_per_hour),
-        )
-    # Piped output is for reading in full, not for an 80-column guess.
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    print_table(title, _COLUMNS, cells, keep={_SORTED_COLUMN[sort]} if sort in _SORTED_COLUMN else set())

@@ -7,6 +7,7 @@ import logging
 import click
 
 from opsview.cli.common import common_options, fail, load_env, store_errors
+from opsview.cli.listening import bind_error, probe
 from opsview.config.views import WebConfig
 from opsview.httpauth import exposure_problem as _exposure_problem
 from opsview.httpauth import is_loopback
@@ -56,6 +57,9 @@ def web(host: str | None, port: int | None, dev: bool, insecure: bool, config_pa
     problem = (dev_problem(bind_host) if dev else None) or exposure_problem(bind_host, web_conf, insecure)
     if problem:
         fail(problem)
+    taken = probe(bind_host, bind_port)  # before the app is built: a busy port fails at once
+    if taken:
+        fail(taken)
 
     from opsview.web.app import create_app, shutdown
     from opsview.web.server import AuthSetupError
@@ -72,14 +76,20 @@ def web(host: str | None, port: int | None, dev: bool, insecure: bool, config_pa
         log.warning("web: serving %s WITHOUT authentication (--insecure); anyone who can reach it sees the fleet",
                     bind_host)
     url = f"http://{bind_host}:{bind_port}/"
-    click.echo(f"opsview web: serving {redact(str(store.url))} on {url} (Ctrl-C to stop)", err=True)
     try:
         if dev:
+            click.echo(f"opsview web: serving {redact(str(store.url))} on {url} (Ctrl-C to stop)", err=True)
             app.run(host=bind_host, port=bind_port, debug=True)
         else:
-            from waitress import serve
+            from waitress.server import create_server
 
-            serve(app.server, host=bind_host, port=bind_port, threads=web_conf.threads, ident="opsview")
+            try:
+                server = create_server(app.server, host=bind_host, port=bind_port, threads=web_conf.threads,
+                                       ident="opsview")
+            except OSError as exc:  # taken since the probe
+                fail(bind_error(exc, bind_host, bind_port))
+            click.echo(f"opsview web: serving {redact(str(store.url))} on {url} (Ctrl-C to stop)", err=True)
+            server.run()
     finally:
         shutdown(app)
         store.close()

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from opsview.config.base import Duration, Model, within
+from opsview.formatting import quoted
 
 
 class OtlpConfig(Model):
@@ -29,7 +30,7 @@ class OtlpConfig(Model):
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f'endpoint must be an http:// or https:// URL (OTLP/HTTP), got "{value}"')
+            raise ValueError(f"endpoint must be an http:// or https:// URL (OTLP/HTTP), got {quoted(value)}")
         return value
 
     @field_validator("interval")

@@ -91,7 +91,8 @@ def test_collect_and_ingest_give_the_same_percentiles(
                                                     ("checkout", T0 + timedelta(minutes=3))}
     for slot, c in collected.items():
         i = ingested[slot]
-        assert (c.invocations, c.errors, c.cold_starts) == (i.invocations, i.errors, i.cold_starts), slot
+        assert (c.invocations, c.errors, c.throttles, c.cold_starts) == (
+            i.invocations, i.errors, i.throttles, i.cold_starts), slot
         assert (c.duration_p50_ms, c.duration_p95_ms, c.duration_p99_ms, c.duration_max_ms) == (
             i.duration_p50_ms, i.duration_p95_ms, i.duration_p99_ms, i.duration_max_ms), slot
         assert c.duration_avg_ms == pytest.approx(i.duration_avg_ms, rel=1e-12), slot
@@ -103,6 +104,8 @@ def test_collect_and_ingest_give_the_same_percentiles(
     assert (seven.duration_p50_ms, seven.duration_p99_ms) == (4.0, 7.0)
     assert (seven.cold_starts, collected[("checkout", T0 + timedelta(minutes=2))].cold_starts) == (1, 0)
     assert small.cold_starts is None  # gen1: no marker
+    assert small.throttles is None  # gen1 logs no platform rejection: unknown, by both paths
+    assert seven.throttles == 0  # gen2 logs every 429: none is a count of 0
     # ...and within 1 % beyond 10,000 values
     big = collected[("checkout", T0 + timedelta(minutes=2))]
     ordered = sorted(busy)

@@ -141,13 +141,17 @@ def test_json_log_format_lines(realdata: Path) -> None:
 
 
 def test_telemetry_examples_with_invalid_json_are_skipped_not_fatal(realdata: Path, tmp_path: Path) -> None:
-    """The published platform.report example has a trailing comma: counted as skipped."""
+    """The published platform.report example has a trailing comma: counted as skipped. Its other events hold no
+    invocation, so the file has nothing to report: one line naming it and what was skipped, exit 2."""
     src = realdata / "aws" / "awsdocs_telemetry_api_event_examples.txt"
     one_per_line = "\n".join(" ".join(block.split()) for block in src.read_text().split("\n\n") if block.strip())
     path = tmp_path / "telemetry.txt"
     path.write_text(one_per_line + "\n")
-    data = _ingest("--function", "t", str(path))
-    assert data["lines_skipped"] >= 1
+    result = CliRunner().invoke(main, ["ingest", "--provider", "aws", "--function", "t", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"opsview: {path} (")
+    assert "skipped): no Lambda invocation records found" in result.stderr
+    assert int(result.stderr.split(" read, ")[1].split(" skipped")[0]) >= 1
 
 
 def test_broken_document_keeps_what_was_read(tmp_path: Path) -> None:
@@ -216,3 +220,15 @@ def test_a_small_export_never_imports_numpy(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stderr.strip().splitlines()[-1] == "False"
     assert json.loads(out.stdout)["functions"][0]["invocations"] > 0
+
+
+def test_text_whose_first_line_opens_with_a_bracket_is_read_as_text(tmp_path: Path) -> None:
+    """Python's Lambda logging prints `[INFO]\\t<time>\\t<request id>\\t<message>`; an export may start with it
+    (it was read as a broken JSON document: every REPORT after it skipped)."""
+    rid = "6f2a1c0e-2b7c-4c8e-9d3f-1a2b3c4d5e6f"
+    path = tmp_path / "tail.log"
+    path.write_text(f"[INFO]\t2024-05-01T10:00:00.100Z\t{rid}\tcharging card\n"
+                    f"REPORT RequestId: {rid}\tDuration: 12.50 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\t"
+                    "Max Memory Used: 60 MB\n")
+    data = _ingest("--function", "pay", str(path))
+    assert (data["functions"][0]["invocations"], data["lines_skipped"]) == (1, 0)
