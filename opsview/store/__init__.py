@@ -8,6 +8,8 @@ from platformdirs import user_data_dir
 
 from opsview.store.base import (
     AlertStore,
+    CollectStore,
+    ErrorEventStore,
     FleetBuckets,
     FleetFilter,
     FleetRow,
@@ -21,6 +23,8 @@ from opsview.store.sqlite import SQLiteStore
 
 __all__ = [
     "AlertStore",
+    "CollectStore",
+    "ErrorEventStore",
     "FleetFilter",
     "FleetBuckets",
     "FleetRow",

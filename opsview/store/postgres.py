@@ -26,6 +26,7 @@ from psycopg_pool import ConnectionPool
 from opsview.schema import COUNT_MEASURES, MEASURE_NAMES
 from opsview.store.alerts_sql import AlertSql
 from opsview.store.errors import StoreError
+from opsview.store.errors_events_sql import ErrorEventSql
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS, postgres_statements
 from opsview.store.samples_sql import SampleSql
 from opsview.store.sql import MEASURE_COLUMNS
@@ -86,8 +87,8 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}@{host}"
 
 
-class PostgresStore(SampleSql, AlertSql):
-    """`Store` on PostgreSQL: both faces' SQL over a psycopg pool, with its own locks and bulk path."""
+class PostgresStore(SampleSql, AlertSql, ErrorEventSql):
+    """`Store` on PostgreSQL: every face's SQL over a psycopg pool, with its own locks and bulk path."""
 
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 16) -> None:
         super().__init__()

@@ -1,5 +1,6 @@
 """SQL shared by every SQL backend: fragments generated from the schema's aggregation rules, the sample
-upsert, and what a backend provides to the two faces of the store (`samples_sql`, `alerts_sql`)."""
+upsert, and what a backend provides to the faces of the store (`samples_sql`, `alerts_sql`,
+`errors_events_sql`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from opsview.schema import (
     COUNT_MEASURES,
     MEASURE_NAMES,
     Agg,
+    FunctionKey,
     Measures,
     measures_from,
     measures_from_values,
@@ -117,6 +119,16 @@ class SqlBackend:
     def _changes(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
         """Run a write statement; how many rows it inserted, updated or deleted."""
         return int(conn.execute(sql, params).rowcount)
+
+    def _fid_map(self, keys: set[FunctionKey], conn: Any) -> dict[FunctionKey, int]:
+        """Function ids of `keys` (and more), adding functions not stored yet; within a write transaction."""
+        raise NotImplementedError
+
+    def _maintain_errors(self, conn: Any, rollup_cutoff: int, retention_cutoff: int) -> tuple[int, int, int, int]:
+        """Roll error counts up and drop error signatures, counts and events past retention, within the sample
+        store's maintenance transaction: (counts rolled up, counts deleted, signatures deleted, events
+        deleted). Nothing without the errors face (`ErrorEventSql`)."""
+        return 0, 0, 0, 0
 
     def _prune_alerts(self, conn: Any, cutoff: int) -> int:
         """Drop alert bookkeeping older than `cutoff` (epoch s) within the sample store's maintenance

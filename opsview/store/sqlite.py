@@ -24,6 +24,7 @@ import apsw
 
 from opsview.store.alerts_sql import AlertSql
 from opsview.store.errors import StoreError
+from opsview.store.errors_events_sql import ErrorEventSql
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS
 from opsview.store.samples_sql import SampleSql
 from opsview.store.sql import UPSERT_SAMPLE
@@ -45,8 +46,8 @@ def _multi_row_upsert(rows: int, width: int) -> str:
     return f"{head}VALUES {', '.join([one] * rows)} {tail}"
 
 
-class SQLiteStore(SampleSql, AlertSql):
-    """`Store` on SQLite: both faces' SQL over APSW connections."""
+class SQLiteStore(SampleSql, AlertSql, ErrorEventSql):
+    """`Store` on SQLite: every face's SQL over APSW connections."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path).expanduser()
