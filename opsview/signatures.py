@@ -3,9 +3,10 @@
 One rule for every cloud's collector and for `opsview ingest`: the error type, then the message with
 the parts that vary between occurrences of one failure replaced by placeholders -
 
-    timestamps <ts> · UUIDs (request ids) <uuid> · IPv4 addresses <ip> · hex (0x..., and runs of 8+ hex
-    digits holding a digit: trace ids, hashes) <hex> · quoted values ('...', "...") <str> · long tokens
-    mixing letters and digits (generated ids) <id> · numbers, durations and sizes included <n>
+    quoted values ('...', "...") <str> · the value of an id field (`TrackingId:...`, `request_id=...`) and
+    long tokens mixing letters and digits (generated ids) <id> · timestamps <ts> · UUIDs (request ids) <uuid>
+    · IPv4 addresses <ip> · hex (0x..., and runs of 8+ hex digits holding a digit: trace ids, hashes) <hex>
+    · numbers, durations and sizes included <n>
 
 so `Task timed out after 3.00 seconds` and `... after 900.00 seconds` are both `Task timed out after
 <n> seconds`, while `exit status 1` and `signal: segmentation fault` stay apart. Words are never
@@ -42,6 +43,8 @@ _RULES: Final[tuple[tuple[str, str], ...]] = (
     # Quoted values: an opening quote not glued to a word (so "can't" opens nothing), up to its closing
     # quote. Data, not code: KeyError 'user_42' and KeyError 'cart_9' are one failure.
     ("str", r"(?<![\w>])'[^']*'|(?<![\w>])\"[^\"]*\""),
+    # The value of an id field, whatever its shape: `TrackingId:<guid>_G12`, `request_id=a1b2`, `traceId: x`.
+    ("id", r"(?P<key>\b(?:[A-Za-z0-9_-]*(?:Id|ID|_id|-id)|id|ID)[:=] ?)[^\s,;()\[\]{}]{1,200}"),
     # ISO 8601 / RFC 3339 timestamps and dates, and clock times.
     ("ts", r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
            r"|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"),
@@ -50,13 +53,13 @@ _RULES: Final[tuple[tuple[str, str], ...]] = (
     ("ip", r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"),
     ("hex", r"\b0[xX][0-9a-fA-F]+\b|\b(?=[a-fA-F]*\d)[0-9a-fA-F]{8,}\b"),
     # Generated ids: 10+ word characters mixing letters and digits (GCP execution ids, Stripe ids, ...).
-    ("id", r"\b(?=[A-Za-z_]*\d)(?=\d*[A-Za-z_])[A-Za-z0-9_]{10,}\b"),
+    ("token", r"\b(?=[A-Za-z_]*\d)(?=\d*[A-Za-z_])[A-Za-z0-9_]{10,}\b"),
     # Numbers, with their decimals and dotted parts (1.2.3), unless glued after a letter or digit (utf8, v2).
     ("n", r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)*"),
 )
 _PATTERN = re.compile("|".join(f"(?P<{name}>{rule})" for name, rule in _RULES))
-_PLACEHOLDERS: Final = {name: f"<{name}>" for name, _ in _RULES}
-_MAY_MATCH = re.compile(r"[0-9'\"]")  # every rule needs a digit or a quote: text without one is done
+_PLACEHOLDERS: Final = {name: f"<{name}>" for name, _ in _RULES} | {"token": "<id>"}
+_MAY_MATCH = re.compile(r"[0-9'\"]|[Ii][Dd][:=]")  # what every rule needs: text without any of it is done
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -79,9 +82,12 @@ def signature(error_type: str | None, message: str | None) -> str:
 
 def clean_type(error_type: str | None) -> str:
     """An error type as one printable line of at most MAX_TYPE_CHARS (types are code: not normalised)."""
-    if not error_type:
-        return ""
-    text = " ".join(_printable(error_type[: MAX_TYPE_CHARS * 2]).split())
+    return _clean_type(error_type[: MAX_TYPE_CHARS * 2]) if error_type else ""
+
+
+@functools.lru_cache(maxsize=1024)  # a fleet has few error types
+def _clean_type(error_type: str) -> str:
+    text = " ".join(_printable(error_type).split())
     return text if len(text) <= MAX_TYPE_CHARS else text[: MAX_TYPE_CHARS - 1] + _ELLIPSIS
 
 
@@ -127,7 +133,10 @@ def _apply_rules(text: str) -> str:
 
 
 def _placeholder(match: re.Match[str]) -> str:
-    return _PLACEHOLDERS[match.lastgroup or "n"]
+    name = match.lastgroup or "n"
+    if name == "id":  # the field's name stays: `TrackingId:<id>`
+        return match.group("key") + "<id>"
+    return _PLACEHOLDERS[name]
 
 
 def _printable(text: str) -> str:
@@ -143,6 +152,9 @@ def cap_sample(text: str | None) -> str | None:
     character boundary with "…" saying it was cut."""
     if text is None:
         return None
+    short = len(text) <= MAX_SAMPLE_BYTES // 4 or (len(text) <= MAX_SAMPLE_BYTES and text.isascii())
+    if short and text.isprintable():
+        return text  # the common case: one short printable line (no surrogate or control character is printable)
     clean = _CONTROL.sub(" ", text[: MAX_SAMPLE_BYTES * 2])
     data = clean.encode("utf-8", "replace")
     if len(data) <= MAX_SAMPLE_BYTES and len(clean) == len(text):

@@ -197,7 +197,7 @@ class ErrorEventSql(SqlBackend):
             "WHERE f.provider = ? AND f.account = ? AND f.region = ? AND f.name = ? AND e.last_seen >= ?",
             (lo, hi, key.provider, key.account, key.region, key.name, lo),
         ).fetchall()
-        return _ranked([_summary(r, int(r[12]), lo) for r in rows if r[12]], limit)
+        return _ranked([_summary(r, int(r[12]), lo, hi) for r in rows if r[12]], limit)
 
     def fleet_errors(
         self, start: datetime, end: datetime, flt: FleetFilter | None = None, *,
@@ -206,9 +206,9 @@ class ErrorEventSql(SqlBackend):
     ) -> list[SignatureSummary]:
         lo, hi = to_epoch(start), to_epoch(end)
         where, params = _where(flt)
-        if new_only:  # first seen inside the window, the function watched before it
-            where += " AND e.first_seen >= ? AND w.watched_since < ?"
-            params += [lo, lo]
+        if new_only:  # first seen inside the window, the function watched for a window's length before it
+            where += " AND e.first_seen >= ? AND w.watched_since <= ?"
+            params += [lo, _baseline(lo, hi)]
         rows = self._conn().execute(
             f"SELECT {_SUMMARY_COLS}, c.n FROM "
             "(SELECT sid, SUM(count) AS n FROM error_counts WHERE start >= ? AND start < ? GROUP BY sid) c "
@@ -217,7 +217,7 @@ class ErrorEventSql(SqlBackend):
             [lo, hi, max(1, int(min_count)), *params],
         ).fetchall()
         wanted = None if keys is None else set(keys)
-        found = [_summary(r, int(r[12]), lo) for r in rows]
+        found = [_summary(r, int(r[12]), lo, hi) for r in rows]
         return _ranked([s for s in found if wanted is None or s.key in wanted], limit)
 
     def error_counts(
@@ -306,12 +306,18 @@ def _where(flt: FleetFilter | None) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def _summary(r: Sequence[Any], count: int, window_start: int) -> SignatureSummary:
+def _baseline(start: int, end: int) -> int:
+    """Watched since this time at the latest, a signature first seen in [start, end) counts as new: one window
+    of history before it, at least (a signature first seen a minute after a store started is not news)."""
+    return start - max(end - start, 0)
+
+
+def _summary(r: Sequence[Any], count: int, start: int, end: int) -> SignatureSummary:
     first_seen, watched_since = int(r[6]), r[11]
-    if first_seen < window_start:
+    if first_seen < start:
         new: bool | None = False
     else:
-        new = True if watched_since is not None and int(watched_since) < window_start else None
+        new = True if watched_since is not None and int(watched_since) <= _baseline(start, end) else None
     return SignatureSummary(
         key=FunctionKey(r[0], r[1], r[2], r[3]), signature=r[4], error_type=r[5], count=count,
         first_seen=from_epoch(first_seen), last_seen=from_epoch(r[7]), sample=r[8], sample_id=r[9],

@@ -87,13 +87,15 @@ def test_new_means_first_seen_inside_the_window_of_a_function_watched_before_it(
     assert (fresh.key, fresh.signature, fresh.count) == (PAY, "KeyError: <str>", 1)
 
 
-def test_first_seen_before_the_store_watched_earlier_is_not_called_new(store: Store) -> None:
-    """A fresh store (or a new source) sees every signature for the first time: that is not news."""
-    watched(store, IDX, since=0)
+@pytest.mark.parametrize(("watched_since", "new"), [(0, None), (-59, None), (-60, True)])
+def test_new_needs_a_window_of_watching_before_the_window(store: Store, watched_since: float, new: bool | None) -> None:
+    """A fresh store (or a new source) sees every signature for the first time: that is not news. New in the
+    last hour means not seen in (at least) the hour before."""
+    watched(store, IDX, since=watched_since)
     store.write_errors([timeout(IDX, 5)])
     [summary] = store.top_errors(IDX, at(0), at(60))
-    assert summary.new is None
-    assert store.fleet_errors(at(0), at(60), new_only=True) == []
+    assert summary.new is new
+    assert len(store.fleet_errors(at(0), at(60), new_only=True)) == (1 if new else 0)
 
 
 def test_fleet_errors_filter_by_provider_keys_and_min_count(store: Store) -> None:
