@@ -5,6 +5,8 @@ No imports from opsview: collectors, the store, notifiers and both UIs all use i
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 MISSING = "—"
 ONE_LINE_MAX = 300
 _SDK_BODY = "\nContent: "  # azure-core's HttpResponseError appends the raw response body after this
@@ -68,6 +70,17 @@ def millis(value: float | None) -> str:
     if value >= 1000:
         return f"{value / 1000:.2f}s" if value < 10_000 else f"{value / 1000:.1f}s"
     return f"{value:.0f}ms"
+
+
+def ago(elapsed: timedelta | None) -> str:
+    """How long ago, in the largest whole unit: `45s ago`, `12m ago`, `3h ago`, `2d ago`."""
+    if elapsed is None:
+        return MISSING
+    seconds = max(0, int(elapsed.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
 
 
 def usd(value: float | None) -> str:
