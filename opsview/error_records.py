@@ -113,10 +113,10 @@ class SignatureSummary:
     sample_id: str | None
     sample_at: datetime | None
     new: bool | None
-    """True: first seen inside the window, and the store had watched the function's errors for at least one
-    window's length before it (new in the last hour = not seen in the hour before, at least); False: seen
-    before the window; None: first seen inside the window, but the store had not watched the function's
-    errors that long, so whether it is new cannot be told (a fresh store, a new source)."""
+    """True: first seen inside the window, the store having watched the function's errors for at least one
+    window's length before it first appeared (new in the last hour = not seen in the hour before it, at
+    least); False: seen before the window; None: first seen inside the window, but the store had not watched
+    the function's errors that long before, so whether it is new cannot be told (a fresh store, a new source)."""
 
 
 class EventKind(enum.StrEnum):

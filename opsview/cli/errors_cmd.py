@@ -43,8 +43,8 @@ def errors(glob: str, window: timedelta, new_only: bool, limit: int, output: str
 
     A signature is the error type and message with ids, numbers and quoted values replaced by placeholders,
     so one failure is one line however many requests it hit. NEW marks one first seen inside the window by
-    a store that watched the function for at least that long before. Functions whose errors no source has
-    searched in the window are listed apart: their errors are unknown, not none.
+    a store that had watched the function's errors for at least that long before it appeared. Functions
+    whose errors no source searched in the window are listed apart: their errors are unknown, not none.
     """
     env = load_env(config_path, store_url, log_level)
     now = utcnow()

@@ -208,7 +208,7 @@ class ErrorEventStore(Protocol):
     ) -> list[SignatureSummary]: ...
     """Signatures of every (filtered) function that occurred at least `min_count` times in the window, most
     frequent first; `new_only` keeps those whose `new` is True (first seen inside the window, the function's
-    errors watched for at least one window's length before it)."""
+    errors watched for at least one window's length before it first appeared)."""
     def error_counts(
         self, key: FunctionKey, signature: str, start: datetime, end: datetime, step_s: int = 60
     ) -> list[tuple[datetime, int]]: ...

@@ -206,9 +206,9 @@ class ErrorEventSql(SqlBackend):
     ) -> list[SignatureSummary]:
         lo, hi = to_epoch(start), to_epoch(end)
         where, params = _where(flt)
-        if new_only:  # first seen inside the window, the function watched for a window's length before it
-            where += " AND e.first_seen >= ? AND w.watched_since <= ?"
-            params += [lo, _baseline(lo, hi)]
+        if new_only:  # first seen inside the window, the function watched for a window's length before that
+            where += " AND e.first_seen >= ? AND w.watched_since <= e.first_seen - ?"
+            params += [lo, hi - lo]
         rows = self._conn().execute(
             f"SELECT {_SUMMARY_COLS}, c.n FROM "
             "(SELECT sid, SUM(count) AS n FROM error_counts WHERE start >= ? AND start < ? GROUP BY sid) c "
@@ -306,18 +306,14 @@ def _where(flt: FleetFilter | None) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def _baseline(start: int, end: int) -> int:
-    """Watched since this time at the latest, a signature first seen in [start, end) counts as new: one window
-    of history before it, at least (a signature first seen a minute after a store started is not news)."""
-    return start - max(end - start, 0)
-
-
 def _summary(r: Sequence[Any], count: int, start: int, end: int) -> SignatureSummary:
     first_seen, watched_since = int(r[6]), r[11]
     if first_seen < start:
         new: bool | None = False
     else:
-        new = True if watched_since is not None and int(watched_since) <= _baseline(start, end) else None
+        # New if the store had watched the function's errors for a window's length before it first appeared: a
+        # signature first seen a minute after a store started watching is not news.
+        new = True if watched_since is not None and int(watched_since) <= first_seen - (end - start) else None
     return SignatureSummary(
         key=FunctionKey(r[0], r[1], r[2], r[3]), signature=r[4], error_type=r[5], count=count,
         first_seen=from_epoch(first_seen), last_seen=from_epoch(r[7]), sample=r[8], sample_id=r[9],

@@ -87,10 +87,10 @@ def test_new_means_first_seen_inside_the_window_of_a_function_watched_before_it(
     assert (fresh.key, fresh.signature, fresh.count) == (PAY, "KeyError: <str>", 1)
 
 
-@pytest.mark.parametrize(("watched_since", "new"), [(0, None), (-59, None), (-60, True)])
+@pytest.mark.parametrize(("watched_since", "new"), [(0, None), (-54, None), (-55, True)])
 def test_new_needs_a_window_of_watching_before_the_window(store: Store, watched_since: float, new: bool | None) -> None:
     """A fresh store (or a new source) sees every signature for the first time: that is not news. New in the
-    last hour means not seen in (at least) the hour before."""
+    last hour means not seen in (at least) the hour before it first appeared (at minute 5 here)."""
     watched(store, IDX, since=watched_since)
     store.write_errors([timeout(IDX, 5)])
     [summary] = store.top_errors(IDX, at(0), at(60))
