@@ -34,7 +34,7 @@ NO_MESSAGE: Final = "(no message)"
 """The signature of an error that carries neither a type nor a message."""
 
 _RAW_CHARS = 1024  # only the head of a huge message is normalised (and cached): bounded work and memory
-_CACHE_SIZE = 16_384  # distinct messages remembered: at most ~16 MB even if every one is _RAW_CHARS long
+_CACHE_SIZE = 4096  # distinct messages remembered: at most ~4 MB even if every one is _RAW_CHARS long
 _ELLIPSIS = "…"
 
 # One alternation scanned once, left to right; at each position the first rule that matches wins. Each

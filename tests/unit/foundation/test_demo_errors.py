@@ -6,6 +6,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from opsview.alerts.defaults import default_rules
+from opsview.alerts.engine import evaluate
 from opsview.collect import CollectionRunner
 from opsview.collectors.demo import DemoCollector, window_errors, window_samples
 from opsview.config import Config, DemoSource, SourcesConfig
@@ -72,6 +74,12 @@ def test_releases_bring_new_error_types_an_hour_after_their_deploy(tmp_path: Pat
         assert all(s.startswith("TypeError: ") for s in brought)
         assert len(set(brought)) == len(brought)
         assert store.error_coverage()[PAY] == (T0, END)
+        # what `opsview demo` watches: the default pack's "new-error-type" fires for the release's bug
+        release = next(f[0] for f in fresh if f)
+        evaluation = evaluate(default_rules(), store, release.first_seen + timedelta(minutes=30))
+        [alert] = [a for a in evaluation.firing() if a.rule == "new-error-type" and a.key == PAY]
+        assert release.signature in alert.summary
+        assert alert.description.startswith("latest: TypeError: ")
     finally:
         store.close()
 
