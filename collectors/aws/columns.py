@@ -12,7 +12,8 @@ takes its general path. Accepted, each REPORT line is
 with one REPORT per line, numbers `[0-9]+(.[0-9]+)?` of at most 15 digits (so `m / 10**k` is exactly the
 float `float("<n>")` gives: both are the correctly rounded value), and an id of printable ASCII but `\\`.
 A suffix after the fields (`\\tXRAY TraceId: ...`) is accepted when the parser would ignore it too: the text
-has no `Duration` but the fields read, and no `Status`.
+has no `Duration` but the fields read, and no `Status`. Numbers past `opsview.untrusted`'s limits (a
+15-digit memory size) are refused too: the line parser skips such a record.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from opsview.collectors.aws.logs import REPORT_MARK
+from opsview.untrusted import MAX_DURATION_MS, MAX_MEMORY_MB
 
 _MARK: Final = np.frombuffer(REPORT_MARK.encode(), np.uint8)
 _P_AT: Final = REPORT_MARK.index("P")  # every marker has a `P` here: the candidates to look at
@@ -146,6 +148,9 @@ def parse_columns(text: str, others: tuple[str, ...] = ()) -> ReportColumns | No
     if (end[:, 3] == 9).any() and not _suffixes_ignored(text, text_bytes, starts, fields):
         return None
     duration, billed, size_mb, used = columns
+    if max(duration.max(), billed.max(), np.nanmax(init, initial=0.0)) > MAX_DURATION_MS or max(
+            size_mb.max(), used.max()) > MAX_MEMORY_MB:
+        return None
     return ReportColumns(data, lines, duration, billed, size_mb.astype(np.int64), used.astype(np.int64), init,
                          id_start, id_start + id_len)
 

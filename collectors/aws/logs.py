@@ -10,6 +10,10 @@ Understands both log formats:
 Fields are found by name, not position: real exports separate them with tabs, runs of spaces or even a
 literal backslash-t (forwarders that double-escape), put `Init Duration` first or last, and prefix the
 line with a timestamp, a stream name or a console's local time.
+
+Numbers and times go through `opsview.untrusted`: a record with a duration or memory size no platform
+reports (400 digits, NaN, Infinity, negative) is a `MalformedRecord`, and a time that is out of range or
+has no zone is unknown (`None`).
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
+
+from opsview.untrusted import MAX_DURATION_MS, BadValue, decimal, json_loads, number, utc_time, whole
 
 REPORT_MARK: Final = "REPORT RequestId:"
 INIT_REPORT_MARK: Final = "INIT_REPORT"
@@ -107,8 +113,21 @@ class MalformedRecord(ValueError):  # noqa: N818 (reads as what it is)
     """The line is a platform record but its fields cannot be read."""
 
 
-def _num(value: str) -> float:
-    return float(value)
+def _ms(text: str, what: str) -> float:
+    """Milliseconds as the regex captured them (digits and a dot): refused past `MAX_DURATION_MS`."""
+    try:
+        return decimal(text, what)
+    except BadValue as exc:
+        raise MalformedRecord(str(exc)) from None
+
+
+def _mb(text: str | float, what: str) -> int:
+    try:
+        found = whole(text, what)
+    except BadValue as exc:
+        raise MalformedRecord(str(exc)) from None
+    assert found is not None
+    return found
 
 
 # The layout Lambda writes today, read with one match; any other order or spacing takes the general path.
@@ -123,16 +142,17 @@ def parse_report_text(text: str) -> Report:
     fast = _CANONICAL.match(text)
     if fast is not None:
         tail = text[fast.end():]
-        if "Duration" not in tail and "Status" not in tail:
-            return Report(fast.group(1), float(fast.group(2)), float(fast.group(3)), int(fast.group(4)),
-                          int(fast.group(5)))
-        init = _FIELD.search(tail) if "Init Duration" in tail and "Restore" not in tail else None
-        if init is not None and "Status" not in tail:
-            return Report(fast.group(1), float(fast.group(2)), float(fast.group(3)), int(fast.group(4)),
-                          int(fast.group(5)), init_ms=float(init.group(2)))
+        plain = "Duration" not in tail and "Status" not in tail
+        init = _FIELD.search(tail) if not plain and "Init Duration" in tail and "Restore" not in tail else None
+        if plain or (init is not None and "Status" not in tail):
+            return Report(fast.group(1), _ms(fast.group(2), "Duration"), _ms(fast.group(3), "Billed Duration"),
+                          _mb(fast.group(4), "Memory Size"), _mb(fast.group(5), "Max Memory Used"),
+                          init_ms=None if init is None else _ms(init.group(2), "Init Duration"))
     found: dict[str, float] = {}
     for match in _FIELD.finditer(text):
-        found.setdefault(match.group(1), _num(match.group(2)))
+        name = match.group(1)
+        if name not in found:
+            found[name] = _mb(match.group(2), name) if name.startswith("M") else _ms(match.group(2), name)
     duration = found.get("Duration")
     if duration is None:
         raise MalformedRecord("REPORT line without a Duration")
@@ -145,7 +165,7 @@ def parse_report_text(text: str) -> Report:
         request_id=req.group(1) if req else None,
         duration_ms=duration,
         billed_ms=found.get("Billed Duration"),
-        memory_size_mb=None if memory is None else int(memory),
+        memory_size_mb=None if memory is None else int(memory),  # whole already (`_mb`)
         max_memory_used_mb=None if used is None else int(used),
         init_ms=found.get("Init Duration"),
         restore_ms=found.get("Restore Duration"),
@@ -176,7 +196,7 @@ def parse_text(line: str) -> LogRecord | None:
         phase = _PHASE.search(rest)
         error_type = _ERROR_TYPE.search(rest)
         return FailedInit(
-            init_ms=_num(init.group(2)) if init and init.group(1) == "Init Duration" else None,
+            init_ms=_ms(init.group(2), "Init Duration") if init and init.group(1) == "Init Duration" else None,
             status=state,
             phase=phase.group(1).lower() if phase else None,
             error_type=error_type.group(1) if error_type else None,
@@ -184,7 +204,8 @@ def parse_text(line: str) -> LogRecord | None:
     if TIMEOUT_MARK in line:
         match = _TIMEOUT.search(line)
         req = _UUIDISH.search(line)
-        return Timeout(req.group(1) if req else None, _num(match.group(1)) if match else None)
+        return Timeout(req.group(1) if req else None,
+                       _ms(match.group(1), "Task timed out after") if match else None)
     for mark in ERROR_MARKS:
         if mark in line:
             req = _UUIDISH.search(line)
@@ -194,22 +215,27 @@ def parse_text(line: str) -> LogRecord | None:
         if start < 0:
             raise MalformedRecord("platform record without a JSON object")
         try:
-            obj = json.loads(line[start:])
+            obj = json_loads(line[start:])
         except json.JSONDecodeError as exc:
             raise MalformedRecord(f"platform record is not valid JSON ({exc.msg})") from None
         return parse_json(obj) if isinstance(obj, Mapping) else None
     return None
 
 
-def _opt_float(value: Any) -> float | None:
+def _opt_float(value: Any, what: str, limit: float = MAX_DURATION_MS) -> float | None:
+    """A JSON number field: absent or not a number is `None`; a number out of range is a `MalformedRecord`."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return number(value, what, limit)
+    except BadValue as exc:
+        raise MalformedRecord(str(exc)) from None
 
 
-def _opt_int(value: Any) -> int | None:
-    number = _opt_float(value)
-    return None if number is None else int(number)
+def _opt_int(value: Any, what: str) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return _mb(value, what)
 
 
 def parse_json(obj: Mapping[str, Any]) -> LogRecord | None:
@@ -231,22 +257,22 @@ def parse_json(obj: Mapping[str, Any]) -> LogRecord | None:
             return None
         phase = record.get("phase")
         return FailedInit(
-            init_ms=_opt_float(metrics.get("durationMs")), status=status,
+            init_ms=_opt_float(metrics.get("durationMs"), "durationMs"), status=status,
             phase=phase if isinstance(phase, str) else None, error_type=error_type,
         )
-    duration = _opt_float(metrics.get("durationMs"))
+    duration = _opt_float(metrics.get("durationMs"), "durationMs")
     if duration is None:
         raise MalformedRecord("platform.report without metrics.durationMs")
     request_id = record.get("requestId")
     return Report(
         request_id=request_id if isinstance(request_id, str) else None,
         duration_ms=duration,
-        billed_ms=_opt_float(metrics.get("billedDurationMs")),
-        memory_size_mb=_opt_int(metrics.get("memorySizeMB")),
-        max_memory_used_mb=_opt_int(metrics.get("maxMemoryUsedMB")),
-        init_ms=_opt_float(metrics.get("initDurationMs")),
-        restore_ms=_opt_float(metrics.get("restoreDurationMs")),
-        billed_restore_ms=_opt_float(metrics.get("billedRestoreDurationMs")),
+        billed_ms=_opt_float(metrics.get("billedDurationMs"), "billedDurationMs"),
+        memory_size_mb=_opt_int(metrics.get("memorySizeMB"), "memorySizeMB"),
+        max_memory_used_mb=_opt_int(metrics.get("maxMemoryUsedMB"), "maxMemoryUsedMB"),
+        init_ms=_opt_float(metrics.get("initDurationMs"), "initDurationMs"),
+        restore_ms=_opt_float(metrics.get("restoreDurationMs"), "restoreDurationMs"),
+        billed_restore_ms=_opt_float(metrics.get("billedRestoreDurationMs"), "billedRestoreDurationMs"),
         status=status,
         error_type=error_type,
     )
@@ -258,12 +284,8 @@ def json_time(obj: Mapping[str, Any]) -> datetime | None:
 
 
 def parse_iso(text: str) -> datetime | None:
-    """A tz-aware ISO-8601 time; naive or malformed times give `None` (their zone is unknown)."""
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    """A tz-aware ISO-8601 time in UTC; naive (zone unknown), malformed or out-of-range times give `None`."""
+    return utc_time(text)
 
 
 def leading_time(line: str, before: int) -> datetime | None:

@@ -60,6 +60,10 @@ from opsview.schema import CollectorHealth, FunctionInfo, FunctionKey, Sample, f
 
 log = logging.getLogger(__name__)
 
+# How long a host trace counts as proof that an app's host logs reach the workspace: host.json's log levels
+# change only with a deployment, while an idle warm host may log nothing for many refresh windows.
+_HOST_EVIDENCE = timedelta(hours=24)
+
 PERIOD_S = 60
 MAX_CONCURRENT_LOG_QUERIES = 5
 _LOG_QUERY_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_LOG_QUERIES)
@@ -128,6 +132,8 @@ class AzureCollector:
         self._metrics_clients: dict[str, Any] = {}
         self._management_client: Any = None
         self._plans = PlanBook()  # what each app's plan proved to be, kept across refreshes
+        # app -> the newest minute with a host trace of it, kept across refreshes (see `_traced_apps`)
+        self._host_traced_at: dict[str, datetime] = {}
         self.requests_sent = 0  # log queries + metrics batches, for the benchmark and tests
 
     # --- clients (built lazily: importing the SDK or finding credentials never happens at import) ---
@@ -215,6 +221,16 @@ class AzureCollector:
         return out
 
     # --- collection --------------------------------------------------------------------------
+
+    def _traced_apps(self, starts: Sequence[HostStartBucket], end: datetime) -> set[str]:
+        """Apps whose host logs reach the workspace: a host trace in this window, or in an earlier refresh
+        within `_HOST_EVIDENCE`. A warm, idle host may log nothing for a whole refresh window, and its starts
+        are still countable; only an app never seen logging host traces has unknown cold starts."""
+        fresh = apps_with_host_traces(starts)
+        for s in starts:
+            if s.app in fresh and s.start > self._host_traced_at.get(s.app, s.start - _HOST_EVIDENCE):
+                self._host_traced_at[s.app] = s.start
+        return {app for app, at in self._host_traced_at.items() if end - at <= _HOST_EVIDENCE}
 
     def _window(self, request: CollectRequest) -> tuple[datetime, datetime]:
         end = floor_time(request.end, PERIOD_S)
@@ -307,17 +323,18 @@ class AzureCollector:
             requests = [r for r in outcome.requests if self._app_selected(r.app)
                         and self._function_selected(f"{r.app}/{r.function}")]
             starts = [s for s in outcome.starts if self._app_selected(s.app)]
+            traced = self._traced_apps(starts, end)
             samples = to_samples(requests, starts, subscription_id=self.source.subscription_id,
                                  region_of=self.source.app_regions, default_region=self.source.region,
-                                 period_s=PERIOD_S)
+                                 period_s=PERIOD_S, traced=traced)
             for s in samples:
                 infos.setdefault(s.key, FunctionInfo(s.key, labels={"app": s.key.name.split("/", 1)[0]}))
-            untraced = sorted({r.app for r in requests} - apps_with_host_traces(starts))
+            untraced = sorted({r.app for r in requests} - traced)
             notes = [outcome.error] if outcome.error else []
             if untraced:
                 shown = ", ".join(untraced[:5]) + (f" and {len(untraced) - 5} more" if len(untraced) > 5 else "")
-                notes.append(f"cold starts unknown for {len(untraced)} app(s) with no host traces in the window "
-                             f"(host.json log level filters Host.Startup?): {shown}")
+                notes.append(f"cold starts unknown for {len(untraced)} app(s) with no host traces in the last "
+                             f"{_HOST_EVIDENCE // timedelta(hours=1)}h (host.json log level filters Host.*?): {shown}")
             health.append(CollectorHealth(
                 self.name, self.provider, utcnow(), outcome.ok, "; ".join(notes) or None,
                 scope=self._logs_scope(), functions=len(infos), samples=len(samples),

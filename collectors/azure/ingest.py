@@ -16,15 +16,18 @@ Accepted inputs (detected from the first non-blank character, never from the fil
 
 Names: functions are named as the host names them (`Functions.X` -> `X`); rows that carry the app
 (`AppRoleName`) give `app/X`, as the collector does. Sampling: a row with `ItemCount = n` stands for n
-requests. A 429 is a throttle, not an invocation. Row inputs cannot tell timeouts apart (`timeouts` null);
-host text can. Memory is never reported by Azure (null).
+requests: one event of weight n (memory and time per row, not per request; percentiles weighted). A 429
+is a throttle, not an invocation. Row inputs cannot tell timeouts apart (`timeouts` null); host text can.
+Memory is never reported by Azure (null).
 
 Cold starts: a host start belongs to the app; it is attributed to the first request of that app at or
 after it (host text: the next `Executing` line), the collector's rule. A start no request follows is not
 counted. Rows: "Host started" and "Host initialized" of one instance within two minutes are one start.
 
-Counting: every JSON row (or text line) is one record read. Skipped = invalid JSON, or a request/host
-line or row lacking a field we need. Other rows and lines (other tables, app output) are read and ignored.
+Counting: every JSON row (or text line) is one record read. Skipped = invalid JSON (nesting too deep
+included), a table that is not a table, or a request/host line or row lacking a field we need or holding a
+number no platform reports (NaN, Infinity, negative, 400 digits: `opsview.untrusted`). Other rows and lines
+(other tables, app output) are read and ignored.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from opsview.collectors.azure.rows import function_name
-from opsview.ingest import ColdStartEvent, IngestEvent, IngestStats, InvocationEvent
+from opsview.ingest import IngestStats
+from opsview.logevents import ColdStartEvent, InvocationEvent, LogEvent
+from opsview.untrusted import BadValue, decimal, in_range, json_loads, number, utc_time
 
 log = logging.getLogger(__name__)
 
@@ -61,32 +66,19 @@ _FIELDS = {
 }
 
 
-def _field(row: Mapping[str, Any], name: str) -> Any:
+def _field(row: Mapping[str, Any], name: str) -> str | int | float | bool | None:
+    """The first of the field's columns that holds a scalar. An array or object is no field value: it is
+    absent (and never turned into text: `str` of a value nested hundreds deep could exceed the recursion limit)."""
     for column in _FIELDS[name]:
-        if column in row and row[column] is not None and row[column] != "":
-            return row[column]
+        value = row.get(column)
+        if isinstance(value, str | int | float | bool) and value != "":
+            return value
     return None
 
 
 def _parse_time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    head, dot, rest = text.partition(".")
-    if dot:  # Kusto prints 7 fractional digits; Python reads at most 6
-        digits = "".join(c for c in rest if c.isdigit()) if rest else ""
-        n = len(digits)
-        tail = rest[n:]
-        text = f"{head}.{digits[:6]}{tail}" if digits else head + tail
-    try:
-        parsed = datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    """Kusto's UTC times (7 fractional digits, maybe no zone); unreadable or out of range: unknown."""
+    return utc_time(value, naive_is_utc=True) if isinstance(value, str) else None
 
 
 def _bool(value: Any) -> bool | None:
@@ -103,16 +95,6 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
-def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
 # --- rows (JSON) ----------------------------------------------------------------------------------
 
 
@@ -121,7 +103,7 @@ class _Request:
     at: datetime | None
     app: str | None
     function: str
-    events: list[InvocationEvent]
+    event: InvocationEvent  # of weight ItemCount
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,23 +149,39 @@ def _row(row: Any, stats: IngestStats) -> _Request | _HostStart | None:
             return None
         ms = started.group("ms") if started else None
         instance = _field(row, "instance")
-        return _HostStart(at, app, str(instance) if instance is not None else None, float(ms) if ms else None)
+        try:
+            init_ms = decimal(ms, "Host started") if ms else None
+        except BadValue:
+            stats.lines_skipped += 1
+            return None
+        return _HostStart(at, app, str(instance) if instance is not None else None, init_ms)
     if kind != "request":
         return None
     operation = _field(row, "operation")
     success = _bool(_field(row, "success"))
-    duration = _number(_field(row, "duration"))
-    items = _number(_field(row, "items"))
-    count = 1 if items is None else int(items)
-    if not operation or success is None or count < 0 or count > _MAX_ITEM_COUNT:
+    try:
+        duration = number(_field(row, "duration"), "DurationMs")
+        items = number(_field(row, "items"), "ItemCount", _MAX_ITEM_COUNT)
+    except BadValue:
+        stats.lines_skipped += 1
+        return None
+    weight = 1 if items is None else int(items)
+    if not operation or success is None or weight < 1:
         stats.lines_skipped += 1
         return None
     name = function_name(str(operation))
+    if not name:  # `Functions.` alone names nothing
+        stats.lines_skipped += 1
+        return None
     full = f"{app}/{name}" if app else name
     throttled = str(_field(row, "result") or "").strip() == "429"
     event = InvocationEvent(function=full, at=at, duration_ms=None if throttled else duration,
-                            error=(success is False) and not throttled, throttled=throttled, timeout=None)
-    return _Request(at, app, full, [event] * count)
+                            error=(success is False) and not throttled, throttled=throttled, timeout=None,
+                            weight=weight)
+    return _Request(at, app, full, event)
+
+
+_NOT_A_TABLE = object()
 
 
 def _rows_of(document: Any) -> Iterator[Any]:
@@ -196,13 +194,20 @@ def _rows_of(document: Any) -> Iterator[Any]:
         return
     if "tables" in document and isinstance(document["tables"], list):
         for table in document["tables"]:
-            columns = [c.get("name") if isinstance(c, Mapping) else c for c in table.get("columns", [])]
-            table_name = str(table.get("name") or "")
-            for values in table.get("rows") or []:
+            columns = table.get("columns") if isinstance(table, Mapping) else None
+            rows = table.get("rows") if isinstance(table, Mapping) else None
+            if not isinstance(columns, list) or not isinstance(rows, list | None):
+                yield _NOT_A_TABLE  # one record read, and skipped: `_row` takes it for a row that is no object
+                continue
+            # a column is named by text (a name that is not would make an unhashable or meaningless key)
+            names = [n if isinstance(n := c.get("name") if isinstance(c, Mapping) else c, str) else f"#{i}"
+                     for i, c in enumerate(columns)]
+            table_name = table.get("name") if isinstance(table.get("name"), str) else ""
+            for values in rows or []:
                 if not isinstance(values, list):
                     yield values
                     continue
-                row = dict(zip(columns, values, strict=False))
+                row = dict(zip(names, values, strict=False))
                 if table_name and table_name != "PrimaryResult":
                     row.setdefault("$table", table_name)
                 yield row
@@ -216,7 +221,7 @@ def _rows_of(document: Any) -> Iterator[Any]:
     yield document
 
 
-def _attribute(items: Iterable[_Request | _HostStart]) -> Iterator[IngestEvent]:
+def _attribute(items: Iterable[_Request | _HostStart]) -> Iterator[LogEvent]:
     """Requests as invocations; host starts as cold starts of the app's next request (module docstring)."""
     requests = [i for i in items if isinstance(i, _Request)]
     starts = [i for i in items if isinstance(i, _HostStart)]
@@ -245,20 +250,20 @@ def _attribute(items: Iterable[_Request | _HostStart]) -> Iterator[IngestEvent]:
         if target is not None:
             yield ColdStartEvent(function=target.function, at=target.at, init_ms=s.init_ms)
     for r in requests:
-        yield from r.events
+        yield r.event
 
 
-def _read_json(text: str, stats: IngestStats) -> Iterator[IngestEvent]:
+def _read_json(text: str, stats: IngestStats) -> Iterator[LogEvent]:
     items: list[_Request | _HostStart] = []
     try:
-        documents: list[Any] = [json.loads(text)]
+        documents: list[Any] = [json_loads(text)]
     except json.JSONDecodeError:
         documents = []
         for line in text.splitlines():
             if not line.strip():
                 continue
             try:
-                documents.append(json.loads(line))
+                documents.append(json_loads(line))
             except json.JSONDecodeError:
                 stats.lines_read += 1
                 stats.lines_skipped += 1
@@ -293,14 +298,14 @@ def _line_time(line: str) -> datetime | None:
     if "/" in ts:  # Core Tools' `[5/1/2024 10:00:00 AM]`, taken as UTC
         for fmt in ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S"):
             try:
-                return datetime.strptime(ts, fmt).replace(tzinfo=UTC)
+                return in_range(datetime.strptime(ts, fmt).replace(tzinfo=UTC))
             except ValueError:
                 continue
         return None
     return _parse_time(ts)
 
 
-def _read_text(lines: Iterable[str], stats: IngestStats) -> Iterator[IngestEvent]:
+def _read_text(lines: Iterable[str], stats: IngestStats) -> Iterator[LogEvent]:
     open_runs: OrderedDict[str, datetime | None] = OrderedDict()
     timed_out: set[str] = set()
     pending_start: tuple[datetime | None, float | None] | None = None
@@ -311,7 +316,10 @@ def _read_text(lines: Iterable[str], stats: IngestStats) -> Iterator[IngestEvent
             if started is None:
                 stats.lines_skipped += 1
                 continue
-            pending_start = (_line_time(line), float(started.group("ms")))
+            try:
+                pending_start = (_line_time(line), decimal(started.group("ms"), "Host started"))
+            except BadValue:
+                stats.lines_skipped += 1
             continue
         if "Executing '" in line:
             match = _EXECUTING.search(line)
@@ -349,9 +357,15 @@ def _read_text(lines: Iterable[str], stats: IngestStats) -> Iterator[IngestEvent
             duration_match = _DURATION.search(body)
             duration: float | None
             if duration_match is not None:
-                duration = float(duration_match.group("ms"))
+                try:
+                    duration = decimal(duration_match.group("ms"), "Duration")
+                except BadValue:
+                    stats.lines_skipped += 1
+                    continue
             elif began is not None and at is not None:
                 duration = (at - began).total_seconds() * 1000.0  # older hosts print no Duration
+                if duration < 0:  # the lines' clocks disagree: no duration rather than a negative one
+                    duration = None
             else:
                 duration = None
             is_timeout = run_id is not None and run_id in timed_out
@@ -364,7 +378,7 @@ def _read_text(lines: Iterable[str], stats: IngestStats) -> Iterator[IngestEvent
 # --- entry point ---------------------------------------------------------------------------------------
 
 
-def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[IngestEvent]:
+def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[LogEvent]:
     """The `IngestReader` for Azure: JSON rows or host text, detected from the first non-blank character."""
     first = ""
     buffered: list[str] = []

@@ -186,14 +186,16 @@ def to_samples(
     region_of: Mapping[str, str],
     default_region: str,
     period_s: int = 60,
+    traced: Collection[str] | None = None,
 ) -> list[Sample]:
     """One Sample per (app, function, minute); cold starts attributed per the module docstring.
 
-    `starts` must cover the whole window the requests come from: an app with no host trace in it
-    gets `cold_starts = None`.
+    `traced` names the apps whose host logs reach the workspace (default: those with a host trace in
+    `starts`, which must then cover the whole window the requests come from); the others get
+    `cold_starts = None`.
     """
     cold = attribute_cold_starts(requests, starts, period_s)
-    traced = apps_with_host_traces(starts)
+    traced = apps_with_host_traces(starts) if traced is None else traced
     samples: list[Sample] = []
     for r in requests:
         name = f"{r.app}/{r.function}"

@@ -5,9 +5,10 @@ Accepts a JSON list of entries (gen1 and gen2 mixed), a single entry, JSON Lines
 memory follows the largest entry, not the file.
 
 Counting: every JSON value decoded at the top level (or inside `entries`) is one record read.
-Skipped = not valid JSON, not an object, or an execution/request/instance-start entry that lacks a
-field we need. Entries that are simply other logs (`Function execution started`, app output) are
-read and ignored, not skipped.
+Skipped = not valid JSON (nesting past the recursion limit included), not an object, or an
+execution/request/instance-start entry that lacks a field we need or holds a number or time no platform
+writes (`opsview.collectors.gcp.entries`). Entries that are simply other logs (`Function execution
+started`, app output) are read and ignored, not skipped.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TextIO
 
-from opsview.collectors.gcp.entries import InstanceStart, Invocation, MalformedEntryError, parse_entry
-from opsview.ingest import ColdStartEvent, IngestEvent, IngestStats, InvocationEvent
+from opsview.collectors.gcp.entries import Generation, InstanceStart, Invocation, MalformedEntryError, parse_entry
+from opsview.ingest import IngestStats
+from opsview.logevents import ColdStartEvent, InvocationEvent, LogEvent
+from opsview.untrusted import json_raw_decode
 
 _CHUNK = 1 << 20
 _MAX_ENTRY = 1 << 20  # Cloud Logging caps an entry at 256 KiB; past this a failing value is garbage
@@ -46,7 +49,7 @@ def _values(stream: TextIO, stats: IngestStats) -> Iterator[object]:
             eof = not chunk
             continue
         try:
-            value, end = _DECODER.raw_decode(buf, pos)
+            value, end = json_raw_decode(_DECODER, buf, pos)
         except json.JSONDecodeError:
             if not eof and len(buf) - pos < _MAX_ENTRY:
                 chunk = stream.read(_CHUNK)  # probably cut at the chunk's end: read on, then retry
@@ -68,7 +71,7 @@ def _values(stream: TextIO, stats: IngestStats) -> Iterator[object]:
         yield value
 
 
-def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[IngestEvent]:
+def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[LogEvent]:
     """`IngestReader` for GCP: Cloud Functions gen1 and gen2 LogEntry JSON."""
     for value in _values(stream, stats):
         stats.lines_read += 1
@@ -84,7 +87,7 @@ def read(stream: TextIO, source_name: str, function: str | None, stats: IngestSt
             yield converted
 
 
-def to_ingest_event(event: Invocation | InstanceStart) -> IngestEvent | None:
+def to_ingest_event(event: Invocation | InstanceStart) -> LogEvent | None:
     if isinstance(event, InstanceStart):
         if not event.cold_start:
             return None  # a rollout or min-instance start: no request waited on it
@@ -93,7 +96,9 @@ def to_ingest_event(event: Invocation | InstanceStart) -> IngestEvent | None:
         function=event.function,
         at=event.at,
         duration_ms=event.duration_ms,
-        cold_start=None,  # per request unknown on both generations; gen2 starts arrive as ColdStartEvent
+        # gen1 has no cold-start marker (unknown); gen2 logs its instance starts, which arrive as ColdStartEvent:
+        # a request is not one, so a gen2 minute without a start has 0 cold starts, as the collector says
+        cold_start=None if event.generation is Generation.GEN1 else False,
         error=event.error,
         timeout=event.timeout,
         throttled=event.throttled,

@@ -12,32 +12,40 @@ import click
 from opsview import formatting as fmt
 from opsview.cli.common import common_options, fail, load_env, store_errors
 from opsview.collectors import UnsupportedSource, ingest_providers, ingest_reader
-from opsview.ingest import Ingest, IngestEvent, IngestReader, IngestStats
+from opsview.ingest import Ingest, IngestReader, IngestStats
+from opsview.logevents import LogEvent
 
 
 def _open_text(path: str) -> TextIO:
     if path == "-":
+        if sys.stdin is None or sys.stdin.closed:  # started with stdin closed (`<&-`)
+            fail("stdin: closed, nothing to read (give a file, or pipe logs in)")
         return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
     file = Path(path)
-    if not file.exists():
-        fail(f"{path}: no such file")
-    if file.is_dir():
-        fail(f"{path}: is a directory, expected a log file")
-    with file.open("rb") as probe:
-        head = probe.read(8192)
-    if b"\x00" in head:
-        fail(f"{path}: not a text file (binary data); export logs as text or JSON")
-    return file.open("r", encoding="utf-8", errors="replace", newline="")
+    try:
+        if not file.exists():
+            fail(f"{path}: no such file")
+        if file.is_dir():
+            fail(f"{path}: is a directory, expected a log file")
+        with file.open("rb") as probe:
+            head = probe.read(8192)
+        if b"\x00" in head:
+            fail(f"{path}: not a text file (binary data); export logs as text or JSON")
+        return file.open("r", encoding="utf-8", errors="replace", newline="")
+    except OSError as exc:  # permission denied, a path too long, an I/O error
+        fail(f"{path}: cannot read ({exc.strerror or exc})")
 
 
 def _events(
     reader: IngestReader, files: tuple[str, ...], function: str | None, stats: IngestStats
-) -> Iterator[IngestEvent]:
+) -> Iterator[LogEvent]:
     for path in files:
         stream = _open_text(path)
         try:
             name = "stdin" if path == "-" else Path(path).name
             yield from reader(stream, name, function, stats)
+        except OSError as exc:  # the file (or stdin) failed mid-read
+            fail(f"{'stdin' if path == '-' else path}: cannot read ({exc.strerror or exc})")
         finally:
             if path != "-":
                 stream.close()
@@ -81,10 +89,12 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
             store.upsert_functions(result.infos)
             store.write_samples(result.samples)
     if output == "json":
-        click.echo(json.dumps(result.to_json(), indent=2))
+        # strict JSON: readers refuse non-finite numbers and `to_json` drops any left, so this never raises
+        click.echo(json.dumps(result.to_json(), indent=2, allow_nan=False))
         return
     from rich import box
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left",
@@ -96,7 +106,8 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
     for f in result.functions:
         m = f.measures
         table.add_row(
-            f.function, fmt.count(m.invocations), fmt.count(m.errors), fmt.count(f.timeouts), fmt.count(m.cold_starts),
+            escape(f.function),  # names come from the input: `[/]` would be rich markup
+            fmt.count(m.invocations), fmt.count(m.errors), fmt.count(f.timeouts), fmt.count(m.cold_starts),
             fmt.millis(m.duration_p50_ms), fmt.millis(m.duration_p95_ms), fmt.millis(m.duration_p99_ms),
             fmt.millis(m.duration_max_ms), fmt.millis(m.init_avg_ms),
             fmt.MISSING if m.memory_used_max_mb is None else f"{m.memory_used_max_mb:.0f}MB", fmt.usd(f.cost_usd),

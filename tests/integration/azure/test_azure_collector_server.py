@@ -449,6 +449,29 @@ def test_apps_without_host_traces_have_unknown_cold_starts(fake_azure: FakeAzure
     assert "quiet-func" in health.error
 
 
+def test_a_warm_idle_host_keeps_countable_cold_starts_across_refreshes(fake_azure: FakeAzure) -> None:
+    """A host that logged traces in an earlier refresh still logs its starts: a later window in which the warm
+    host wrote nothing reads 0 cold starts, not unknown. An app never seen logging host traces stays unknown."""
+    fake_azure.logs_replies = [
+        Reply(200, logs_body([request_row("orders-func", "GetOrder", T0, 10),
+                              host_row("orders-func", T0 + timedelta(minutes=1), 3)])),
+        Reply(200, logs_body([request_row("orders-func", "GetOrder", T0 + timedelta(minutes=30), 7),
+                              request_row("quiet-func", "Run", T0 + timedelta(minutes=30), 4)])),
+    ]
+    collector, _ = _collector(fake_azure)
+    collector.collect(_request())
+
+    later = collector.collect(CollectRequest(start=T0 + timedelta(minutes=30), end=T0 + timedelta(minutes=35)))
+
+    cold = {s.key.name: s.cold_starts for s in later.samples}
+    assert cold["orders-func/GetOrder"] == 0, "its host logs reach the workspace: no start seen is 0"
+    assert cold["quiet-func/Run"] is None
+    (health,) = later.health
+    assert health.error is not None
+    assert "cold starts unknown for 1 app(s)" in health.error
+    assert "orders-func" not in health.error
+
+
 # --- partial results are split, not kept (issue 14, item 8) ------------------------------------------------
 
 def test_a_truncated_first_run_is_split_until_every_row_is_read(fake_azure: FakeAzure) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import opsview.collectors.aws.ingest as aws_ingest
-import opsview.ingest as ingest
-from opsview.ingest import DurationSketch, Ingest
+from opsview.collectors.aws import correlator, text_reader
+from opsview.ingest import Ingest
 
 RID = "8f5a1c2e-0d3b-4b7a-9c1e-5f6a7b8c9d0"
 
@@ -25,10 +25,10 @@ RID = "8f5a1c2e-0d3b-4b7a-9c1e-5f6a7b8c9d0"
 @pytest.fixture(autouse=True, params=["columns", "regex"])
 def _small_chunks(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     """Every test runs on both bulk readers: numpy columns (chunks in the exact layout) and the regex rows."""
-    monkeypatch.setattr(aws_ingest, "_TEXT_CHUNK", 3000)
-    monkeypatch.setattr(aws_ingest, "_PENDING", 3)
-    monkeypatch.setattr(aws_ingest, "_use_columns", lambda _size: request.param == "columns")
-    monkeypatch.setattr(aws_ingest, "_COLUMNS_TEXT", 0)
+    monkeypatch.setattr(text_reader, "TEXT_CHUNK", 3000)
+    monkeypatch.setattr(correlator, "PENDING", 3)
+    monkeypatch.setattr(text_reader, "use_columns", lambda _size: request.param == "columns")
+    monkeypatch.setattr(text_reader, "COLUMNS_TEXT", 0)
 
 
 def _summary(text: str, *, bulk: bool, function: str | None = "fn") -> dict[str, Any]:
@@ -102,7 +102,7 @@ def test_crlf_and_missing_final_newline() -> None:
 def test_a_report_cut_by_a_chunk_boundary_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     text = _log(6, 200, specials=False)
     for size in (257, 1000, 4099):
-        monkeypatch.setattr(aws_ingest, "_TEXT_CHUNK", size)
+        monkeypatch.setattr(text_reader, "TEXT_CHUNK", size)
         assert _summary(text, bulk=True) == _summary(text, bulk=False), size
         assert _summary(text, bulk=True)["functions"][0]["invocations"] == 200
 
@@ -129,26 +129,6 @@ def test_names_from_log_group_prefixes_without_function_flag() -> None:
     bulk = _summary(text, bulk=True, function=None)
     assert bulk == _summary(text, bulk=False, function=None)
     assert [f["function"] for f in bulk["functions"]] == ["fn-0", "fn-1", "fn-2"]
-
-
-@pytest.mark.parametrize("use_numpy", [True, False])
-def test_sketch_add_many_equals_adding_one_by_one(use_numpy: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both ways of `add_many`: numpy (when it is loaded), else `map`/`Counter`."""
-    import numpy  # noqa: F401 (loaded, as the bulk reader loads it)
-
-    monkeypatch.setattr(ingest, "_numpy_loaded", lambda: use_numpy)
-    rng = random.Random(9)
-    values = [rng.lognormvariate(4, 1.5) for _ in range(5000)] + [0.0, 0.0, 1e-3, 120000.0]
-    one, many = DurationSketch(), DurationSketch()
-    for value in values:
-        one.add(value)
-    many.add_many(values[:1000])
-    many.add_many(values[1000:])
-    assert (many.count, many.zeros, many.max, many.buckets) == (one.count, one.zeros, one.max, one.buckets)
-    exact = sorted(values)
-    for q in (0.5, 0.95, 0.99):
-        true = exact[int(q * (len(exact) - 1))]
-        assert many.quantile(q) == pytest.approx(true, rel=0.011)
 
 
 def test_a_malformed_number_is_not_fatal() -> None:
@@ -192,8 +172,8 @@ def test_classic_mac_line_ends_are_lines_too() -> None:
 def test_chunks_with_a_few_other_records_are_cut_around_them(monkeypatch: pytest.MonkeyPatch) -> None:
     """A timeout or error now and then (real logs) must not send whole chunks line by line: the chunk is cut
     around those lines, the REPORTs between them are still summed in bulk, and the result is the same."""
-    monkeypatch.setattr(aws_ingest, "_TEXT_CHUNK", 40_000)
-    monkeypatch.setattr(aws_ingest, "_PENDING", 8)
+    monkeypatch.setattr(text_reader, "TEXT_CHUNK", 40_000)
+    monkeypatch.setattr(correlator, "PENDING", 8)
     rng = random.Random(13)
     lines = []
     for i in range(3000):
@@ -210,9 +190,9 @@ def test_chunks_with_a_few_other_records_are_cut_around_them(monkeypatch: pytest
             lines.append("REPORT RequestId: broken Memory Size: 128 MB")
     text = "\n".join(lines) + "\n"
     batches = []
-    real_columns, real_reports = aws_ingest._bulk_columns, aws_ingest._bulk_reports
-    monkeypatch.setattr(aws_ingest, "_bulk_columns", lambda *a: batches.append(a[0]) or real_columns(*a))
-    monkeypatch.setattr(aws_ingest, "_bulk_reports", lambda *a: batches.append(a[0]) or real_reports(*a))
+    real_columns, real_reports = text_reader.bulk_columns, text_reader.bulk_reports
+    monkeypatch.setattr(text_reader, "bulk_columns", lambda *a: batches.append(a[0]) or real_columns(*a))
+    monkeypatch.setattr(text_reader, "bulk_reports", lambda *a: batches.append(a[0]) or real_reports(*a))
     bulk = _summary(text, bulk=True)
     assert len(batches) > 10, "the REPORTs between the cuts were read in bulk"
     assert bulk == _summary(text, bulk=False)
@@ -223,8 +203,9 @@ def test_chunks_with_a_few_other_records_are_cut_around_them(monkeypatch: pytest
 
 def test_split_keeps_every_line_once() -> None:
     text = "a\nb Task timed out after 1 seconds\nc\nd\nplatform.report INIT_REPORT\ne\nUnhandled exception\n"
-    cut = aws_ingest._split(text)
+    cut = text_reader.split(text)
     assert "".join(cut) == text
     assert cut == ["a\n", "b Task timed out after 1 seconds\n", "c\nd\n", "platform.report INIT_REPORT\n", "e\n",
                    "Unhandled exception\n"]
-    assert aws_ingest._split("no marks\n") == ["no marks\n"]
+    assert text_reader.split("no marks\n") == ["no marks\n"]
+

@@ -194,3 +194,19 @@ def test_table_output_names_the_function(tmp_path: Path) -> None:
     result = CliRunner(env={"COLUMNS": "200"}).invoke(main, ["ingest", "--provider", "aws", str(log)])
     assert result.exit_code == 0
     assert "checkout" in result.output
+
+
+def test_a_small_export_never_imports_numpy(tmp_path: Path) -> None:
+    """numpy (~0.14 s CPU, ~15 MB to import) is for inputs of 16 MiB or more; a postmortem of a few lines
+    must not pay for it."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "small.log"
+    log.write_text(TEXT_LOG * 50)
+    code = ("import sys\nfrom opsview.cli import main\n"
+            f"try:\n    main(['ingest', '--provider', 'aws', '--format', 'json', {str(log)!r}])\n"
+            "except SystemExit:\n    pass\nprint('numpy' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr.strip().splitlines()[-1] == "False"
+    assert json.loads(out.stdout)["functions"][0]["invocations"] > 0

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from opsview.cli import main
 from opsview.collectors.azure.ingest import read
-from opsview.ingest import ColdStartEvent, Ingest, IngestResult, InvocationEvent
+from opsview.ingest import Ingest, IngestResult
+from opsview.logevents import ColdStartEvent, InvocationEvent
 
 EXPORT = "azure/newrelic_appinsights_export"
 

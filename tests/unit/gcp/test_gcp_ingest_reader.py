@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from opsview.cli import main
 from opsview.collectors.gcp.ingest import read
-from opsview.ingest import ColdStartEvent, Ingest, IngestStats, InvocationEvent
+from opsview.ingest import Ingest, IngestStats
+from opsview.logevents import ColdStartEvent, InvocationEvent
 
 RES1 = {"type": "cloud_function", "labels": {"function_name": "mailer", "project_id": "p1", "region": "europe-west1"}}
 RES2 = {"type": "cloud_run_revision",
