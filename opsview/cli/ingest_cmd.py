@@ -5,14 +5,14 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
 from opsview import formatting as fmt
 from opsview.cli.common import common_options, fail, load_env, store_errors
 from opsview.collectors import UnsupportedSource, ingest_providers, ingest_reader
-from opsview.ingest import Ingest, IngestReader, IngestStats
+from opsview.ingest import FunctionSummary, Ingest, IngestReader, IngestStats
 from opsview.logevents import LogEvent
 
 
@@ -88,6 +88,8 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
             store = env.__class__(env.config, store_url).open_store()
             store.upsert_functions(result.infos)
             store.write_samples(result.samples)
+            store.write_errors(result.errors)
+            store.record_error_coverage(result.error_coverage)
     if output == "json":
         # strict JSON: readers refuse non-finite numbers and `to_json` drops any left, so this never raises
         click.echo(json.dumps(result.to_json(), indent=2, allow_nan=False))
@@ -112,4 +114,27 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
             fmt.millis(m.duration_max_ms), fmt.millis(m.init_avg_ms),
             fmt.MISSING if m.memory_used_max_mb is None else f"{m.memory_used_max_mb:.0f}MB", fmt.usd(f.cost_usd),
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    _top_errors(console, result.functions)
+
+
+def _top_errors(console: Any, functions: list[FunctionSummary], per_function: int = 3) -> None:
+    """The few most frequent error signatures of each function, with a sample: the "why" beside the counts."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = [(f, e) for f in functions for e in (f.top_errors or ())[:per_function]]
+    if not rows:
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="top errors", title_justify="left")
+    table.add_column("function", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("signature · latest sample", overflow="fold")
+    for f, e in rows:
+        detail = Text(e.signature, style="bold")  # Text: names and messages are not rich markup
+        if e.sample:
+            detail += Text("\n↳ " + " ".join(e.sample.split())[:200], style="dim")
+        table.add_row(Text(f.function), fmt.count(e.count), detail)
+    console.print(table)
