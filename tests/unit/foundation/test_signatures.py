@@ -192,6 +192,8 @@ def test_never_raises_is_bounded_and_idempotent(message: str, kind: str | None) 
     sample = cap_sample(message)
     assert sample is not None
     assert len(sample.encode("utf-8")) <= MAX_SAMPLE_BYTES
+    kind_found, rest = split_error(message)
+    assert signature(kind_found, rest)  # whatever the text, a reader gets a signature
 
 
 @settings(max_examples=400, deadline=None)
