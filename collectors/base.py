@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from opsview.error_records import ErrorCoverage, ErrorObservation, FunctionEvent
 from opsview.schema import CollectorHealth, Coverage, FunctionInfo, Sample
 
 LastBucket = Callable[[str, "str | None", "str | None"], "datetime | None"]
@@ -38,6 +39,14 @@ class CollectResult:
     coverage: list[Coverage] = field(default_factory=list)
     """The spans read completely, per (provider, account, region): a failed scope adds none. Time no
     collection covered is unknown to every reader, so a collector that says nothing here covers nothing."""
+    errors: list[ErrorObservation] = field(default_factory=list)
+    """Error signatures per function and minute (`ErrorObservation.of` applies the signature rule), each with
+    the minute's whole count."""
+    error_coverage: list[ErrorCoverage] = field(default_factory=list)
+    """Which functions' errors were searched over which span, errors found or not. Without it the errors of
+    a function stay unknown (not "none") and none of its signatures counts as new."""
+    events: list[FunctionEvent] = field(default_factory=list)
+    """Deploys, instance starts and restarts; the same event reported again is stored once."""
 
 
 class Collector(Protocol):

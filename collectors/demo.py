@@ -9,6 +9,9 @@ concurrency limit, and a few troubled functions an on-call engineer should spot:
 - `aws/.../report-generator` runs into its 30 s timeout;
 - `aws/.../image-resize` and `azure/.../orders-func/ProcessOrder` get throttle bursts.
 
+Every error has a message and so a signature, and a few functions deploy on a schedule, each
+payments-webhook and search-indexer release bringing a failure of its own (`demo_errors`).
+
 Every value is a pure function of (seed, function, minute), computed with a counter-based
 hash, so collecting any window twice gives the same numbers and the store stays idempotent.
 It leaves the gaps real providers leave: no concurrency outside AWS, no init durations
@@ -28,7 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 from opsview.collectors.base import CollectRequest, CollectResult
+from opsview.collectors.demo_errors import deploys, observations
 from opsview.config import Config, DemoSource
+from opsview.error_records import ErrorCoverage, ErrorObservation, FunctionEvent
 from opsview.schema import (
     CollectorHealth,
     Coverage,
@@ -65,6 +70,11 @@ class DemoFunction:
     idle_minutes: int  # idle time after which the platform scales to zero
     init_range: tuple[float, float]
     trait: str = ""  # error-spike | p99-creep | timeout | burst | ""
+
+    @property
+    def errors_per_min(self) -> float:
+        """Everyday errors per minute (outside spikes and timeouts)."""
+        return self.rate_per_min * self.error_rate
 
     @property
     def generation(self) -> str:
@@ -355,7 +365,10 @@ class DemoCollector:
         end_min = to_epoch(floor_time(request.end, 60)) // 60
         default_start = to_epoch(floor_time(request.start, 60)) // 60
         starts: dict[tuple[str, str, str], int] = {}
+        searched: dict[tuple[str, str, str], list[FunctionKey]] = {}
         samples: list[Sample] = []
+        errors: list[ErrorObservation] = []
+        events: list[FunctionEvent] = []
         for fn in self.fleet:
             scope = (fn.info.key.provider, fn.info.key.account, fn.info.key.region)
             if scope not in starts:
@@ -363,7 +376,11 @@ class DemoCollector:
                 # re-collect the last few minutes: real providers revise recent buckets too
                 incremental = to_epoch(last - timedelta(minutes=5)) // 60 if last else default_start
                 starts[scope] = max(default_start, incremental)
-            samples.extend(generate(fn, self.seed, starts[scope], end_min))
+            generated = list(generate(fn, self.seed, starts[scope], end_min))
+            samples.extend(generated)
+            errors.extend(observations(generated, fn.info.runtime or "", fn.index, self.seed, fn.errors_per_min))
+            events.extend(deploys(fn.info.key, fn.index, self.seed, starts[scope], end_min))
+            searched.setdefault(scope, []).append(fn.info.key)
         health = CollectorHealth(
             source=self.name, provider=self.provider, at=utcnow(), ok=True,
             functions=len(self.fleet), samples=len(samples), duration_s=time.monotonic() - began,
@@ -371,7 +388,12 @@ class DemoCollector:
         # every minute generated is known: an idle one is a real zero, as for a provider that was read
         coverage = [Coverage(*scope, from_epoch(first * 60), from_epoch(end_min * 60))
                     for scope, first in starts.items() if first < end_min]
-        return CollectResult([f.info for f in self.fleet], samples, [health], coverage)
+        error_coverage = [
+            ErrorCoverage(tuple(keys), from_epoch(starts[scope] * 60), from_epoch(end_min * 60))
+            for scope, keys in searched.items() if starts[scope] < end_min
+        ]
+        return CollectResult([f.info for f in self.fleet], samples, [health], coverage, errors, error_coverage,
+                             events)
 
 
 def create(source: DemoSource, config: Config) -> DemoCollector:
@@ -392,3 +414,19 @@ def window_samples(seed: int, scale: int, start: datetime, end: datetime) -> Ite
     end_min = to_epoch(floor_time(end, 60)) // 60
     for fn in build_fleet(seed, scale):
         yield from generate(fn, seed, start_min, end_min)
+
+
+def window_errors(
+    seed: int, scale: int, start: datetime, end: datetime
+) -> tuple[list[ErrorObservation], list[FunctionEvent]]:
+    """The fleet's error observations and deploys in [start, end), as `window_samples` gives its samples."""
+    start_min = to_epoch(floor_time(start, 60)) // 60
+    end_min = to_epoch(floor_time(end, 60)) // 60
+    errors: list[ErrorObservation] = []
+    events: list[FunctionEvent] = []
+    for fn in build_fleet(seed, scale):
+        errors.extend(observations(
+            generate(fn, seed, start_min, end_min), fn.info.runtime or "", fn.index, seed, fn.errors_per_min
+        ))
+        events.extend(deploys(fn.info.key, fn.index, seed, start_min, end_min))
+    return errors, events

@@ -42,7 +42,9 @@ class Crossing:
 
 
 def markable(rules: Sequence[RuleConfig]) -> list[RuleConfig]:
-    return [r for r in rules if r.previous is None]
+    """Rules a row's own numbers can be held against: a threshold on a measure, with no `previous` span
+    (new-error-type rules compare no number)."""
+    return [r for r in rules if r.kind == "measure" and r.previous is None]
 
 
 def crossings(status: FunctionStatus, rules: Sequence[RuleConfig], pricing: PricingConfig) -> list[Crossing]:

@@ -16,7 +16,7 @@ from opsview.collectors import Collector, CollectRequest, build_collector
 from opsview.config import AnySource, Config
 from opsview.formatting import one_line
 from opsview.schema import CollectorHealth, utcnow
-from opsview.store import SampleStore, as_store_error
+from opsview.store import CollectStore, as_store_error
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class SourceReport:
 class CollectionRunner:
     """Holds the collectors (and their discovery caches) across refreshes."""
 
-    def __init__(self, config: Config, store: SampleStore, sources: Sequence[AnySource] | None = None) -> None:
+    def __init__(self, config: Config, store: CollectStore, sources: Sequence[AnySource] | None = None) -> None:
         self.config = config
         self.store = store
         self.sources = list(sources if sources is not None else config.sources.all())
@@ -99,6 +99,11 @@ class CollectionRunner:
             written = self.store.write_samples(result.samples)
             # after the samples: a span is claimed only once what was read in it is stored
             self.store.record_coverage(result.coverage)
+            # Errors and events after the samples: a view that reads both never shows a signature of a
+            # minute whose error count it does not have yet.
+            self.store.write_errors(result.errors)
+            self.store.record_error_coverage(result.error_coverage)
+            self.store.write_events(result.events)
             health = result.health or [
                 CollectorHealth(name, source.type, utcnow(), True, functions=len(result.functions), samples=written)
             ]

@@ -79,6 +79,17 @@ def millis(value: float | None) -> str:
     return f"{value:.0f}ms"
 
 
+def ago(elapsed: timedelta | None) -> str:
+    """How long ago, in the largest whole unit: `45s ago`, `12m ago`, `3h ago`, `2d ago`."""
+    if elapsed is None:
+        return MISSING
+    seconds = max(0, int(elapsed.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
 def usd(value: float | None) -> str:
     if value is None:
         return MISSING

@@ -1,11 +1,13 @@
-"""Log events and the one accumulator that folds them into measures.
+"""Log events and the accumulators that fold them into measures and error signatures.
 
 A provider's log reader turns lines or JSON records into `InvocationEvent` / `ColdStartEvent` /
-`FailedInitEvent` (or, on a bulk path, `InvocationBatch`); `EventTotals` folds them into the counts and
-duration percentiles of one function over one bucket (a minute, or a whole file). `opsview ingest`
-(`opsview.ingest`) and the live GCP collector (`opsview.collectors.gcp.buckets`) both use it, so the same
-log gives the same numbers through `collect` and `ingest`. Percentiles follow `opsview.percentiles`: exact
-nearest-rank up to 10,000 values per function and bucket, a sketch within 1 % beyond.
+`FailedInitEvent` (or, on a bulk path, `InvocationBatch`), and error records into `ErrorEvent`; `EventTotals`
+folds the first into the counts and duration percentiles of one function over one bucket (a minute, or a
+whole file), `ErrorTally` the errors into signatures with counts, first/last seen and the latest sample.
+`opsview ingest` (`opsview.ingest`) and the live GCP collector (`opsview.collectors.gcp.buckets`) both use
+`EventTotals`, so the same log gives the same numbers through `collect` and `ingest`. Percentiles follow
+`opsview.percentiles`: exact nearest-rank up to 10,000 values per function and bucket, a sketch within 1 %
+beyond.
 """
 
 from __future__ import annotations
@@ -15,8 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from opsview.error_records import ErrorObservation
 from opsview.percentiles import EXACT_LIMIT, DurationDigest, FloatColumn
-from opsview.schema import Measures
+from opsview.schema import FunctionKey, Measures, from_epoch, to_epoch
+from opsview.signatures import cap_sample, signature
+
+MAX_SIGNATURES = 1000
+"""Distinct error signatures one function keeps; occurrences of more are counted (`ErrorTally.other`), not
+kept: memory stays bounded by the functions, never by the file (a hostile log can make every line unique)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,25 @@ class InvocationBatch:
         return None
 
 
-LogEvent = InvocationEvent | ColdStartEvent | FailedInitEvent | InvocationBatch
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """One error record as the log prints it: *why* an invocation failed. The failed invocation comes as its
+    own event (its REPORT line, status or request row), so this counts no invocation and no error in the
+    measures; `ErrorTally` folds it into error signatures. Readers pass the type and message as logged:
+    the signature comes from `opsview.signatures`, the one rule, in the accumulator."""
+
+    function: str
+    at: datetime | None = None
+    error_type: str | None = None
+    message: str | None = None
+    request_id: str | None = None  # request id (AWS), operation id (Azure), trace / execution id (GCP)
+    sample: str | None = None  # the text to keep as the sample (e.g. with its stack trace); default: message
+    account: str | None = None
+    region: str | None = None
+    weight: int = 1  # how many occurrences this record stands for (Azure `ItemCount` under sampling)
+
+
+LogEvent = InvocationEvent | ColdStartEvent | FailedInitEvent | InvocationBatch | ErrorEvent
 
 
 @dataclass(slots=True)
@@ -111,6 +137,8 @@ class EventTotals:
     billed_ms: float | None = None
 
     def add(self, event: LogEvent) -> None:
+        if isinstance(event, ErrorEvent):
+            return  # the why of an invocation counted by its own event; see ErrorTally
         if isinstance(event, InvocationBatch):
             self.add_batch(event)
             return
@@ -222,3 +250,76 @@ def _floats(values: FloatColumn) -> Sequence[float]:
         return values
     floats: list[float] = values.tolist()
     return floats
+
+
+@dataclass(slots=True)
+class SignatureTally:
+    """One error signature of one function: how often, when first and last, and its latest occurrence."""
+
+    error_type: str | None
+    count: int = 0
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    sample: str | None = None
+    sample_id: str | None = None
+    sample_at: datetime | None = None
+    minutes: dict[int, int] | None = None  # epoch minute -> count, when per-minute counts are kept
+
+
+@dataclass(slots=True)
+class ErrorTally:
+    """The error signatures of one function, folded event by event in bounded memory (`MAX_SIGNATURES`)."""
+
+    per_minute: bool = False
+    signatures: dict[str, SignatureTally] = field(default_factory=dict)
+    other: int = 0
+    """Occurrences of signatures beyond the first MAX_SIGNATURES distinct ones: counted, not kept."""
+
+    def add(self, event: ErrorEvent) -> None:
+        sig = signature(event.error_type, event.message)
+        tally = self.signatures.get(sig)
+        if tally is None:
+            if len(self.signatures) >= MAX_SIGNATURES:
+                self.other += event.weight
+                return
+            tally = self.signatures[sig] = SignatureTally(event.error_type or None)
+        tally.count += event.weight
+        at = event.at
+        if at is not None:
+            if tally.first_at is None or at < tally.first_at:
+                tally.first_at = at
+            if tally.last_at is None or at > tally.last_at:
+                tally.last_at = at
+            if self.per_minute:
+                minute = to_epoch(at) // 60
+                minutes = tally.minutes if tally.minutes is not None else {}
+                minutes[minute] = minutes.get(minute, 0) + event.weight
+                tally.minutes = minutes
+        # The latest occurrence is the sample: by time, else (no times in the log) the last one read.
+        if (at is not None and (tally.sample_at is None or at >= tally.sample_at)) or (
+            at is None and tally.sample_at is None
+        ):
+            tally.sample = cap_sample(event.sample if event.sample is not None else event.message)
+            tally.sample_id = event.request_id
+            tally.sample_at = at
+
+    def top(self, n: int) -> list[tuple[str, SignatureTally]]:
+        """The `n` most frequent signatures (ties: the latest seen first, then by signature)."""
+        ranked = sorted(self.signatures.items(), key=lambda item: (
+            -item[1].count, -(item[1].last_at.timestamp() if item[1].last_at else 0.0), item[0]))
+        return ranked[:n]
+
+    def observations(self, key: FunctionKey) -> list[ErrorObservation]:
+        """Per-minute observations for a store (only occurrences with a time); the latest sample rides on the
+        observation of its own minute."""
+        out = []
+        for sig, tally in self.signatures.items():
+            sample_minute = to_epoch(tally.sample_at) // 60 if tally.sample_at is not None else None
+            for minute, count in sorted((tally.minutes or {}).items()):
+                latest = minute == sample_minute
+                out.append(ErrorObservation(
+                    key=key, minute=from_epoch(minute * 60), signature=sig, error_type=tally.error_type, count=count,
+                    sample=tally.sample if latest else None, sample_id=tally.sample_id if latest else None,
+                    sample_at=tally.sample_at if latest else None,
+                ))
+        return out

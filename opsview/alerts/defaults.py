@@ -59,6 +59,15 @@ missing = "breaching"
 previous = { window = "1h", op = ">", threshold = 60 }  # steady traffic: >= ~1/min
 severity = "critical"
 annotations = { summary = "{function}: no invocations for {window} after traffic the hour before" }
+
+[[rules]]
+name = "new-error-type"
+kind = "new_error"               # an error signature first seen within the window
+window = "1h"
+severity = "warning"
+[rules.annotations]
+summary = "{function}: new error type {signature} ({value:.0f} in {window})"
+description = "latest: {sample} (request {sample_id})"
 """
 
 

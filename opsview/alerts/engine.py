@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -19,10 +19,11 @@ from opsview.alert_records import AlertChanges, AlertEvent, AlertRecord, AlertSt
 from opsview.alerts.matching import silenced_by
 from opsview.alerts.notifications import plan_notifications
 from opsview.alerts.state import Observation, RuleFacts, step
-from opsview.alerts.templating import record_fields, render, rule_fields
+from opsview.alerts.templating import error_fields, record_fields, render, rule_fields
 from opsview.alerts.windows import Bools, FleetColumns, Floats, read_needs
 from opsview.config.alerts import NotifierConfig, RuleConfig
 from opsview.config.models import PricingConfig
+from opsview.error_records import SignatureSummary
 from opsview.schema import FunctionKey
 from opsview.store.base import Store
 
@@ -61,9 +62,12 @@ class _Verdict:
     breaching: Bools  # condition holds
     missing: Bools  # no data and missing = "ignore": keep state
     value: Floats  # shown value (NaN = none)
+    errors: Mapping[FunctionKey, SignatureSummary] = field(default_factory=dict)  # new_error: what is new
 
 
 def _verdict(rule: RuleConfig, fleet: FleetColumns) -> _Verdict:
+    if rule.kind == "new_error":
+        return _new_error_verdict(rule, fleet)
     now = fleet.now
     compare = OPS[rule.op]
     m_of_n = rule.m_of_n
@@ -103,6 +107,22 @@ def _verdict(rule: RuleConfig, fleet: FleetColumns) -> _Verdict:
     return _Verdict(breaching, missing, value)
 
 
+def _new_error_verdict(rule: RuleConfig, fleet: FleetColumns) -> _Verdict:
+    """Breaching where a function has a signature first seen within the window, at least min_count times; the
+    value is the most frequent such signature's count. One store read for the whole fleet."""
+    found = fleet.store.fleet_errors(fleet.now - rule.window, fleet.now, new_only=True, min_count=rule.min_count)
+    breaching = np.zeros(len(fleet.infos), dtype=bool)
+    value = np.full(len(fleet.infos), np.nan)
+    top: dict[FunctionKey, SignatureSummary] = {}
+    for summary in found:  # most frequent first: the first of each function is its top one
+        i = fleet.index.get(summary.key)
+        if i is not None and summary.key not in top:
+            top[summary.key] = summary
+            breaching[i] = True
+            value[i] = summary.count
+    return _Verdict(breaching, np.zeros_like(breaching), value, top)
+
+
 class _Annotator:
     """Fills one rule's summary, description, labels and silence flag into its records.
 
@@ -112,22 +132,33 @@ class _Annotator:
 
     def __init__(self, rule: RuleConfig, silences: Sequence[Silence], now: datetime) -> None:
         self.rule = rule
+        new_error = rule.kind == "new_error"
         self.summary = rule.annotations.get(
-            "summary", "{function}: {measure} {condition} over {window}"
+            "summary",
+            "{function}: new error type {signature} ({value:.0f} in {window})" if new_error
+            else "{function}: {measure} {condition} over {window}",
         )
-        self.description = rule.annotations.get("description", "")
+        self.description = rule.annotations.get("description", "{sample}" if new_error else "")
         self.fields = rule_fields(rule.name, rule.severity, rule.measure, rule.threshold, rule.window, rule.op)
         self.labels = dict(rule.labels)  # one shared mapping: the store serialises it once per rule
         self.silences = [s for s in silences if s.active(now)]
+        self.errors: Mapping[FunctionKey, SignatureSummary] = {}  # new_error rules: each function's new signature
 
-    def __call__(self, record: AlertRecord) -> AlertRecord:
+    def __call__(self, record: AlertRecord, prev: AlertRecord | None = None) -> AlertRecord:
         rule = self.rule
         fields = record_fields(self.fields, record.key, record.value, record.state)
+        silenced = bool(self.silences) and silenced_by(rule.name, record.key, self.silences) is not None
+        new = self.errors.get(record.key)
+        if new is not None:
+            fields = error_fields(fields, new.signature, new.sample, new.sample_id)
+        elif rule.kind == "new_error" and prev is not None:  # resolving: it still names what it was about
+            return replace(record, summary=prev.summary, description=prev.description, labels=self.labels,
+                           silenced=silenced)
         return AlertRecord(
             rule=record.rule, key=record.key, state=record.state, severity=record.severity, since=record.since,
             active_since=record.active_since, value=record.value, threshold=record.threshold, op=record.op,
             summary=render(self.summary, fields),
-            silenced=bool(self.silences) and silenced_by(rule.name, record.key, self.silences) is not None,
+            silenced=silenced,
             labels=self.labels,
             description=render(self.description, fields) if self.description else "",
             evaluated_at=record.evaluated_at,
@@ -171,6 +202,7 @@ def evaluate(
         annotate = _Annotator(rule, silences, now)
         try:
             verdict = _verdict(rule, fleet)
+            annotate.errors = verdict.errors
             mask = fleet.mask(rule)
         except Exception as exc:  # one broken rule never stops the others
             log.exception("rule %s failed", rule.name)
@@ -238,6 +270,6 @@ def _collect(
         if prev is not None:
             delete.append((rule.name, key))
         return
-    annotated = annotate(record)
+    annotated = annotate(record, prev)
     upsert.append(annotated)
     final.append(annotated)

@@ -20,7 +20,8 @@ from opsview.alerts.rules import load_rule_test
 from opsview.config import Config, ConfigError, RuleConfig
 from opsview.config.alerts import SERIES_MEASURES, RuleTestConfig, SeriesConfig, expand_series
 from opsview.durations import format_duration
-from opsview.schema import COUNT_MEASURES, FunctionInfo, FunctionKey, Sample
+from opsview.error_records import ErrorCoverage, ErrorObservation
+from opsview.schema import COUNT_MEASURES, FunctionInfo, FunctionKey, Sample, floor_time
 from opsview.store.sqlite import SQLiteStore
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -52,6 +53,24 @@ def _samples(series: SeriesConfig, interval: timedelta) -> list[Sample]:
     return out
 
 
+def _errors(series: SeriesConfig, interval: timedelta) -> list[ErrorObservation]:
+    key = FunctionKey.parse(series.function)
+    out = []
+    for signature, text in series.error_signatures.items():
+        for i, count in enumerate(expand_series(text)):
+            if count:
+                at = floor_time(T0 + i * interval, 60)
+                out.append(ErrorObservation(key, at, signature, None, int(count), signature, None, at))
+    return out
+
+
+def _watched(test: RuleTestConfig) -> list[ErrorCoverage]:
+    """Every series' function has had its errors searched from the first bucket to the last expectation."""
+    last = max((e.at for e in test.alerts), default=timedelta(0)) + test.interval
+    keys = tuple(FunctionKey.parse(s.function) for s in test.series)
+    return [ErrorCoverage(keys, T0, T0 + last)] if keys else []
+
+
 def run_test(test: RuleTestConfig, rules: list[RuleConfig]) -> TestOutcome:
     failures: list[str] = []
     names = {r.name for r in rules}
@@ -70,6 +89,8 @@ def run_test(test: RuleTestConfig, rules: list[RuleConfig]) -> TestOutcome:
                     for s in test.series
                 )
                 store.write_samples(s for series in test.series for s in _samples(series, test.interval))
+                store.write_errors(o for series in test.series for o in _errors(series, test.interval))
+                store.record_error_coverage(_watched(test))
             except ValueError as exc:
                 return TestOutcome(test.name, (str(exc),))
             last = max((e.at for e in test.alerts), default=timedelta(0))

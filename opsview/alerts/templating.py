@@ -89,6 +89,14 @@ def _shows_value(template: str) -> bool:
         return False
 
 
+def error_fields(
+    fields: Mapping[str, Any], signature: str, sample: str | None, sample_id: str | None
+) -> Mapping[str, Any]:
+    """A new_error rule's record fields, with the new signature, its latest sample and that sample's request id."""
+    return _Fields(fields, signature=signature, sample=_Missing("no sample") if sample is None else sample,
+                   sample_id=_Missing("—") if sample_id is None else sample_id)
+
+
 def render(template: str, fields: Mapping[str, Any]) -> str:
     """Never raises: a template that cannot render (checked by `rules validate`) is returned as written.
 

@@ -270,6 +270,8 @@ def read_needs(
     windows: dict[tuple[datetime, datetime], frozenset[str]] = {}
     buckets: dict[tuple[int, int], frozenset[str]] = {}
     for rule in rules:
+        if rule.kind != "measure":
+            continue  # new_error rules read error signatures, not samples
         try:
             inputs = measure_inputs([rule.measure])
         except KeyError:

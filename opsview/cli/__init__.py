@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "collect": ("opsview.cli.collect_cmd", "collect", "Collect every configured source once into the store."),
     "status": ("opsview.cli.status_cmd", "status", "Show the fleet's latest window per function (table or JSON)."),
     "demo": ("opsview.cli.demo_cmd", "demo", "Open the built-in demo fleet, or fill a store with demo history."),
+    "errors": ("opsview.cli.errors_cmd", "errors", "List error signatures by count: why functions fail, what is new."),
     "ingest": ("opsview.cli.ingest_cmd", "ingest", "Analyse exported AWS / Azure / GCP logs offline (postmortems)."),
     "tui": ("opsview.cli.tui_cmd", "tui", "Open the terminal UI: live fleet view, drill-down, alerts."),
     "web": ("opsview.cli.web_cmd", "web", "Serve the web dashboard for teams."),

@@ -12,7 +12,7 @@ from opsview.cli.common import Env, common_options, load_env, store_errors
 from opsview.collect import CollectionRunner
 from opsview.config import Config, DemoSource, SourcesConfig
 from opsview.schema import utcnow
-from opsview.store import SampleStore, Store
+from opsview.store import CollectStore, Store
 
 
 def demo_config(base: Config, seed: int, scale: int) -> Config:
@@ -29,7 +29,7 @@ def demo_config(base: Config, seed: int, scale: int) -> Config:
     return base.model_copy(update=update)
 
 
-def fill_history(config: Config, store: SampleStore, hours: float, *, progress: bool = True) -> int:
+def fill_history(config: Config, store: CollectStore, hours: float, *, progress: bool = True) -> int:
     """Collect `hours` of demo history hour by hour, so memory stays flat and progress shows."""
     now = utcnow()
     start = now - timedelta(hours=hours)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
@@ -15,7 +15,7 @@ from opsview import formatting as fmt
 from opsview.cli.common import common_options, fail, load_env, store_errors
 from opsview.cli.tables import Column, print_table
 from opsview.collectors import UnsupportedSource, ingest_format, ingest_providers, ingest_reader
-from opsview.ingest import Ingest, IngestReader, IngestStats
+from opsview.ingest import FunctionSummary, Ingest, IngestReader, IngestStats
 from opsview.logevents import LogEvent
 from opsview.store import redact_url
 
@@ -150,6 +150,8 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
                 store.write_batch(result.infos, result.samples, coverage=result.coverage)
             finally:
                 store.close()
+            store.write_errors(result.errors)
+            store.record_error_coverage(result.error_coverage)
     if output == "json":
         # strict JSON: readers refuse non-finite numbers and `to_json` drops any left, so this never raises
         click.echo(json.dumps(result.to_json(), indent=2, allow_nan=False))
@@ -167,6 +169,9 @@ def ingest(provider: str, function: str | None, output: str, files: tuple[str, .
         for f in result.functions
     ]
     print_table(title, _COLUMNS, rows)
+    from rich.console import Console
+
+    _top_errors(Console(), result.functions)
 
 
 # most important first to stay: a narrow terminal drops the last ones first
@@ -175,3 +180,24 @@ _COLUMNS = (
     Column("timeouts", 5), Column("cold", 4), Column("p50", 7), Column("p95", 6), Column("p99", 2), Column("max", 3),
     Column("init avg", 10), Column("mem used", 11), Column("cost", 9),
 )
+
+
+def _top_errors(console: Any, functions: list[FunctionSummary], per_function: int = 3) -> None:
+    """The few most frequent error signatures of each function, with a sample: the "why" beside the counts."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = [(f, e) for f in functions for e in (f.top_errors or ())[:per_function]]
+    if not rows:
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="top errors", title_justify="left")
+    table.add_column("function", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("signature · latest sample", overflow="fold")
+    for f, e in rows:
+        detail = Text(e.signature, style="bold")  # Text: names and messages are not rich markup
+        if e.sample:
+            detail += Text("\n↳ " + " ".join(e.sample.split())[:200], style="dim")
+        table.add_row(Text(f.function), fmt.count(e.count), detail)
+    console.print(table)

@@ -55,6 +55,7 @@ file, whose [[alerts.rules]] and alerts.rule_files then count) and [[tests]]:
   function = "aws/123/us-east-1/checkout"
   invocations = "100x20"          # V, VxN (N times V), _ (no bucket)
   errors = "0x10 20x10"
+  error_signatures = { "KeyError: <str>" = "_x15 2x5" }   # for kind = "new_error" rules
   [[tests.alerts]]
   at = "12m"
   rule = "high-error-rate"

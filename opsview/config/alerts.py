@@ -16,6 +16,7 @@ from opsview.config.sources import StrList
 from opsview.durations import format_duration
 from opsview.formatting import quoted
 from opsview.schema import ALL_MEASURES
+from opsview.signatures import MAX_SIGNATURE_CHARS
 
 _DATAPOINTS = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _MAX_DATAPOINTS = 1440
@@ -31,8 +32,15 @@ Op = Literal[">", ">=", "<", "<=", "==", "!="]
 TEMPLATE_FIELDS: tuple[str, ...] = (
     "function", "value", "threshold", "condition", "window", "rule", "severity", "measure", "provider", "account",
     "region", "name",
+    "signature", "sample", "sample_id",
 )
-"""Placeholders annotations may use."""
+"""Placeholders annotations may use (the last three in `kind = "new_error"` rules only)."""
+ERROR_FIELDS: frozenset[str] = frozenset({"signature", "sample", "sample_id"})
+NEW_ERRORS = "new_errors"
+"""The measure of a `kind = "new_error"` rule: occurrences, within the window, of a signature first seen in it."""
+_NEW_ERROR_KEYS = {"measure": NEW_ERRORS, "op": ">=", "missing": "ignore", "datapoints": None, "previous": None}
+"""What a new_error rule implies for the keys of measure rules (a dumped rule holds them as implied)."""
+_MAX_MIN_COUNT = 1_000_000
 
 
 def template_problems(text: str) -> list[str]:
@@ -122,6 +130,12 @@ class PreviousConfig(Model):
 class RuleConfig(Model):
     name: str
     """Unique rule name; used by silences and in notifications."""
+    kind: Literal["measure", "new_error"] = "measure"
+    """measure: compare `measure` over `window` with `threshold`. new_error: fire for a function with an error
+    signature first seen within `window` (the store having watched its errors for a window's length before
+    that),
+    at least `min_count` times; measure, op, threshold, datapoints, missing and previous do not apply, the
+    alert's value is the new signature's count, and {signature}, {sample}, {sample_id} fill annotations."""
     measure: str
     """Any schema measure (invocations, errors, duration_p99_ms, ...) or derived one
     (error_rate, throttle_rate, cold_start_rate, timeout_ratio, cost_usd)."""
@@ -145,6 +159,8 @@ class RuleConfig(Model):
     previous: PreviousConfig | None = None
     """Only alert where the same measure over the span before the window satisfied this, e.g.
     `{ window = "1h", op = ">", threshold = 0 }` = "had traffic the hour before"."""
+    min_count: int = Field(default=1, ge=1, le=_MAX_MIN_COUNT)
+    """(kind = "new_error") occurrences of the new signature within `window` before it counts; 1 to 1000000."""
     severity: Literal["warning", "critical"] = "warning"
     """warning makes `opsview check` exit 1 while firing, critical exits 2."""
     labels: dict[str, str] = Field(default_factory=dict)
@@ -153,6 +169,22 @@ class RuleConfig(Model):
     """summary / description, templated with {function} {value} {threshold} {condition} {window}."""
     notify: StrList = Field(default_factory=list)
     """Names of [notifiers.*] to tell."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _new_error_implies(cls, data: Any) -> Any:
+        """A new_error rule compares the count of a new signature (`new_errors`) >= min_count: fill that in, and
+        refuse keys that say something else."""
+        if not isinstance(data, dict) or data.get("kind") != "new_error":
+            return data
+        count = data.get("min_count", 1)
+        valid = isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= _MAX_MIN_COUNT
+        implied = {**_NEW_ERROR_KEYS, "threshold": count if valid else 1}
+        stray = [k for k, v in implied.items() if k in data and data[k] != v and not (k == "threshold" and not valid)]
+        if stray:
+            raise ValueError(f'{", ".join(stray)}: does not apply to kind "new_error" (it fires on error signatures '
+                             "first seen within window; min_count sets how often)")
+        return {**data, **implied}
 
     @field_validator("name")
     @classmethod
@@ -163,7 +195,9 @@ class RuleConfig(Model):
 
     @field_validator("measure")
     @classmethod
-    def _known_measure(cls, value: str) -> str:
+    def _known_measure(cls, value: str, info: ValidationInfo) -> str:
+        if value == NEW_ERRORS and info.data.get("kind") == "new_error":
+            return value
         if value not in ALL_MEASURES:
             raise ValueError(f"unknown measure {value!r} (expected one of: {', '.join(ALL_MEASURES)})")
         return value
@@ -200,6 +234,17 @@ class RuleConfig(Model):
             if problems:
                 raise ValueError(f"annotation {key!r}: {problems[0]}")
         return value
+
+    @model_validator(mode="after")
+    def _error_fields_in_error_rules(self) -> RuleConfig:
+        if self.kind == "measure":
+            for key, text in self.annotations.items():
+                used = ERROR_FIELDS & {name.split(".")[0].split("[")[0]
+                                       for _, name, _, _ in string.Formatter().parse(text) if name}
+                if used:
+                    raise ValueError(f"annotation {key!r}: {{{sorted(used)[0]}}} is only known to kind = "
+                                     '"new_error" rules')
+        return self
 
     @model_validator(mode="after")
     def _lookback_bounded(self) -> RuleConfig:
@@ -253,11 +298,25 @@ class SeriesConfig(Model):
     duration_p99_ms: str = ""
     duration_max_ms: str = ""
     duration_avg_ms: str = ""
+    error_signatures: dict[str, str] = Field(default_factory=dict)
+    """(kind = "new_error" rules) per error signature (its text, e.g. "KeyError: <str>"), its count in each
+    interval, in the same notation; the function's errors count as watched from the first bucket on."""
 
     @field_validator(*SERIES_MEASURES)
     @classmethod
     def _series(cls, value: str) -> str:
         expand_series(value)
+        return value
+
+    @field_validator("error_signatures")
+    @classmethod
+    def _error_series(cls, value: dict[str, str]) -> dict[str, str]:
+        for signature, series in value.items():
+            if not signature.strip() or len(signature) > MAX_SIGNATURE_CHARS:
+                raise ValueError(f"error signature {quoted(signature)}: 1 to {MAX_SIGNATURE_CHARS} characters")
+            counts = expand_series(series)
+            if any(c is not None and (c < 0 or c != int(c)) for c in counts):
+                raise ValueError(f"error signature {quoted(signature)}: counts are whole numbers, 0 or more")
         return value
 
 

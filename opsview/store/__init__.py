@@ -9,6 +9,8 @@ from platformdirs import user_data_dir
 from opsview.redact import redact_url
 from opsview.store.base import (
     AlertStore,
+    CollectStore,
+    ErrorEventStore,
     FleetBuckets,
     FleetFilter,
     FleetRow,
@@ -23,6 +25,8 @@ from opsview.store.sqlite import SQLiteStore
 
 __all__ = [
     "AlertStore",
+    "CollectStore",
+    "ErrorEventStore",
     "FleetFilter",
     "FleetBuckets",
     "FleetRow",

@@ -1,8 +1,9 @@
-"""The store's two faces every backend implements, and the records its reads return.
+"""The store's faces every backend implements, and the records its reads return.
 
 `SampleStore` holds the metrics (functions, samples, collector health); `AlertStore` the alerting
-state (records, history, ledger, outbox, silences, locks). `Store` is both, over one database.
-Callers type against the face they use.
+state (records, history, ledger, outbox, silences, locks); `ErrorEventStore` why functions fail and what
+changed (error signatures, function events). `Store` is all three, over one database. Callers type
+against the face they use.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from opsview.alert_records import AlertChanges, AlertEvent, AlertRecord, AlertState, LedgerEntry, OutboxItem, Silence
+from opsview.error_records import ErrorCoverage, ErrorObservation, EventKind, FunctionEvent, SignatureSummary
 from opsview.schema import CollectorHealth, Coverage, FunctionInfo, FunctionKey, Measures, Sample, measures_from
 
 Scope = tuple[str, str, str]
@@ -74,6 +76,10 @@ class MaintenanceResult:
     deleted_samples: int
     deleted_health: int
     deleted_alert_history: int = 0
+    rolled_up_error_counts: int = 0
+    deleted_error_counts: int = 0
+    deleted_signatures: int = 0
+    deleted_events: int = 0
 
 
 @runtime_checkable
@@ -97,8 +103,8 @@ class SampleStore(Protocol):
     def record_coverage(self, spans: Iterable[Coverage]) -> None: ...
     """Add spans collections read completely; they merge with what each scope had."""
     def maintain(self, now: datetime, retention: timedelta, rollup_after: timedelta) -> MaintenanceResult: ...
-    """Roll minute buckets up into hours and drop what is older than `retention` (alert history and
-    coverage included)."""
+    """Roll minute buckets up into hours and drop what is older than `retention` (alert history, coverage,
+    error signatures and counts, and function events included)."""
 
     # reads
     def functions(self, flt: FleetFilter | None = None) -> list[FunctionInfo]: ...
@@ -182,8 +188,76 @@ class AlertStore(Protocol):
 
 
 @runtime_checkable
-class Store(SampleStore, AlertStore, Protocol):
-    """Both faces over one database: what `open_store` returns, for callers that need both."""
+class ErrorEventStore(Protocol):
+    """The "why" face: error signatures per function (first/last seen, per-minute counts, the latest sample
+    and its request id), where errors were searched (coverage), and function events (deploys, instance
+    starts, restarts).
+
+    Collectors and `opsview ingest` write it (`CollectResult.errors / error_coverage / events`); `opsview
+    errors`, the alert engine (new error types) and the TUI and web read it. Retention and hourly rollups
+    follow the samples' (`SampleStore.maintain`). Times are tz-aware UTC; windows are [start, end).
+    """
+
+    url: str
+
+    # writes
+    def write_errors(self, observations: Iterable[ErrorObservation]) -> int: ...
+    """Store observations: each replaces the count of its (function, signature, minute); observations
+    repeated within the batch add up. First/last seen only widen; the newest sample wins. Returns how many
+    (function, signature, minute) counts were written."""
+    def record_error_coverage(self, coverage: Iterable[ErrorCoverage]) -> None: ...
+    """Widen each function's watched span (from its first to its last searched time)."""
+    def write_events(self, events: Iterable[FunctionEvent]) -> int: ...
+    """Store events; an event already stored (same function, time, kind and detail) is kept once. Returns
+    how many distinct events the batch held."""
+
+    # reads
+    def top_errors(
+        self, key: FunctionKey, start: datetime, end: datetime, limit: int = 10
+    ) -> list[SignatureSummary]: ...
+    """One function's signatures that occurred in the window, most frequent first."""
+    def fleet_errors(
+        self, start: datetime, end: datetime, flt: FleetFilter | None = None, *,
+        keys: Collection[FunctionKey] | None = None, new_only: bool = False, min_count: int = 1,
+        limit: int | None = None,
+    ) -> list[SignatureSummary]: ...
+    """Signatures of every (filtered) function that occurred at least `min_count` times in the window, most
+    frequent first; `new_only` keeps those whose `new` is True (first seen inside the window, the function's
+    errors watched for at least one window's length before it first appeared)."""
+    def error_counts(
+        self, key: FunctionKey, signature: str, start: datetime, end: datetime, step_s: int = 60
+    ) -> list[tuple[datetime, int]]: ...
+    """One signature's occurrences per `step_s` bucket (absent buckets are absent, not 0)."""
+    def error_coverage(
+        self, keys: Collection[FunctionKey] | None = None
+    ) -> dict[FunctionKey, tuple[datetime, datetime]]: ...
+    """Per function, the span its errors were searched over (functions never searched are absent: their
+    errors are unknown, not none)."""
+    def events(
+        self, key: FunctionKey, start: datetime, end: datetime, kinds: Collection[EventKind] | None = None
+    ) -> list[FunctionEvent]: ...
+    """One function's events in the window, oldest first."""
+    def fleet_events(
+        self, start: datetime, end: datetime, flt: FleetFilter | None = None,
+        kinds: Collection[EventKind] | None = None,
+    ) -> list[FunctionEvent]: ...
+    """Every (filtered) function's events in the window, oldest first."""
+    def last_events(
+        self, kind: EventKind, before: datetime, flt: FleetFilter | None = None
+    ) -> dict[FunctionKey, FunctionEvent]: ...
+    """Per function, its latest event of `kind` at or before `before` ("since the last deploy")."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class CollectStore(SampleStore, ErrorEventStore, Protocol):
+    """What a collection writes into: samples and health, and error signatures, coverage and events."""
+
+
+@runtime_checkable
+class Store(SampleStore, AlertStore, ErrorEventStore, Protocol):
+    """Every face over one database: what `open_store` returns, for callers that need more than one."""
 
 
 def top_n(

@@ -180,6 +180,51 @@ FROM samples s JOIN functions f ON f.id = s.fid
 GROUP BY f.provider, f.account, f.region""",
         ),
     ),
+    Migration(
+        6,
+        "error signatures with per-minute counts, where errors were searched, function events (issue 17)",
+        (
+            # Signature text is the key (at most MAX_SIGNATURE_CHARS); the sample is the latest occurrence.
+            """CREATE TABLE error_signatures (
+    id INTEGER PRIMARY KEY,
+    fid INTEGER NOT NULL,
+    signature TEXT NOT NULL,
+    error_type TEXT,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    sample TEXT,
+    sample_id TEXT,
+    sample_at INTEGER,
+    UNIQUE (fid, signature)
+)""",
+            "CREATE INDEX error_signatures_by_last_seen ON error_signatures (last_seen)",
+            """CREATE TABLE error_counts (
+    sid INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    period_s INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (sid, start, period_s)
+) WITHOUT ROWID""",
+            "CREATE INDEX error_counts_by_start ON error_counts (start)",
+            # One span per function: from the first to the last time its errors were searched.
+            "CREATE TABLE error_watch (fid INTEGER NOT NULL PRIMARY KEY, watched_since INTEGER NOT NULL, "
+            "watched_until INTEGER NOT NULL)",
+            # Details are '' when unknown, so the UNIQUE key dedupes re-collected events (NULLs never match).
+            """CREATE TABLE function_events (
+    id INTEGER PRIMARY KEY,
+    fid INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    version TEXT NOT NULL DEFAULT '',
+    code_sha TEXT NOT NULL DEFAULT '',
+    revision TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    instance TEXT NOT NULL DEFAULT '',
+    UNIQUE (fid, at, kind, version, code_sha, revision, reason, instance)
+)""",
+            "CREATE INDEX function_events_by_time ON function_events (at)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

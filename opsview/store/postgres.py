@@ -28,6 +28,7 @@ from opsview.schema import COUNT_MEASURES, MEASURE_NAMES
 from opsview.store.alerts_sql import AlertSql
 from opsview.store.coverage_sql import CoverageSql
 from opsview.store.errors import StoreError, register_unusable
+from opsview.store.errors_events_sql import ErrorEventSql
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS, postgres_statements
 from opsview.store.samples_sql import SampleSql
 from opsview.store.sql import MEASURE_COLUMNS
@@ -85,8 +86,8 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.execute("SET jit = off")
 
 
-class PostgresStore(SampleSql, CoverageSql, AlertSql):
-    """`Store` on PostgreSQL: both faces' SQL over a psycopg pool, with its own locks and bulk path."""
+class PostgresStore(SampleSql, CoverageSql, AlertSql, ErrorEventSql):
+    """`Store` on PostgreSQL: every face's SQL over a psycopg pool, with its own locks and bulk path."""
 
     def __init__(self, url: str, *, read_only: bool = False, max_connections: int = 16) -> None:
         super().__init__()

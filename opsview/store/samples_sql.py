@@ -204,10 +204,11 @@ class SampleSql(SqlBackend):
             conn.execute(f"DELETE FROM samples WHERE period_s < {_ROLLUP_PERIOD_S} AND start < ?", (rollup_cutoff,))
             deleted = self._changes(conn, "DELETE FROM samples WHERE start < ?", (retention_cutoff,))
             deleted_health = self._changes(conn, "DELETE FROM health WHERE at < ?", (retention_cutoff,))
-            # Alert bookkeeping follows the same retention, in the same transaction (see `alerts_sql`).
+            # Alert bookkeeping and error signatures follow the same retention, in the same transaction.
             deleted_history = self._prune_alerts(conn, retention_cutoff)
             self._prune_coverage(conn, retention_cutoff)
-        return MaintenanceResult(rolled, deleted, deleted_health, deleted_history)
+            errors = self._maintain_errors(conn, rollup_cutoff, retention_cutoff)
+        return MaintenanceResult(rolled, deleted, deleted_health, deleted_history, *errors)
 
     # --- reads -----------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """SQL shared by every SQL backend: fragments generated from the schema's aggregation rules, the sample
-upsert, records to rows and back, and what a backend provides to the two faces of the store
-(`samples_sql`, `alerts_sql`)."""
+upsert, records to rows and back, and what a backend provides to the faces of the store
+(`samples_sql`, `alerts_sql`, `coverage_sql`, `errors_events_sql`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from opsview.schema import (
     CollectorHealth,
     Coverage,
     FunctionInfo,
+    FunctionKey,
     Measures,
     from_epoch,
     measures_from,
@@ -190,6 +191,16 @@ class SqlBackend:
             f"SELECT {head}{grouped}, COUNT(s.start), {', '.join(aggs)} FROM functions f {join} samples s "
             f"ON s.fid = f.id AND s.start >= ? AND s.start < ? WHERE {where} GROUP BY f.id{grouped}"
         )
+
+    def _fid_map(self, keys: set[FunctionKey], conn: Any) -> dict[FunctionKey, int]:
+        """Function ids of `keys` (and more), adding functions not stored yet; within a write transaction."""
+        raise NotImplementedError
+
+    def _maintain_errors(self, conn: Any, rollup_cutoff: int, retention_cutoff: int) -> tuple[int, int, int, int]:
+        """Roll error counts up and drop error signatures, counts and events past retention, within the sample
+        store's maintenance transaction: (counts rolled up, counts deleted, signatures deleted, events
+        deleted). Nothing without the errors face (`ErrorEventSql`)."""
+        return 0, 0, 0, 0
 
     def _prune_alerts(self, conn: Any, cutoff: int) -> int:
         """Drop alert bookkeeping older than `cutoff` (epoch s) within the sample store's maintenance

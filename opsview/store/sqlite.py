@@ -29,6 +29,7 @@ from opsview.store import oslock
 from opsview.store.alerts_sql import AlertSql
 from opsview.store.coverage_sql import CoverageSql
 from opsview.store.errors import StoreError, register_unusable
+from opsview.store.errors_events_sql import ErrorEventSql
 from opsview.store.migrations import LATEST_VERSION, MIGRATIONS
 from opsview.store.samples_sql import SampleSql
 from opsview.store.sql import UPSERT_SAMPLE
@@ -75,8 +76,8 @@ def _patiently(step: Callable[[], _T]) -> _T:
             time.sleep(0.005 + random.random() * 0.02)  # jittered, so racers do not retry in step
 
 
-class SQLiteStore(SampleSql, CoverageSql, AlertSql):
-    """`Store` on SQLite: both faces' SQL over APSW connections."""
+class SQLiteStore(SampleSql, CoverageSql, AlertSql, ErrorEventSql):
+    """`Store` on SQLite: every face's SQL over APSW connections."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path).expanduser()

@@ -100,7 +100,8 @@ def test_a_store_from_before_coverage_keeps_its_rates(store: Store) -> None:
     to its last sample (its old reading), rather than turning every rate unknown."""
     store.write_samples([Sample(key=KEY, start=minute(i), invocations=10) for i in range(10, 40)])
     with store._write() as conn:  # type: ignore[attr-defined]  # back to how the previous release left it
-        conn.execute("DROP TABLE coverage")
+        for table in ("function_events", "error_watch", "error_counts", "error_signatures", "coverage"):
+            conn.execute(f"DROP TABLE {table}")  # every table of migrations 5 (coverage) and later
         conn.execute("UPDATE schema_version SET version = 4")
     reopened = open_store(store.url)  # migrates
     try:

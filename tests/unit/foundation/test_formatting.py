@@ -80,3 +80,12 @@ def test_coverage_is_mentioned_only_when_it_falls_short_of_the_window() -> None:
     assert fmt.covered_of(day, td(hours=23, minutes=59)) == "all 24h"
     assert [fmt.span(td(minutes=m, seconds=59)) for m in (45, 330, 14 * 60 + 20, 76 * 60)] == [
         "45m", "5h30m", "14h20m", "3d4h"]
+
+
+def test_ago_says_the_largest_whole_unit_and_dash_when_unknown() -> None:
+    from datetime import timedelta
+
+    assert fmt.ago(None) == "—"
+    assert [fmt.ago(timedelta(seconds=s)) for s in (0, 59, 60, 3599, 3600, 86399, 86400 * 3)] == [
+        "0s ago", "59s ago", "1m ago", "59m ago", "1h ago", "23h ago", "3d ago"]
+    assert fmt.ago(timedelta(seconds=-5)) == "0s ago"  # a clock a little ahead is "now", not the future

@@ -42,13 +42,15 @@ def test_the_store_opens_and_writes_without_the_alert_engine(tmp_path: Path) -> 
 
 def test_the_store_faces_split_the_store_without_overlap() -> None:
     """Every method of the combined `Store` belongs to exactly one face (besides `url` and `close`)."""
-    from opsview.store import AlertStore, SampleStore, Store
+    from opsview.store import AlertStore, ErrorEventStore, SampleStore, Store
 
     def members(proto: type) -> set[str]:
         return {n for n in dir(proto) if not n.startswith("_")} - {"url", "close"}
 
-    samples, alerting = members(SampleStore), members(AlertStore)
+    samples, alerting, why = members(SampleStore), members(AlertStore), members(ErrorEventStore)
     assert not samples & alerting
-    assert samples | alerting == members(Store)
+    assert not (samples | alerting) & why
+    assert samples | alerting | why == members(Store)
     assert {"get_meta", "set_meta", "fleet", "maintain"} <= samples
     assert {"apply_alert_changes", "outbox", "acquire_lock", "silences"} <= alerting
+    assert {"write_errors", "top_errors", "fleet_errors", "write_events", "events"} <= why
