@@ -66,18 +66,19 @@ def ingest_providers() -> list[str]:
     return sorted(name for name, p in PROVIDERS.items() if p.reader)
 
 
-def ingest_reader(provider: str) -> IngestReader:
+def _reader_module(provider: str) -> ModuleType:
     entry = PROVIDERS.get(provider)
     if entry is None or entry.reader is None:
         raise UnsupportedSource(f"ingest: no reader for {provider!r} (expected one of {', '.join(ingest_providers())})")
-    reader: IngestReader = _module(entry.reader, f"ingest for {provider}").read
+    return _module(entry.reader, f"ingest for {provider}")
+
+
+def ingest_reader(provider: str) -> IngestReader:
+    reader: IngestReader = _reader_module(provider).read
     return reader
 
 
 def ingest_format(provider: str) -> InputFormat:
     """What `provider`'s ingest reader reads (for the line said when a file holds none of it)."""
-    entry = PROVIDERS.get(provider)
-    if entry is None or entry.reader is None:
-        raise UnsupportedSource(f"ingest: no reader for {provider!r} (expected one of {', '.join(ingest_providers())})")
-    found: InputFormat = _module(entry.reader, f"ingest for {provider}").FORMAT
+    found: InputFormat = _reader_module(provider).FORMAT
     return found

@@ -54,18 +54,9 @@ class AlertSql(SqlBackend):
     def alert_events(
         self, key: FunctionKey | None = None, since: datetime | None = None, limit: int = 200
     ) -> list[AlertEvent]:
-        clauses = ["1=1"]
-        params: list[Any] = []
-        if key is not None:
-            clauses.append("fkey = ?")
-            params.append(str(key))
-        if since is not None:
-            clauses.append("at >= ?")
-            params.append(to_epoch(since))
-        rows = self._conn().execute(
-            "SELECT at, rule, fkey, from_state, to_state, value, severity FROM alert_history "
-            f"WHERE {' AND '.join(clauses)} ORDER BY at DESC, id DESC LIMIT ?",
-            [*params, limit],
+        rows = self._newest(
+            "SELECT at, rule, fkey, from_state, to_state, value, severity FROM alert_history",
+            {"fkey": None if key is None else str(key)}, since, limit,
         )
         return [
             AlertEvent(from_epoch(r[0]), r[1], FunctionKey.parse(r[2]), AlertState(r[3]), AlertState(r[4]), r[5], r[6])

@@ -24,9 +24,8 @@ from opsview.error_records import (
 )
 from opsview.schema import FunctionKey, from_epoch, to_epoch
 from opsview.store.base import FleetFilter
-from opsview.store.sql import SqlBackend
+from opsview.store.sql import SqlBackend, where_sql
 
-_ROLLUP_PERIOD_S = 3600  # as the samples' rollup
 _IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 _KINDS = {kind.value: kind for kind in EventKind}
 
@@ -165,16 +164,7 @@ class ErrorEventSql(SqlBackend):
         return len(rows)
 
     def _maintain_errors(self, conn: Any, rollup_cutoff: int, retention_cutoff: int) -> tuple[int, int, int, int]:
-        hour = _ROLLUP_PERIOD_S
-        rolled = self._changes(
-            conn,
-            f"INSERT INTO error_counts (sid, start, period_s, count) "
-            f"SELECT sid, start - start % {hour}, {hour}, SUM(count) FROM error_counts "
-            f"WHERE period_s < {hour} AND start < ? GROUP BY sid, start - start % {hour} "
-            "ON CONFLICT (sid, start, period_s) DO NOTHING",
-            (rollup_cutoff,),
-        )
-        conn.execute(f"DELETE FROM error_counts WHERE period_s < {hour} AND start < ?", (rollup_cutoff,))
+        rolled = self._roll_up(conn, "error_counts", "sid", "count", "SUM(count)", rollup_cutoff)
         counts = self._changes(conn, "DELETE FROM error_counts WHERE start < ?", (retention_cutoff,))
         # A signature unseen for the whole retention is forgotten: if it comes back, it is new again.
         signatures = self._changes(conn, "DELETE FROM error_signatures WHERE last_seen < ?", (retention_cutoff,))
@@ -205,7 +195,7 @@ class ErrorEventSql(SqlBackend):
         limit: int | None = None,
     ) -> list[SignatureSummary]:
         lo, hi = to_epoch(start), to_epoch(end)
-        where, params = _where(flt)
+        where, params = where_sql(flt)
         if new_only:  # first seen inside the window, the function watched for a window's length before that
             where += " AND e.first_seen >= ? AND w.watched_since <= e.first_seen - ?"
             params += [lo, hi - lo]
@@ -258,7 +248,7 @@ class ErrorEventSql(SqlBackend):
         self, start: datetime, end: datetime, flt: FleetFilter | None = None,
         kinds: Collection[EventKind] | None = None,
     ) -> list[FunctionEvent]:
-        where, params = _where(flt)
+        where, params = where_sql(flt)
         return self._events(where, params, start, end, kinds)
 
     def _events(
@@ -279,7 +269,7 @@ class ErrorEventSql(SqlBackend):
     def last_events(
         self, kind: EventKind, before: datetime, flt: FleetFilter | None = None
     ) -> dict[FunctionKey, FunctionEvent]:
-        where, params = _where(flt)
+        where, params = where_sql(flt)
         rows = self._conn().execute(
             f"SELECT {_EVENT_COLS} FROM function_events v JOIN functions f ON f.id = v.fid "
             "WHERE v.kind = ? AND v.at <= ? AND v.at = (SELECT MAX(v2.at) FROM function_events v2 "
@@ -292,18 +282,6 @@ class ErrorEventSql(SqlBackend):
             if event is not None:
                 out[event.key] = event  # several at the same second: the last written
         return out
-
-
-def _where(flt: FleetFilter | None) -> tuple[str, list[Any]]:
-    clauses = ["1=1"]
-    params: list[Any] = []
-    if flt is not None:
-        for column in ("provider", "account", "region"):
-            value = getattr(flt, column)
-            if value is not None:
-                clauses.append(f"f.{column} = ?")
-                params.append(value)
-    return " AND ".join(clauses), params
 
 
 def _summary(r: Sequence[Any], count: int, start: int, end: int) -> SignatureSummary:

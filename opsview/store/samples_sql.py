@@ -34,6 +34,7 @@ from opsview.schema import (
 from opsview.store.base import FleetBuckets, FleetFilter, FleetRow, MaintenanceResult
 from opsview.store.sql import (
     MEASURE_COLUMNS,
+    ROLLUP_PERIOD_S,
     UPSERT_SAMPLE,
     SqlBackend,
     function_rows,
@@ -44,7 +45,6 @@ from opsview.store.sql import (
 )
 
 _WRITE_CHUNK = 200_000  # rows per transaction: fewer, larger commits dirty far fewer pages
-_ROLLUP_PERIOD_S = 3600
 _MEASURES_OF = operator.attrgetter(*MEASURE_NAMES)
 _PK_ORDER = operator.itemgetter(0, 1, 2)  # the whole primary key: duplicates in a batch end up adjacent
 # Fleet-wide reads split by function id across this many reader threads (one per core, at most 4):
@@ -189,19 +189,11 @@ class SampleSql(SqlBackend):
     def maintain(self, now: datetime, retention: timedelta, rollup_after: timedelta) -> MaintenanceResult:
         """Roll minute buckets older than `rollup_after` into hours; drop what is older than `retention`."""
         rollup_cutoff = to_epoch(now - rollup_after)
-        rollup_cutoff -= rollup_cutoff % _ROLLUP_PERIOD_S  # whole hours only, so an hour is rolled once
+        rollup_cutoff -= rollup_cutoff % ROLLUP_PERIOD_S  # whole hours only, so an hour is rolled once
         retention_cutoff = to_epoch(now - retention)
         aggs = ", ".join(self._aggregates()[0])
         with self._write() as conn:
-            rolled = self._changes(
-                conn,
-                f"INSERT INTO samples (fid, start, period_s, {MEASURE_COLUMNS}) "
-                f"SELECT fid, start - start % {_ROLLUP_PERIOD_S}, {_ROLLUP_PERIOD_S}, {aggs} FROM samples "
-                f"WHERE period_s < {_ROLLUP_PERIOD_S} AND start < ? GROUP BY fid, start - start % {_ROLLUP_PERIOD_S} "
-                "ON CONFLICT (fid, start, period_s) DO NOTHING",
-                (rollup_cutoff,),
-            )
-            conn.execute(f"DELETE FROM samples WHERE period_s < {_ROLLUP_PERIOD_S} AND start < ?", (rollup_cutoff,))
+            rolled = self._roll_up(conn, "samples", "fid", MEASURE_COLUMNS, aggs, rollup_cutoff)
             deleted = self._changes(conn, "DELETE FROM samples WHERE start < ?", (retention_cutoff,))
             deleted_health = self._changes(conn, "DELETE FROM health WHERE at < ?", (retention_cutoff,))
             # Alert bookkeeping and error signatures follow the same retention, in the same transaction.
@@ -437,18 +429,9 @@ class SampleSql(SqlBackend):
     def health_history(
         self, source: str | None = None, since: datetime | None = None, limit: int = 200
     ) -> list[CollectorHealth]:
-        clauses: list[str] = ["1=1"]
-        params: list[Any] = []
-        if source is not None:
-            clauses.append("source = ?")
-            params.append(source)
-        if since is not None:
-            clauses.append("at >= ?")
-            params.append(to_epoch(since))
-        rows = self._conn().execute(
-            "SELECT source, provider, scope, at, ok, error, functions, samples, duration_s FROM health "
-            f"WHERE {' AND '.join(clauses)} ORDER BY at DESC, id DESC LIMIT ?",
-            [*params, limit],
+        rows = self._newest(
+            "SELECT source, provider, scope, at, ok, error, functions, samples, duration_s FROM health",
+            {"source": source}, since, limit,
         )
         return [health_record(r) for r in rows]
 

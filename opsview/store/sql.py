@@ -5,8 +5,9 @@ upsert, records to rows and back, and what a backend provides to the faces of th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
 from opsview.schema import (
@@ -25,6 +26,9 @@ from opsview.schema import (
     to_epoch,
 )
 from opsview.store.base import FleetFilter
+
+ROLLUP_PERIOD_S = 3600
+"""Buckets older than `rollup_after` become hours: samples and error counts alike."""
 
 
 def weight_sql(column: str, alias: str = "") -> str:
@@ -165,6 +169,39 @@ class SqlBackend:
     def _changes(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
         """Run a write statement; how many rows it inserted, updated or deleted."""
         return int(conn.execute(sql, params).rowcount)
+
+    def _roll_up(self, conn: Any, table: str, key: str, columns: str, aggregates: str, cutoff: int) -> int:
+        """Fold `table`'s buckets shorter than an hour that start before `cutoff` into one bucket per `key` and
+        hour (`aggregates` over `columns`; an hour already stored stays as it is), and delete them; the hours
+        written. Within the caller's write transaction."""
+        hour = ROLLUP_PERIOD_S
+        rolled = self._changes(
+            conn,
+            f"INSERT INTO {table} ({key}, start, period_s, {columns}) "
+            f"SELECT {key}, start - start % {hour}, {hour}, {aggregates} FROM {table} "
+            f"WHERE period_s < {hour} AND start < ? GROUP BY {key}, start - start % {hour} "
+            f"ON CONFLICT ({key}, start, period_s) DO NOTHING",
+            (cutoff,),
+        )
+        conn.execute(f"DELETE FROM {table} WHERE period_s < {hour} AND start < ?", (cutoff,))
+        return rolled
+
+    def _newest(self, select: str, equal: Mapping[str, Any], since: datetime | None, limit: int) -> list[Any]:
+        """Rows of `select` (`SELECT ... FROM` a table with `at` and `id` columns), newest first, at most `limit`:
+        those whose columns in `equal` hold the value given (a `None` value filters nothing), at or after
+        `since`."""
+        clauses = ["1=1"]
+        params: list[Any] = []
+        for column, value in equal.items():
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            clauses.append("at >= ?")
+            params.append(to_epoch(since))
+        return list(self._conn().execute(
+            f"{select} WHERE {' AND '.join(clauses)} ORDER BY at DESC, id DESC LIMIT ?", [*params, limit]
+        ))
 
     # --- SQL a backend may spell its own way ---------------------------------------------------------
 

@@ -61,8 +61,11 @@ def test_phone_width_scrolls_tables_and_grid_inside_not_the_page(page: Any, live
     }.get(name)
     if wide is not None:
         box = page.locator(wide)
-        # wider than the screen, so it scrolls, and it scrolls itself rather than the page
-        assert box.evaluate("el => el.scrollWidth > el.clientWidth")
+        # wider than the screen, so it scrolls, and it scrolls itself rather than the page. AG Grid shows its
+        # horizontal scrollbar asynchronously (in an animation frame, and again 500 ms after a layout change such
+        # as new row data): wait until it overflows instead of sampling one moment (a loaded machine hit the gap).
+        page.wait_for_function("sel => { const el = document.querySelector(sel); "
+                               "return el !== null && el.scrollWidth > el.clientWidth; }", arg=wide)
         box.evaluate("el => { el.scrollLeft = 200; }")
         assert box.evaluate("el => el.scrollLeft") > 0
         assert page.evaluate("() => window.scrollX") == 0
