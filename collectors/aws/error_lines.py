@@ -28,10 +28,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, NamedTuple
 
+from opsview.logevents import ErrorEvent
 from opsview.signatures import split_error
 
 BODY_CHARS: Final = 1024
@@ -183,3 +185,29 @@ def extract(message: str) -> LambdaError | None:
 def extract_json(record: Mapping[str, object], raw: str | None = None) -> LambdaError | None:
     """A JSON record already decoded (an ingest line of the JSON log format): the same rule, on its text."""
     return extract(raw if raw is not None else json.dumps(record, separators=(",", ":")))
+
+
+def error_event(found: LambdaError, function: str, at: datetime | None, account: str | None = None
+                ) -> ErrorEvent:
+    """An ingest reader's event for one error record."""
+    return ErrorEvent(function=function, at=at, error_type=found.error_type, message=found.message,
+                      request_id=found.request_id, sample=found.sample, account=account)
+
+
+def text_errors(text: str) -> Iterator[tuple[str, int, LambdaError]]:
+    """(line, marker position, error) of each error line in a chunk of raw log text, found by one regex search
+    between them (in C: the lines in between cost no Python step)."""
+    pos = 0
+    search = MARKER.search
+    while True:
+        match = search(text, pos)
+        if match is None:
+            return
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        found = extract(line)
+        if found is not None:
+            yield line, match.start() - start, found
+        pos = end + 1
