@@ -155,7 +155,9 @@ def test_errors_are_counted_per_function_and_signature(moto_url: str, errors: st
     assert _counts(result) == EXPECTED
     by_sig = {(o.key.name, o.signature, o.minute): o for o in result.errors}
     latest = by_sig[("plain", "KeyError: <str>", minute + timedelta(minutes=1))]
-    assert latest.count == 1 and latest.sample is not None and "sku_1" in latest.sample
+    assert latest.count == 1
+    assert latest.sample is not None
+    assert "sku_1" in latest.sample
     oom = by_sig[("plain", "Runtime.OutOfMemory: REPORT Status: error", minute + timedelta(minutes=1))]
     assert oom.sample_id == _rid(8)  # what to search the logs for
     assert by_sig[("plain", "KeyError: <str>", minute)].count == 2
@@ -186,7 +188,8 @@ def test_a_function_without_errors_is_covered_and_has_none(moto_url: str) -> Non
 
     assert result.errors == []
     (cov,) = result.error_coverage
-    assert [k.name for k in cov.keys] == ["calm"] and cov.end - cov.start >= timedelta(minutes=9)
+    assert [k.name for k in cov.keys] == ["calm"]
+    assert cov.end - cov.start >= timedelta(minutes=9)
 
 
 def test_a_minute_at_the_row_cap_is_left_unknown(moto_url: str) -> None:
@@ -208,9 +211,11 @@ def test_a_minute_at_the_row_cap_is_left_unknown(moto_url: str) -> None:
     assert _counts(result) == {"storm": {"Task timed out after <n> seconds": 1}}
     assert all(o.minute != minute for o in result.errors)
     spans = [(c.start, c.end) for c in result.error_coverage]
-    assert spans and all(not (start <= minute < end) for start, end in spans)
+    assert spans
+    assert all(not (start <= minute < end) for start, end in spans)
     (health,) = result.health
-    assert not health.ok and "errors there left unknown" in (health.error or "")
+    assert not health.ok
+    assert "errors there left unknown" in (health.error or "")
 
 
 def test_insights_denied_falls_back_to_filter_log_events(moto_url: str) -> None:
@@ -257,10 +262,13 @@ def test_a_failed_error_read_gives_no_coverage_and_says_so(moto_url: str) -> Non
 
     result = collector.collect(CollectRequest(start=now - timedelta(minutes=10), end=now))
 
-    assert result.errors == [] and result.error_coverage == []
+    assert result.errors == []
+    assert result.error_coverage == []
     assert [s.invocations for s in result.samples] == [1]  # the metrics still land
     (health,) = result.health
-    assert not health.ok and "errors: " in (health.error or "") and "not allowed" in (health.error or "")
+    assert not health.ok
+    assert "errors: " in (health.error or "")
+    assert "not allowed" in (health.error or "")
 
 
 def test_deploys_come_from_list_functions(moto_url: str) -> None:
@@ -279,8 +287,10 @@ def test_deploys_come_from_list_functions(moto_url: str) -> None:
     result = collector.collect(CollectRequest(start=now - timedelta(minutes=5), end=now))
 
     (event,) = result.events
-    assert event.kind is EventKind.DEPLOY and event.key.name == "shop"
-    assert event.detail.code_sha == first["CodeSha256"] and event.detail.version == first["Version"]
+    assert event.kind is EventKind.DEPLOY
+    assert event.key.name == "shop"
+    assert event.detail.code_sha == first["CodeSha256"]
+    assert event.detail.version == first["Version"]
     assert abs((event.at - datetime.fromisoformat(first["LastModified"])).total_seconds()) < 1
 
     import io

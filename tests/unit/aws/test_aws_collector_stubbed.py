@@ -151,7 +151,8 @@ def test_a_span_whose_invocations_did_not_come_back_whole_is_not_covered(
 
 def test_list_functions_follows_next_marker() -> None:
     """Two ListFunctions pages joined by NextMarker (moto answers in one page, so this is stubbed)."""
-    collector = AwsCollector(AwsSource(name="p", regions=[REGION], cold_starts="off", errors="off"), session_factory=_session)
+    collector = AwsCollector(AwsSource(name="p", regions=[REGION], cold_starts="off", errors="off"),
+                             session_factory=_session)
     lam = Stubber(collector._client("lambda", REGION))
     with lam:
         def fn(name: str) -> dict[str, Any]:

@@ -29,7 +29,8 @@ def test_the_forwarder_timeout_export_names_its_timeout(realdata: Path) -> None:
     (fn,) = data["functions"]  # type: ignore[attr-defined]
     assert (fn["function"], fn["errors"], fn["timeouts"]) == ("storms-cloudwatch-event", 1, 1)
     (top,) = fn["top_errors"]
-    assert top["signature"] == "Task timed out after <n> seconds" and top["count"] == 1
+    assert top["signature"] == "Task timed out after <n> seconds"
+    assert top["count"] == 1
     assert top["sample_id"] == "7c9567b5-107b-4a6c-8798-0157ac21db52"
     assert top["first_seen"].startswith("2020-06-09T15:02:26")
 
