@@ -8,6 +8,8 @@ Each behaviour cites the AWS page it follows; where moto already behaves as docu
   `documented_cloudwatch()`.
 - Lambda `LoggingConfig` (moto drops it): `documented_lambda_logging()`.
 - Logs Insights (moto keeps log events but evaluates no `stats` and no row cap): `FakeInsights`.
+- Logs `DescribeLogGroups` (moto ignores `logGroupIdentifiers` and lists every group):
+  `documented_log_group_identifiers()`.
 - percentile statistics (moto answers `p95` with a null it cannot serialise): `moto_percentiles()`.
 """
 
@@ -190,6 +192,38 @@ def documented_lambda_logging() -> Iterator[None]:
     finally:
         models.LambdaFunction.__init__ = init  # type: ignore[method-assign]
         models.LambdaFunction.get_configuration = configuration  # type: ignore[method-assign]
+
+
+# --- Logs ----------------------------------------------------------------------------------------------
+
+DESCRIBE_LOG_GROUPS = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_DescribeLogGroups.html"
+
+
+@contextmanager
+def documented_log_group_identifiers() -> Iterator[None]:
+    """`logGroupIdentifiers` filters DescribeLogGroups to the named groups (DESCRIBE_LOG_GROUPS: "Use this array to
+    filter the list of log groups returned", at most 50 names; with it, no prefix may be given)."""
+    from moto.logs import responses
+
+    original = responses.LogsResponse.describe_log_groups
+
+    def filtered(self: Any) -> str:
+        wanted = self._get_param("logGroupIdentifiers")
+        if not wanted:
+            return original(self)
+        if len(wanted) > 50 or self._get_param("logGroupNamePrefix"):
+            from moto.logs.exceptions import InvalidParameterException
+
+            raise InvalidParameterException("logGroupIdentifiers takes 1-50 names and no logGroupNamePrefix")
+        names = {w.split(":log-group:")[-1].removesuffix(":*") for w in wanted}  # names or ARNs
+        groups = [g for name, g in sorted(self.logs_backend.groups.items()) if name in names]
+        return json.dumps({"logGroups": [g.to_describe_dict() for g in groups]})
+
+    responses.LogsResponse.describe_log_groups = filtered  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        responses.LogsResponse.describe_log_groups = original  # type: ignore[method-assign]
 
 
 # --- Logs Insights -------------------------------------------------------------------------------------
