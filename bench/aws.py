@@ -3,6 +3,12 @@
 refresh: one collection of N functions in one region against moto's server, 20 ms added to every request
          (a botocore `before-send` hook sleeps, standing in for the network), beside the naive baseline
          most CLI tools use: GetMetricStatistics once per function per metric, one after another.
+         `ours` reads metrics only (cold starts and errors off: the call count of the metrics path);
+         `ours_with_errors` adds the error signatures (Logs Insights, counted in the query, 50 log groups a
+         query; tests/integration/aws/aws_fakes.FakeInsights answers StartQuery/GetQueryResults, each query
+         `Running` once before `Complete`, so GetQueryResults = 2 x StartQuery here and more against AWS's
+         slower queries); `ours_with_cold_starts_and_errors` both log reads. `naive_errors` reads each
+         function's log group with FilterLogEvents, one call per function at least.
 ingest:  a generated Lambda log of N lines through the real reader + accumulator, beside a naive
          line-by-line regex that keeps every duration in a list; each run in its own process so its
          peak RSS is its own. Run on N/5 and N lines to show memory does not grow with the file; the N-line
@@ -119,6 +125,44 @@ def _delay(**_: Any) -> None:
     time.sleep(LATENCY_S)
 
 
+def _aws_fakes() -> Any:
+    """tests/integration/aws/aws_fakes.py: moto extended where it departs from AWS's documentation."""
+    import importlib.util
+
+    path = ROOT / "tests" / "integration" / "aws" / "aws_fakes.py"
+    spec = importlib.util.spec_from_file_location("bench_aws_fakes", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_logs(url: str, functions: int, minute: Any) -> int:
+    """A log group per function with a REPORT per minute; every 5th function also logs errors. Returns the
+    error records written."""
+    import boto3
+
+    logs = boto3.client("logs", endpoint_url=url)
+    ms = int(minute.timestamp() * 1000)
+    errors = 0
+    for i in range(functions):
+        group, stream = f"/aws/lambda/fn-{i:04d}", "2026/01/01/[$LATEST]abc"
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        rid = f"{i:08x}-ee49-115b-a5b6-4fd21e8dedac"
+        events = [{"timestamp": ms + 1000, "message": f"REPORT RequestId: {rid}\tDuration: 20.00 ms\tBilled "
+                   "Duration: 20 ms\tMemory Size: 512 MB\tMax Memory Used: 90 MB\tInit Duration: 200.00 ms"}]
+        if i % 5 == 0:
+            events.insert(0, {"timestamp": ms + 500, "message": f"[ERROR] KeyError: 'user_{i}'"})
+            events.insert(1, {"timestamp": ms + 900, "message": f"2026-01-01T00:00:00.000Z {rid} Task timed out "
+                                                               "after 3.00 seconds"})
+            errors += 2
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+    return errors
+
+
 def bench_refresh(functions: int) -> dict[str, Any]:
     import boto3
     from moto.server import ThreadedMotoServer
@@ -131,6 +175,9 @@ def bench_refresh(functions: int) -> dict[str, Any]:
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
     _moto_percentiles()
     _moto_metric_index()
+    fakes = _aws_fakes()
+    group_filter = fakes.documented_log_group_identifiers()
+    group_filter.__enter__()  # undone when bench_refresh returns (the generator's finally)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -161,10 +208,12 @@ def bench_refresh(functions: int) -> dict[str, Any]:
                 batch = []
         if batch:
             cw.put_metric_data(Namespace="AWS/Lambda", MetricData=batch)
+        error_records = _write_logs(url, functions, minute)
         start, end = now - timedelta(minutes=3), now
 
         # ours: one refresh as `opsview collect` runs it (cold starts off: this measures metrics)
-        collector = AwsCollector(AwsSource(name="bench", regions=["us-east-1"], endpoint_url=url, cold_starts="off"))
+        collector = AwsCollector(AwsSource(name="bench", regions=["us-east-1"], endpoint_url=url, cold_starts="off",
+                                           errors="off"))
         collector._client("sts", "us-east-1").meta.events.register("before-send", _delay)
         for service in ("lambda", "cloudwatch"):
             collector._client(service, "us-east-1").meta.events.register("before-send", _delay)
@@ -173,6 +222,54 @@ def bench_refresh(functions: int) -> dict[str, Any]:
         ours_s = time.perf_counter() - began
         assert all(h.ok for h in result.health), result.health
         ours_samples = len(result.samples)
+
+        # with error signatures (and cold starts): the log reads the same refresh adds
+        with_logs: dict[str, Any] = {}
+        for label, cold_starts in (("ours_with_errors", "off"), ("ours_with_cold_starts_and_errors", "insights")):
+            logged = AwsCollector(AwsSource(name="bench", regions=["us-east-1"], endpoint_url=url,
+                                            cold_starts=cold_starts, errors="insights"))
+            by_operation: dict[str, int] = defaultdict(int)
+
+            def count_operation(model: Any, by_operation: dict[str, int] = by_operation, **_: Any) -> None:
+                by_operation[model.name] += 1
+                if model.name in ("StartQuery", "GetQueryResults", "StopQuery"):
+                    time.sleep(LATENCY_S)  # answered by the fake before `before-send`: the network delay here
+
+            for service in ("sts", "lambda", "cloudwatch", "logs"):
+                client = logged._client(service, "us-east-1")
+                # before the fake's `before-call.logs.*` handlers, which answer Insights without a request
+                client.meta.events.register("before-parameter-build", count_operation)
+                client.meta.events.register("before-send", _delay)
+            fakes.FakeInsights("123456789012", "us-east-1").attach(logged._client("logs", "us-east-1"))
+            began = time.perf_counter()
+            found = logged.collect(CollectRequest(start=start, end=end))
+            wall = time.perf_counter() - began
+            assert all(h.ok for h in found.health), found.health
+            with_logs[label] = {
+                "api_calls": sum(by_operation.values()), "wall_s": round(wall, 3), "calls_by_operation":
+                dict(sorted(by_operation.items())), "error_records": sum(o.count for o in found.errors),
+                "error_signatures": len({o.signature for o in found.errors}),
+                "functions_error_covered": len({k for c in found.error_coverage for k in c.keys}),
+            }
+            assert with_logs[label]["error_records"] == error_records, (with_logs[label], error_records)
+
+        # the naive error read: FilterLogEvents on each function's log group, one after another
+        naive_logs = boto3.client("logs", endpoint_url=url)
+        naive_error_calls = 0
+
+        def count_filter(**_: Any) -> None:
+            nonlocal naive_error_calls
+            naive_error_calls += 1
+            time.sleep(LATENCY_S)
+
+        naive_logs.meta.events.register("before-send", count_filter)
+        began = time.perf_counter()
+        for i in range(functions):
+            for _ in naive_logs.get_paginator("filter_log_events").paginate(
+                    logGroupName=f"/aws/lambda/fn-{i:04d}", startTime=int(start.timestamp() * 1000),
+                    endTime=int(end.timestamp() * 1000), filterPattern="?ERROR ?\"Task timed out\""):
+                pass
+        naive_errors_s = time.perf_counter() - began
 
         # naive: list, then GetMetricStatistics per function per metric, sequentially
         calls = 0
@@ -202,6 +299,7 @@ def bench_refresh(functions: int) -> dict[str, Any]:
         naive_s = time.perf_counter() - began
     finally:
         server.stop()
+        group_filter.__exit__(None, None, None)
     return {
         "functions": functions,
         "added_latency_ms": LATENCY_S * 1000,
@@ -212,6 +310,9 @@ def bench_refresh(functions: int) -> dict[str, Any]:
                                         "measures": "same minus percentiles"},
         "calls_ratio": round(calls / max(1, collector.api_calls), 1),
         "wall_ratio": round(naive_s / ours_s, 1),
+        **with_logs,
+        "naive_errors": {"api_calls": naive_error_calls, "wall_s": round(naive_errors_s, 3),
+                         "method": "FilterLogEvents per function log group"},
     }
 
 

@@ -10,7 +10,8 @@ real SDK clients, with latency added to every server reply.
     .venv/bin/python bench/azure.py --flex-apps 250  # half the fleet on Flex Consumption (plans detected)
 
 `requests` counts every call of the refresh: log queries, metrics batches and, where a batch mixes
-hosting plans, metric definitions.
+hosting plans, metric definitions. Error signatures and app versions (on by default) ride in the same one
+query per workspace: `batched.requests` is with them, `batched.requests_errors_off` without (the same).
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from azure_fake_service import (  # noqa: E402
     FakeAzure,
     FakeCredential,
     Reply,
+    error_row,
     host_row,
     logs_body,
     request_row,
     start_fake_azure,
+    version_row,
 )
 
 from opsview.collectors.azure.collector import AzureCollector  # noqa: E402
@@ -69,12 +72,17 @@ def main() -> None:
     }
     # every app's host logs reach the workspace, so its cold starts are known (0 or more)
     all_rows = [row for rows in rows_by_fn.values() for row in rows] + [host_row(a, T0, 1) for a in apps]
+    # every 10th function fails in every minute (two error texts, one signature), every app runs one version
+    error_rows = [error_row(a, f, t, "System.TimeoutException", f"call to ledger {j} timed out", 2)
+                  for i, (a, f) in enumerate(rows_by_fn) if i % 10 == 0 for j, t in enumerate(minutes)]
+    error_rows += [version_row(a, "1.0.0", T0, minutes[-1]) for a in apps]
 
     def reply(body: dict[str, Any]) -> Reply:
+        errors = "AppExceptions" in body["query"]
         one = _ONE.search(body["query"])
         if one:
-            return Reply(200, logs_body(rows_by_fn.get((one["app"], one["op"]), [])))
-        return Reply(200, logs_body(all_rows))
+            return Reply(200, logs_body(rows_by_fn.get((one["app"], one["op"]), []), errors=errors))
+        return Reply(200, logs_body(all_rows + (error_rows if errors else []), errors=errors))
 
     def metric(rid: str, name: str, t: datetime) -> float | None:
         # consistent with the App Insights rows: minute j runs (10 + j) per function, 100 ms at 256 MB
@@ -104,10 +112,16 @@ def main() -> None:
         assert all(h.ok for h in result.health), [h.error for h in result.health]
         assert all(s.billed_ms is not None for s in result.samples), "every app billed, Flex ones included"
         samples = len(result.samples)
+        error_observations = len(result.errors)
+        assert error_observations == len(error_rows) - len(apps), "one signature per failing function-minute"
         # a second refresh knows every app's plan
         state.seen.clear()
         collector.collect(request)
         second_requests = len(state.seen)
+        # the same refresh without errors: the request count does not depend on them
+        state.seen.clear()
+        AzureCollector(source.model_copy(update={"errors": False}), credential=FakeCredential()).collect(request)
+        no_errors_requests = len(state.seen)
 
         # the naive baseline: one query per function, one metrics call per app
         state.seen.clear()
@@ -123,7 +137,8 @@ def main() -> None:
         "apps": args.apps, "functions": args.apps * args.functions, "minutes": args.minutes,
         "latency_ms": args.latency_ms, "flex_apps": args.flex_apps,
         "batched": {"requests": batched_requests, "wall_s": round(batched_s, 3), "samples": samples,
-                    "metric_definitions": definitions, "second_refresh_requests": second_requests},
+                    "metric_definitions": definitions, "second_refresh_requests": second_requests,
+                    "error_observations": error_observations, "requests_errors_off": no_errors_requests},
         "naive": {"requests": naive_requests, "wall_s": round(naive_s, 3), "rows": naive_samples},
         "request_ratio": round(naive_requests / max(1, batched_requests), 1),
         "speedup": round(naive_s / max(batched_s, 1e-9), 1),

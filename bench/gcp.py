@@ -11,6 +11,9 @@ through the real google-cloud-logging client, with `--latency-ms` added to every
   It runs on `--naive-sample` functions and is scaled to all of them (calls and wall time are per function).
 The quota limiter is lifted for both (calls_per_minute=6000) so wall time measures the work; the
 `quota_minutes` figures say how long each plan takes under the real 60 calls/min/project.
+Error records (`--error-entries`, default 1 per 50 entries, on top of `--entries`): stderr lines at ERROR and
+gen1 crashes. `opsview` reads them in the same filter (errors on, the default); `opsview_errors_off` is the
+same refresh without them: the traffic's calls, as before errors were collected.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from google.cloud import logging as cloud_logging
 from opsview.collectors.base import CollectRequest
 from opsview.collectors.gcp.buckets import BucketAccumulator
 from opsview.collectors.gcp.collector import GcpCollector
-from opsview.collectors.gcp.entries import parse_entry
+from opsview.collectors.gcp.entries import ERROR_SEVERITIES, parse_entry, parse_error
 from opsview.config.sources import GcpSource
 
 PROJECT = "bench-project"
@@ -71,8 +74,29 @@ def make_entries(fake: ModuleType, functions: int, entries: int) -> list[dict[st
     return out
 
 
-def run_opsview(url: str) -> dict[str, Any]:
-    source = GcpSource(name="bench", project_id=PROJECT, mode="logs", api_endpoint=url, calls_per_minute=6000)
+def make_errors(fake: ModuleType, functions: int, count: int) -> list[dict[str, Any]]:
+    """Error records: gen2 stderr tracebacks on two keys' worth of signatures, gen1 crashes and stderr lines."""
+    out = []
+    span_us = WINDOW_MIN * 60 * 1_000_000
+    for i in range(count):
+        fn = (i * 7) % functions
+        stamp = (T0 + timedelta(microseconds=(i * 104729 * 1013) % span_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        region = "us-central1" if fn % 3 else "europe-west1"
+        if fn % 2 == 0:
+            text = f"Traceback (most recent call last):\n  File \"main.py\", line 9\nKeyError: 'sku_{i % 977}'"
+            out.append(fake.gen2_log(PROJECT, region, f"fn-{fn:03d}", stamp, text))
+        elif i // 2 % 2:
+            out.append(fake.gen1_line(PROJECT, region, f"legacy-{fn:03d}", stamp,
+                                      f"Function execution took {i % 90} ms, finished with status: 'crash'"))
+        else:
+            out.append(fake.gen1_log(PROJECT, region, f"legacy-{fn:03d}", stamp,
+                                     f"Error: connect ECONNREFUSED 10.0.{i % 4}.{i % 200}:5432", execution_id=f"e{i}"))
+    return out
+
+
+def run_opsview(url: str, errors: bool = True) -> dict[str, Any]:
+    source = GcpSource(name="bench", project_id=PROJECT, mode="logs", api_endpoint=url, calls_per_minute=6000,
+                       errors=errors)
     # a first refresh warms the fake server (it evaluates each filter once over all entries): not ours to time
     GcpCollector(source, credentials=AnonymousCredentials()).collect(
         CollectRequest(start=T0, end=T0 + timedelta(minutes=WINDOW_MIN)))
@@ -89,6 +113,8 @@ def run_opsview(url: str) -> dict[str, Any]:
         "functions": len(result.functions),
         "samples": len(result.samples),
         "invocations": sum(s.invocations or 0 for s in result.samples),
+        "error_records": sum(o.count for o in result.errors),
+        "error_signatures": len({o.signature for o in result.errors}),
         "quota_minutes": round(stats.calls / 60, 2),
     }
 
@@ -125,6 +151,8 @@ def parse_rate(entries: list[dict[str, Any]]) -> dict[str, Any]:
             event = parse_entry(entry)
             if event is not None:
                 acc.add(event)
+            elif entry.get("severity") in ERROR_SEVERITIES:  # the error check read_events adds (errors on)
+                parse_error(entry)
         acc.samples()
         best = min(best, time.perf_counter() - began)
     return {"entries": len(entries), "best_s": round(best, 3), "entries_per_s": round(len(entries) / best)}
@@ -134,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--functions", type=int, default=300)
     parser.add_argument("--entries", type=int, default=200_000)
+    parser.add_argument("--error-entries", type=int, default=None, help="error records on top (default entries/50)")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--naive-sample", type=int, default=60, help="functions the naive baseline really lists")
     parser.add_argument("--skip-naive", action="store_true", help="only the opsview side")
@@ -141,10 +170,13 @@ def main() -> None:
     args = parser.parse_args()
 
     fake = load_fake()
-    entries = make_entries(fake, args.functions, args.entries)
+    traffic = make_entries(fake, args.functions, args.entries)
+    errors = make_errors(fake, args.functions, args.entries // 50 if args.error_entries is None else args.error_entries)
+    entries = traffic + errors
     api = fake.FakeLoggingApi({PROJECT: entries}, latency_s=args.latency_ms / 1000, quota_per_minute=None).start()
     try:
         ours = run_opsview(api.url)
+        ours_errors_off = run_opsview(api.url, errors=False)
         names = sorted({
             ("function_name", e["resource"]["labels"]["function_name"]) if e["resource"]["type"] == "cloud_function"
             else ("service_name", e["resource"]["labels"]["service_name"]) for e in entries
@@ -166,13 +198,15 @@ def main() -> None:
     finally:
         api.stop()
     parsing = parse_rate(entries)
-    goal_calls = math.ceil(args.entries / 1000) + 2
+    goal_calls = math.ceil(len(entries) / 1000) + 2
     report: dict[str, Any] = {
         "benchmark": "gcp_refresh",
         "functions": args.functions,
         "entries": args.entries,
         "latency_ms": args.latency_ms,
+        "error_entries": len(errors),
         "opsview": ours,
+        "opsview_errors_off": ours_errors_off,
         "naive_per_function": naive,
         "parsing": parsing,
         "goal": {

@@ -1,4 +1,5 @@
-"""AWS Lambda: discovery (ListFunctions), metrics (GetMetricData in bulk) and cold starts (CloudWatch Logs).
+"""AWS Lambda: discovery (ListFunctions), metrics (GetMetricData in bulk), cold starts and error signatures
+(CloudWatch Logs), deploys (ListFunctions' LastModified, Version and CodeSha256).
 
 One collector per `[[sources.aws]]` entry, i.e. per account (its profile or assumed role); its regions are
 collected concurrently and each becomes one `CollectorHealth` entry, so a denied region never hides the
@@ -22,6 +23,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from opsview.collectors.aws import errors as error_read
 from opsview.collectors.aws.coldstarts import ColdStartResult, ColdStats, run_filter, run_insights
 from opsview.collectors.aws.limiter import RateLimiter
 from opsview.collectors.aws.logsources import LogSource, group_readers, log_source
@@ -40,6 +42,7 @@ from opsview.collectors.aws.metrics import (
 from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.collectors.credentials import credential_problem, failure_line, merge_credential_failures
 from opsview.config import AwsSource, Config
+from opsview.error_records import ErrorCoverage, ErrorObservation, EventDetail, EventKind, FunctionEvent
 from opsview.formatting import one_line
 from opsview.schema import (
     CollectorHealth,
@@ -52,6 +55,7 @@ from opsview.schema import (
     to_epoch,
     utcnow,
 )
+from opsview.untrusted import utc_time
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +66,22 @@ BOTO_CONFIG = BotoConfig(
 _MAX_REGION_WORKERS = 8
 
 
+@dataclass(frozen=True, slots=True)
+class _Code:
+    """What ListFunctions says of a function's deployed code."""
+
+    last_modified: datetime | None
+    version: str | None
+    code_sha: str | None
+
+
 @dataclass(slots=True)
 class _RegionCache:
     listed_at: float
     functions: list[FunctionInfo]
     sources: dict[str, LogSource]  # function name -> where its REPORT records go
     log_groups: set[str] | None  # those of the sources' groups that exist; None: could not list them
+    deploys: list[FunctionEvent] = field(default_factory=list)  # the deploy each discovery saw, per function
 
 
 @dataclass(slots=True)
@@ -76,7 +90,18 @@ class _RegionResult:
     samples: list[Sample] = field(default_factory=list)
     health: CollectorHealth | None = None
     coverage: list[Coverage] = field(default_factory=list)
+    errors: list[ErrorObservation] = field(default_factory=list)
+    error_coverage: list[ErrorCoverage] = field(default_factory=list)
+    events: list[FunctionEvent] = field(default_factory=list)
     credential_problem: str | None = None  # the region failed because the credentials are missing or unusable
+
+
+@dataclass(slots=True)
+class _Measured:
+    samples: list[Sample]
+    problems: list[str]
+    read: list[tuple[int, int]]  # the segments whose invocation counts came back whole (the covered time)
+    segments: list[Segment]
 
 
 class AwsCollector:
@@ -95,6 +120,7 @@ class AwsCollector:
         self._account: str | None = None
         self._regions: tuple[float, list[str]] | None = None
         self._cache: dict[str, _RegionCache] = {}
+        self._code: dict[tuple[str, str], _Code] = {}  # (region, function) -> its code at the last discovery
         self._limiter = RateLimiter(CALLS_PER_SECOND)
         self._insights_deadline_s = insights_deadline_s
         self._clock = clock
@@ -175,6 +201,9 @@ class AwsCollector:
                 result.functions.extend(part.functions)
                 result.samples.extend(part.samples)
                 result.coverage.extend(part.coverage)
+                result.errors.extend(part.errors)
+                result.error_coverage.extend(part.error_coverage)
+                result.events.extend(part.events)
                 if part.health is not None:
                     entries.append((part.health, part.credential_problem))
         # credentials that expire between refreshes fail every region alike: said once, for the account
@@ -189,15 +218,21 @@ class AwsCollector:
         try:
             cache = self._discover(account, region)
             out.functions = cache.functions
+            out.events = cache.deploys  # every refresh: the store keeps each once, and a failed write is retried
             if cache.functions:
                 start, end = self._window(account, region, cache.functions, request)
                 if start < end:
-                    out.samples, problems, read = self._measure(region, cache, start, end)
+                    measured = self._measure(region, cache, start, end)
+                    out.samples, problems = measured.samples, measured.problems
                     lo, hi = to_epoch(start), to_epoch(end)
                     out.coverage = [
                         Coverage(self.provider, account, region, from_epoch(max(a, lo)), from_epoch(min(b, hi)))
-                        for a, b in read if max(a, lo) < min(b, hi)
+                        for a, b in measured.read if max(a, lo) < min(b, hi)
                     ]
+                    if self.source.errors != "off":
+                        out.errors, out.error_coverage, problem = self._errors(region, cache, measured.segments)
+                        if problem is not None:
+                            problems.append(problem)
         except Exception as exc:  # one failing region never sinks the others
             out.credential_problem = credential_problem(exc)
             out.health = CollectorHealth(self.name, self.provider, utcnow(), False,
@@ -209,6 +244,8 @@ class AwsCollector:
         # data that should have come and did not makes the entry fail; a setup that gives no REPORT
         # records is said there too, but is not a failure of this refresh
         notes = [] if self.source.cold_starts == "off" else _unreadable(cache.sources)
+        if self.source.errors != "off":
+            notes += _unreadable(cache.sources, "errors", lambda s: s.no_errors)
         message = "; ".join(problems + notes) or None
         out.health = CollectorHealth(
             self.name, self.provider, utcnow(), not problems, None if message is None else _clip(message),
@@ -224,6 +261,7 @@ class AwsCollector:
         lam = self._client("lambda", region)
         functions: list[FunctionInfo] = []
         configs: dict[str, dict[str, Any]] = {}
+        codes: dict[str, _Code] = {}
         for page in lam.get_paginator("list_functions").paginate():
             for fn in page.get("Functions", []):
                 name = fn["FunctionName"]
@@ -239,6 +277,8 @@ class AwsCollector:
                         continue
                 timeout = fn.get("Timeout")
                 configs[name] = fn.get("LoggingConfig") or {}
+                codes[name] = _Code(_last_modified(fn.get("LastModified")), _text(fn.get("Version")),
+                                    _text(fn.get("CodeSha256")))
                 functions.append(FunctionInfo(
                     key=FunctionKey(self.provider, account, region, name),
                     runtime=fn.get("Runtime") or fn.get("PackageType"),
@@ -249,11 +289,33 @@ class AwsCollector:
                 ))
         sources = {f.key.name: log_source(f.key.name, configs.get(f.key.name)) for f in functions}
         groups: set[str] | None = None
-        if self.source.cold_starts != "off":
-            groups = self._existing_groups(region, {s.group for s in sources.values() if s.readable})
-        cache = _RegionCache(now, functions, sources, groups)
+        if self.source.cold_starts != "off" or self.source.errors != "off":
+            wanted = {s.group for s in sources.values() if s.readable or self.source.errors != "off"}
+            groups = self._existing_groups(region, wanted)
+        cache = _RegionCache(now, functions, sources, groups, self._deploys(region, functions, codes))
         self._cache[region] = cache
         return cache
+
+    def _deploys(self, region: str, functions: list[FunctionInfo], codes: dict[str, _Code]) -> list[FunctionEvent]:
+        """Each function's deploy as ListFunctions dates it (`LastModified`); code that changed since the last
+        discovery without a newer `LastModified` (not seen, but cheap to guard) is dated by this discovery."""
+        events = []
+        seen_at = utcnow()
+        for info in functions:
+            code = codes.get(info.key.name)
+            if code is None:
+                continue
+            previous = self._code.get((region, info.key.name))
+            self._code[(region, info.key.name)] = code
+            detail = EventDetail(version=code.version, code_sha=code.code_sha)
+            at = code.last_modified
+            changed = previous is not None and (previous.code_sha, previous.version) != (code.code_sha, code.version)
+            if changed and (at is None or previous is None or previous.last_modified is None
+                            or at <= previous.last_modified):
+                at = seen_at
+            if at is not None:
+                events.append(FunctionEvent(info.key, at, EventKind.DEPLOY, detail))
+        return events
 
     def _existing_groups(self, region: str, wanted: set[str]) -> set[str] | None:
         """Which of `wanted` exist (a function never invoked has no group; StartQuery on it would fail)."""
@@ -281,8 +343,7 @@ class AwsCollector:
             start = max(start, floor_time(last - timedelta(seconds=max(60.0, lookback)), 60))
         return start, end
 
-    def _measure(self, region: str, cache: _RegionCache, start: datetime,
-                 end: datetime) -> tuple[list[Sample], list[str], list[tuple[int, int]]]:
+    def _measure(self, region: str, cache: _RegionCache, start: datetime, end: datetime) -> _Measured:
         """Samples, problems, and the segments whose invocation counts came back whole (the covered time)."""
         names = [f.key.name for f in cache.functions]
         keys = {f.key.name: f.key for f in cache.functions}
@@ -318,11 +379,53 @@ class AwsCollector:
             if whole:
                 read.append((segment.start, segment.end))
         if self.source.cold_starts == "off":
-            return samples, problems, read
+            return _Measured(samples, problems, read, segments)
         cold, error = self._cold_starts(region, cache, segments)
         if error is not None:
             problems.append(error)
-        return _merge_cold(samples, cold, keys, segments), problems, read
+        return _Measured(_merge_cold(samples, cold, keys, segments), problems, read, segments)
+
+    def _errors(self, region: str, cache: _RegionCache, segments: list[Segment]
+                ) -> tuple[list[ErrorObservation], list[ErrorCoverage], str | None]:
+        """Error signatures of the region's functions, the spans each was searched completely, and a problem."""
+        if not segments:
+            return [], [], None
+        if cache.log_groups is None:
+            return [], [], "errors: cannot list log groups"
+        readers = {g: r for g, r in group_readers(cache.sources.values(), every=True).items()
+                   if g in cache.log_groups}
+        if not readers:
+            return [], [], None
+        logs = self._client("logs", region)
+        result: error_read.ErrorResult | None = None
+        problem: str | None = None
+        insights_error: str | None = None
+        if self.source.errors == "insights":
+            try:
+                result = error_read.run_insights(logs, readers, segments, deadline_s=self._insights_deadline_s)
+            except (ClientError, BotoCoreError) as exc:
+                insights_error = one_line(exc)
+                log.info("aws %s %s: Logs Insights unavailable for errors (%s); using FilterLogEvents",
+                         self.name, region, insights_error)
+        if result is None:
+            try:
+                result = error_read.run_filter(logs, readers, segments)
+            except (ClientError, BotoCoreError) as exc:
+                detail = one_line(exc) if insights_error is None else f"{insights_error}; {one_line(exc)}"
+                return [], [], f"errors: {detail}"  # no coverage: this region's errors stay unknown
+        if result.error is not None:
+            problem = f"errors: {result.error}"
+        keys = {f.key.name: f.key for f in cache.functions}
+        start, end = segments[0].start, segments[-1].end
+        spans: dict[tuple[tuple[int, int], ...], list[FunctionKey]] = {}
+        for name in sorted(result.read):
+            source = cache.sources.get(name)
+            if name not in keys or source is None or source.no_errors is not None:
+                continue  # read, but its logs cannot show every error: unknown, not "none"
+            spans.setdefault(tuple(error_read.covered(result, [name], start, end)), []).append(keys[name])
+        coverage = [ErrorCoverage(tuple(names), from_epoch(a), from_epoch(b))
+                    for span, names in spans.items() for a, b in span]
+        return result.observations(keys), coverage, problem
 
     def _cold_starts(self, region: str, cache: _RegionCache,
                      segments: list[Segment]) -> tuple[ColdStartResult | None, str | None]:
@@ -349,21 +452,34 @@ class AwsCollector:
             return None, f"cold starts: {detail}"
 
 
+def _last_modified(value: Any) -> datetime | None:
+    """ListFunctions' `LastModified` (`2024-05-01T10:00:00.000+0000`); boto3 gives it as text."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else None
+    return utc_time(value) if isinstance(value, str) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _clip(text: str) -> str:
     return text if len(text) <= 600 else text[:597] + "..."
 
 
-def _unreadable(sources: dict[str, LogSource]) -> list[str]:
-    """One note per reason some functions' cold starts cannot be counted from their logs."""
+def _unreadable(sources: dict[str, LogSource], what: str = "cold starts",
+                reason_of: Callable[[LogSource], str | None] = lambda s: s.no_reports) -> list[str]:
+    """One note per reason some functions' cold starts (or errors) cannot be counted from their logs."""
     by_reason: dict[str, list[str]] = {}
     for source in sources.values():
-        if source.no_reports is not None:
-            by_reason.setdefault(source.no_reports, []).append(source.function)
+        reason = reason_of(source)
+        if reason is not None:
+            by_reason.setdefault(reason, []).append(source.function)
     notes = []
     for reason, names in sorted(by_reason.items()):
         shown = ", ".join(sorted(names)[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         noun = "function" if len(names) == 1 else "functions"
-        notes.append(f"cold starts unknown for {len(names)} {noun} ({reason}): {shown}")
+        notes.append(f"{what} unknown for {len(names)} {noun} ({reason}): {shown}")
     return notes
 
 

@@ -10,7 +10,8 @@ Accepted inputs (detected from the first bytes, never from the file name):
   are read event by event from a bounded buffer, so a multi-gigabyte export never sits in memory
   (`opsview.collectors.aws.json_reader`).
 
-Records of every format go through one `Correlator` (timeout and error lines joined to their REPORT).
+Records of every format go through one `Correlator` (timeout and error lines joined to their REPORT); error
+records also become `ErrorEvent`s (`error_lines`: the rule the collector applies to the same records).
 `lines_skipped` counts platform records (and JSON events) that do not parse; application output around
 them is read and ignored.
 """
@@ -25,7 +26,7 @@ from opsview.collectors.aws.correlator import Correlator
 from opsview.collectors.aws.json_reader import CHUNK, JsonDocument, is_json_object, json_lines
 from opsview.collectors.aws.text_reader import read_text
 from opsview.ingest import IngestStats, InputFormat
-from opsview.logevents import LogEvent
+from opsview.logevents import ErrorEvent, LogEvent
 
 # JSON opens an object with a key (or nothing), an array with an object, an array or nothing; text whose first line
 # starts with a bracket (`[INFO]` of Python's Lambda logging, a lone `[` or `{` the code printed) is text
@@ -41,6 +42,7 @@ FORMAT = InputFormat(
 def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[LogEvent]:
     """The `IngestReader` for AWS (see `opsview.ingest`)."""
     fallback = source_name.split(".", 1)[0] or source_name
+    stats.errors_read = True
     head = stream.read(CHUNK)
     start = head.lstrip()[:1]
     correlate = Correlator()
@@ -54,6 +56,9 @@ def read(stream: TextIO, source_name: str, function: str | None, stats: IngestSt
         yield from read_text(head, stream, function, fallback, stats, correlate)
         yield from correlate.flush()
         return
-    for name, at, record, account in records:
-        yield from correlate.add(name, at, record, account)
+    for item in records:
+        if isinstance(item, ErrorEvent):
+            yield item
+        else:
+            yield from correlate.add(*item)
     yield from correlate.flush()

@@ -8,7 +8,8 @@
   a few decodes, not one per refill: linear in the input.
 
 JSON nesting past the recursion limit and numbers Python cannot hold are undecodable values
-(`opsview.untrusted`): counted and skipped, never fatal.
+(`opsview.untrusted`): counted and skipped, never fatal. Error records (`error_lines`, the collector's rule)
+are read from each CloudWatch event's message, or from a JSON log-format record as a whole.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 from opsview.collectors.aws.correlator import Item
+from opsview.collectors.aws.error_lines import error_event, extract, extract_json
 from opsview.collectors.aws.logs import (
     LogRecord,
     MalformedRecord,
@@ -28,7 +30,8 @@ from opsview.collectors.aws.logs import (
     parse_text,
 )
 from opsview.ingest import IngestStats
-from opsview.untrusted import epoch_time, json_loads, json_raw_decode
+from opsview.logevents import ErrorEvent
+from opsview.untrusted import epoch_time, json_loads, json_raw_decode, utc_time
 
 CHUNK = 1 << 16
 _BLANK = re.compile(r"[ \t\r\n]*")
@@ -97,7 +100,34 @@ def _event_item(
     return name or fallback, at, record, account
 
 
-def json_lines(head: str, stream: TextIO, function: str | None, fallback: str, stats: IngestStats) -> Iterator[Item]:
+_EVENT_KEYS = ("logStreamName", "ingestionTime", "eventId", "id")
+
+
+def _event_error(event: Any, function: str | None, group: str | None, fallback: str, account: str | None,
+                 raw: str | None = None) -> ErrorEvent | None:
+    """The error record in one event: a CloudWatch event's message, or a JSON log-format record (`raw`: its
+    text as read) whose `message` is the application's, its level and error fields around it."""
+    if not isinstance(event, Mapping):
+        return None
+    stamp = event.get("timestamp")
+    message = event.get("message")
+    wrapped = isinstance(message, str) and (isinstance(stamp, int | float) or any(k in event for k in _EVENT_KEYS))
+    found = extract(message) if wrapped and isinstance(message, str) else extract_json(event, raw)
+    if found is None:
+        return None
+    if wrapped:
+        at = epoch_time(stamp, per_second=1000)
+        event_group = event.get("logGroupName")
+        owner = function_from_log_group(event_group) if isinstance(event_group, str) else None
+    else:
+        when = event.get("timestamp") or event.get("time")
+        at = utc_time(when) if isinstance(when, str) else None
+        owner = None
+    return error_event(found, function or group or owner or fallback, at, account)
+
+
+def json_lines(head: str, stream: TextIO, function: str | None, fallback: str, stats: IngestStats
+               ) -> Iterator[Item | ErrorEvent]:
     """One JSON value per line: an event or record, or a whole document on one line (`jq -c`, an SDK dump)."""
     for line in _lines(head, stream):
         if not line.strip():
@@ -114,16 +144,23 @@ def json_lines(head: str, stream: TextIO, function: str | None, fallback: str, s
             item = _event_item(obj, function, None, fallback, stats, None)
             if item is not None:
                 yield item
+            error = _event_error(obj, function, None, fallback, None, line)
+            if error is not None:
+                yield error
             continue
         assert isinstance(obj, Mapping)
         group = obj.get("logGroup")
         group_name = function_from_log_group(group) if isinstance(group, str) else None
         owner = obj.get("owner")
+        account = owner if isinstance(owner, str) else None
         for event in events:  # counted as a document's events are
             stats.lines_read += 1
-            item = _event_item(event, function, group_name, fallback, stats, owner if isinstance(owner, str) else None)
+            item = _event_item(event, function, group_name, fallback, stats, account)
             if item is not None:
                 yield item
+            error = _event_error(event, function, group_name, fallback, account)
+            if error is not None:
+                yield error
 
 
 def _document_events(obj: Any) -> list[Any] | None:
@@ -197,7 +234,7 @@ class JsonDocument:
             return True
         return False
 
-    def records(self) -> Iterator[Item]:
+    def records(self) -> Iterator[Item | ErrorEvent]:
         try:
             if self._take("["):
                 yield from self._array()
@@ -210,7 +247,7 @@ class JsonDocument:
             self.stats.lines_skipped += 1
             self.stats.notes.append(f"JSON document stops parsing at char {exc.pos}: {exc.msg}")
 
-    def _object(self) -> Iterator[Item]:
+    def _object(self) -> Iterator[Item | ErrorEvent]:
         while self._peek() not in ("}", ""):
             key = self._value()
             if not self._take(":"):
@@ -226,13 +263,16 @@ class JsonDocument:
             self._take(",")
         self._take("}")
 
-    def _array(self) -> Iterator[Item]:
+    def _array(self) -> Iterator[Item | ErrorEvent]:
         while self._peek() not in ("]", ""):
             event = self._value()
             self.stats.lines_read += 1
             item = _event_item(event, self.function, self.group, self.fallback, self.stats, self.account)
             if item is not None:
                 yield item
+            error = _event_error(event, self.function, self.group, self.fallback, self.account)
+            if error is not None:
+                yield error
             self._take(",")
         self._take("]")
 

@@ -9,7 +9,11 @@ Read from `ListFunctions`' `LoggingConfig` (https://docs.aws.amazon.com/lambda/l
   records of a shared group are attributed by that stream name, never to every function in the group.
 - `SystemLogLevel` (JSON log format only): at `WARN` Lambda drops the INFO-level system records, REPORT /
   `platform.report` among them (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
-  Such a function's cold starts cannot be counted from its logs: they are unknown, never 0.
+  Such a function's cold starts cannot be counted from its logs: they are unknown, never 0. Its errors are
+  unknown too (read, but not called complete): a failed `platform.report` (`Runtime.OutOfMemory`...) is a
+  system record like any other, so at WARN some failures may never be logged.
+- `ApplicationLogLevel` (JSON log format only): at `FATAL` Lambda drops the function's `ERROR` records, so its
+  errors cannot all be seen: unknown.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class LogSource:
     """The group is not the function's own `/aws/lambda/<name>`: attribute its records by log stream."""
     no_reports: str | None = None
     """Why REPORT records cannot be expected (cold starts unknown), or `None`."""
+    no_errors: str | None = None
+    """Why some error records cannot be expected (errors unknown), or `None`."""
 
     @property
     def readable(self) -> bool:
@@ -44,12 +50,15 @@ def log_source(function: str, logging_config: Mapping[str, Any] | None) -> LogSo
     config = logging_config or {}
     default = f"{DEFAULT_PREFIX}{function}"
     group = str(config.get("LogGroup") or default)
-    no_reports = None
+    no_reports = no_errors = None
     # log-level filtering applies to the JSON log format only; WARN is its least detailed system level
     log_format, system_level = str(config.get("LogFormat") or "Text"), str(config.get("SystemLogLevel") or "")
+    application_level = str(config.get("ApplicationLogLevel") or "")
     if log_format.upper() == "JSON" and system_level.upper() == "WARN":
-        no_reports = "SystemLogLevel WARN drops REPORT records"
-    return LogSource(function, group, custom=group != default, no_reports=no_reports)
+        no_reports = no_errors = "SystemLogLevel WARN drops REPORT records"
+    if log_format.upper() == "JSON" and application_level.upper() == "FATAL":
+        no_errors = "ApplicationLogLevel FATAL drops ERROR records"
+    return LogSource(function, group, custom=group != default, no_reports=no_reports, no_errors=no_errors)
 
 
 def function_from_stream(stream: str) -> str | None:
@@ -79,12 +88,13 @@ class GroupReaders:
         return name if name in self.functions else None
 
 
-def group_readers(sources: Iterable[LogSource]) -> dict[str, GroupReaders]:
-    """Log group -> its readers, for the sources whose REPORT records can be expected."""
+def group_readers(sources: Iterable[LogSource], *, every: bool = False) -> dict[str, GroupReaders]:
+    """Log group -> its readers, for the sources whose REPORT records can be expected (`every`: all sources,
+    for the error read: what can be seen of their errors is read, and only called complete where it is)."""
     members: dict[str, set[str]] = {}
     custom: set[str] = set()
     for source in sources:
-        if not source.readable:
+        if not (source.readable or every):
             continue
         members.setdefault(source.group, set()).add(source.function)
         if source.custom:

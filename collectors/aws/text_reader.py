@@ -14,6 +14,9 @@ are summed in bulk.
 
 All three read the same numbers and count the same lines; `tests/unit/aws/test_aws_ingest_bulk.py` runs
 every case through each bulk reader and compares it with the line-by-line path.
+
+Error records (`opsview.collectors.aws.error_lines`: the collector's rule) are found in every chunk by one
+regex search for their marker words, whichever path reads its REPORTs, and become `ErrorEvent`s.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from opsview.collectors.aws import correlator
 from opsview.collectors.aws.correlator import Correlator, Item
+from opsview.collectors.aws.error_lines import error_event, text_errors
 from opsview.collectors.aws.logs import (
     INIT_REPORT_MARK,
     REPORT_MARK,
@@ -138,6 +142,7 @@ def read_text(
 
     current = take()
     while current is not None:
+        yield from _errors(current.text, function, fallback)
         upcoming = take()
         first_line = stats.lines_read + 1
         stats.lines_read += current.text.count("\n") if current.lines is None else current.lines
@@ -210,6 +215,12 @@ def _chunk_records(
         name = function or _group_in_prefix(line) or fallback
         at = leading_time(line, _marker_at(line))
         yield name, at, record, None
+
+
+def _errors(text: str, function: str | None, fallback: str) -> Iterator[LogEvent]:
+    for line, marker, found in text_errors(text):
+        name = function or _group_in_prefix(line) or fallback
+        yield error_event(found, name, leading_time(line, marker))
 
 
 def _marker_at(line: str) -> int:

@@ -22,6 +22,10 @@ apps of a region and hosting plan (`metrics`). Nothing is ever asked per functio
   (https://learn.microsoft.com/azure/azure-monitor/logs/api/response-format). Such a result is
   dropped and its time range queried again in halves (whole minutes) until each half is complete;
   a minute that stays partial is left out (unknown) and reported, never stored half-counted.
+- Errors and deploys (`errors = true`): two more halves of the same KQL query (`kql`, `error_rows`): error
+  records per function, signature and minute, and each app's `AppVersion`s (a version new after another is a
+  deploy of each of the app's functions). The functions seen in the window get `ErrorCoverage` for the ranges
+  read whole; a failed or partial range gives none.
 - Health: one entry per scope: `logs:<workspace>` and `metrics:<region>`; nothing raises out of
   `collect()`. Concurrency, init duration and memory used are not reported by Azure: left `None`.
 - Log queries share a process-wide limit of 5 in flight (the service allows 5 concurrent per user).
@@ -41,6 +45,14 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlparse
 
+from opsview.collectors.azure.error_rows import (
+    ErrorBucket,
+    VersionBook,
+    VersionSpan,
+    deploy_events,
+    observations,
+    parse_error_rows,
+)
 from opsview.collectors.azure.kql import function_buckets_query
 from opsview.collectors.azure.metrics import NAMESPACE, AppMinute, Plan, PlanBook, app_name, query_region
 from opsview.collectors.azure.rows import (
@@ -56,6 +68,7 @@ from opsview.collectors.azure.rows import (
 from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.collectors.credentials import credential_problem, failure_line, merge_credential_failures
 from opsview.config import AzureSource, Config
+from opsview.error_records import ErrorCoverage
 from opsview.schema import CollectorHealth, Coverage, FunctionInfo, FunctionKey, Sample, floor_time, utcnow
 
 log = logging.getLogger(__name__)
@@ -110,6 +123,8 @@ class LogsOutcome:
     error: str | None
     ok: bool
     left_out: tuple[tuple[datetime, datetime], ...] = ()  # ranges whose result stayed partial (not stored)
+    errors: tuple[ErrorBucket, ...] = ()
+    versions: tuple[VersionSpan, ...] = ()
 
 
 class AzureCollector:
@@ -135,6 +150,7 @@ class AzureCollector:
         self._plans = PlanBook()  # what each app's plan proved to be, kept across refreshes
         # app -> the newest minute with a host trace of it, kept across refreshes (see `_traced_apps`)
         self._host_traced_at: dict[str, datetime] = {}
+        self._versions = VersionBook()  # each app's versions seen so far: a new one is a deploy
         self.requests_sent = 0  # log queries + metrics batches, for the benchmark and tests
 
     # --- clients (built lazily: importing the SDK or finding credentials never happens at import) ---
@@ -242,7 +258,7 @@ class AzureCollector:
         return start, max(start, end)
 
     def _query_range(self, start: datetime, end: datetime) -> Any:
-        query = function_buckets_query(start, end, PERIOD_S)
+        query = function_buckets_query(start, end, PERIOD_S, errors=self.source.errors)
         client = self._logs()
         kwargs: dict[str, Any] = {"timespan": (start, end), "server_timeout": _SERVER_TIMEOUT_S}
         if _loopback(self.source.logs_endpoint):
@@ -277,21 +293,27 @@ class AzureCollector:
             left_out.append((lo, hi, _partial_text(err)))
         requests: list[RequestBucket] = []
         starts: list[HostStartBucket] = []
+        errors: list[ErrorBucket] = []
+        versions: list[VersionSpan] = []
         bad = 0
         for table in tables:
             r, s, b = parse_rows(table.columns, table.rows)
+            e, v, b2 = parse_error_rows(table.columns, table.rows)
             requests += r
             starts += s
-            bad += b
+            errors += e
+            versions += v
+            bad += b + b2
         if bad:
             log.warning("source %s: %d result rows could not be read", self.name, bad)
         if not left_out:
-            return LogsOutcome(requests, starts, None, True)
+            return LogsOutcome(requests, starts, None, True, (), tuple(errors), tuple(versions))
         minutes = sum(int((hi - lo).total_seconds()) // PERIOD_S for lo, hi, _ in left_out)
         lo, hi, why = left_out[0]
         error = (f"partial result: {minutes} minute(s) left out (unknown), first {lo:%Y-%m-%d %H:%M}.."
                  f"{hi:%H:%M} UTC: {why}")
-        return LogsOutcome(requests, starts, error[:500], False, tuple((lo, hi) for lo, hi, _ in left_out))
+        return LogsOutcome(requests, starts, error[:500], False, tuple((lo, hi) for lo, hi, _ in left_out),
+                           tuple(errors), tuple(versions))
 
     def _logs_scope(self) -> str:
         return f"logs:{self.source.workspace_id or self.source.app_insights_resource_id}"
@@ -316,6 +338,7 @@ class AzureCollector:
         samples: list[Sample] = []
         infos: dict[FunctionKey, FunctionInfo] = {}
         read: list[tuple[datetime, datetime]] = []  # where the invocation counts came back whole
+        found = CollectResult()  # errors, their coverage and deploys
         if self.source.workspace_id or self.source.app_insights_resource_id:
             logs_problem: str | None = None
             try:
@@ -333,6 +356,7 @@ class AzureCollector:
                                  period_s=PERIOD_S, traced=traced)
             for s in samples:
                 infos.setdefault(s.key, FunctionInfo(s.key, labels={"app": s.key.name.split("/", 1)[0]}))
+            found = self._errors(outcome, infos, read)  # from the ranges read whole: none when the query failed
             untraced = sorted({r.app for r in requests} - traced)
             notes = [outcome.error] if outcome.error else []
             if untraced:
@@ -378,7 +402,27 @@ class AzureCollector:
         coverage = [Coverage(self.provider, self.source.subscription_id, region, lo, hi)
                     for region in sorted(regions) for lo, hi in read]
         # logs and metrics share the credential: when it fails, the source says so once
-        return CollectResult(list(infos.values()), samples, merge_credential_failures(health), coverage)
+        return CollectResult(list(infos.values()), samples, merge_credential_failures(health), coverage,
+                             found.errors, found.error_coverage, found.events)
+
+    def _errors(self, outcome: LogsOutcome, infos: dict[FunctionKey, FunctionInfo],
+                read: Sequence[tuple[datetime, datetime]]) -> CollectResult:
+        """Error observations, the functions searched over the ranges read whole, and deploys (module docstring).
+        Adds a `FunctionInfo` for a function seen only failing (or `<app>/*` for the host's own errors)."""
+        if not self.source.errors:
+            return CollectResult()
+        chosen = [e for e in outcome.errors
+                  if self._app_selected(e.app) and self._function_selected(f"{e.app}/{e.function}")]
+        key_of = {k.name: k for k in infos}
+        for e in chosen:
+            name = f"{e.app}/{e.function}"
+            if name not in key_of:
+                key = key_of[name] = FunctionKey(self.provider, self.source.subscription_id, self._region(e.app), name)
+                infos[key] = FunctionInfo(key, labels={"app": e.app})
+        coverage = [ErrorCoverage(tuple(sorted(infos)), lo, hi) for lo, hi in read] if infos else []
+        deploys = self._versions.deploys(v for v in outcome.versions if self._app_selected(v.app))
+        return CollectResult(errors=observations(chosen, key_of), error_coverage=coverage,
+                             events=deploy_events(deploys, infos))
 
     def _configured_plan(self, app: str) -> Plan | None:
         for pattern, plan in self.source.app_plans.items():

@@ -20,6 +20,10 @@ requests: one event of weight n (memory and time per row, not per request; perce
 is a throttle, not an invocation. Row inputs cannot tell timeouts apart (`timeouts` null); host text can.
 Memory is never reported by Azure (null).
 
+Error records (`error_rows`, the collector's rule): `AppExceptions` / `exceptions` rows (weight `ItemCount`)
+and `AppTraces` / `traces` at severity Error or Critical, as `app/X` (or `app/*` outside a function); in host
+text, the host's `Exception while executing function: Functions.X. <message>` lines.
+
 Cold starts: a host start belongs to the app; it is attributed to the first request of that app at or
 after it (host text: the next `Executing` line), the collector's rule. A start no request follows is not
 counted. Rows: "Host started" and "Host initialized" of one instance within two minutes are one start.
@@ -41,9 +45,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from opsview.collectors.azure.error_rows import (
+    error_function,
+    exception_error,
+    exception_sample,
+    named,
+    trace_is_error,
+)
 from opsview.collectors.azure.rows import function_name
 from opsview.ingest import IngestStats, InputFormat
-from opsview.logevents import ColdStartEvent, InvocationEvent, LogEvent
+from opsview.logevents import ColdStartEvent, ErrorEvent, InvocationEvent, LogEvent
 from opsview.untrusted import BadValue, decimal, in_range, json_loads, number, utc_time
 
 log = logging.getLogger(__name__)
@@ -70,6 +81,8 @@ _FIELDS = {
     "items": ("ItemCount", "itemCount"),
     "message": ("Message", "message"),
     "type": ("Type", "itemType", "$table"),
+    "severity": ("SeverityLevel", "severityLevel"),
+    "operation_id": ("OperationId", "operation_Id"),
 }
 
 
@@ -131,8 +144,12 @@ def _kind(row: Mapping[str, Any]) -> str | None:
         return "request"
     if declared in {"apptraces", "traces", "trace"}:
         return "trace"
+    if declared in {"appexceptions", "exceptions", "exception"}:
+        return "exception"
     if declared:
         return None
+    if any(isinstance(row.get(c), str) for c in ("ExceptionType", "ProblemId", "OuterMessage", "problemId")):
+        return "exception"
     if _field(row, "duration") is not None and _field(row, "success") is not None:
         return "request"
     if _field(row, "message") is not None:
@@ -140,8 +157,34 @@ def _kind(row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _row(row: Any, stats: IngestStats) -> _Request | _HostStart | None:
-    """One row -> a request or a host start; None for rows we read and ignore."""
+def _error(row: Mapping[str, Any], kind: str, at: datetime | None, app: str | None, stats: IngestStats
+           ) -> ErrorEvent | None:
+    """An exception row, or a trace at Error or above, as an error record (`error_rows`' rule)."""
+    try:
+        items = number(_field(row, "items"), "ItemCount", _MAX_ITEM_COUNT)
+    except BadValue:
+        stats.lines_skipped += 1
+        return None
+    weight = 1 if items is None else int(items)
+    if weight < 1:
+        stats.lines_skipped += 1
+        return None
+    operation = _field(row, "operation")
+    request_id = _field(row, "operation_id")
+    if kind == "exception":
+        error_type, message = exception_error(row)
+        sample = exception_sample(row)
+    else:
+        text = str(_field(row, "message") or "")
+        error_type, message = named(None, text)
+        sample = text
+    return ErrorEvent(function=error_function(app, str(operation) if operation is not None else None), at=at,
+                      error_type=error_type, message=message, request_id=str(request_id) if request_id else None,
+                      sample=sample, weight=weight)
+
+
+def _row(row: Any, stats: IngestStats) -> _Request | _HostStart | ErrorEvent | None:
+    """One row -> a request, a host start or an error record; None for rows we read and ignore."""
     if not isinstance(row, Mapping):
         stats.lines_skipped += 1
         return None
@@ -149,6 +192,9 @@ def _row(row: Any, stats: IngestStats) -> _Request | _HostStart | None:
     at = _parse_time(_field(row, "time"))
     app = _field(row, "app")
     app = str(app) if app is not None else None
+    if kind == "exception" or (kind == "trace" and trace_is_error(str(_field(row, "message") or ""),
+                                                                  _field(row, "severity"))):
+        return _error(row, kind, at, app, stats)
     if kind == "trace":
         message = str(_field(row, "message") or "")
         started = _HOST_STARTED.match(message)
@@ -228,8 +274,9 @@ def _rows_of(document: Any) -> Iterator[Any]:
     yield document
 
 
-def _attribute(items: Iterable[_Request | _HostStart]) -> Iterator[LogEvent]:
+def _attribute(items: Iterable[_Request | _HostStart | ErrorEvent]) -> Iterator[LogEvent]:
     """Requests as invocations; host starts as cold starts of the app's next request (module docstring)."""
+    yield from (i for i in items if isinstance(i, ErrorEvent))
     requests = [i for i in items if isinstance(i, _Request)]
     starts = [i for i in items if isinstance(i, _HostStart)]
     last_by_instance: dict[tuple[str | None, str | None], int] = {}
@@ -261,7 +308,7 @@ def _attribute(items: Iterable[_Request | _HostStart]) -> Iterator[LogEvent]:
 
 
 def _read_json(text: str, stats: IngestStats) -> Iterator[LogEvent]:
-    items: list[_Request | _HostStart] = []
+    items: list[_Request | _HostStart | ErrorEvent] = []
     try:
         documents: list[Any] = [json_loads(text)]
     except json.JSONDecodeError:
@@ -295,6 +342,7 @@ _TIMEOUT = re.compile(r"Timeout value of \S+ exceeded by function '(?P<fn>[^']+)
 _ID = re.compile(r"\bId=(?P<id>[0-9A-Za-z-]+)")
 _DURATION = re.compile(r"\bDuration=(?P<ms>\d+(?:\.\d+)?)\s*ms")
 _HOST_STARTED_LINE = re.compile(r"\bHost started \((?P<ms>\d+(?:\.\d+)?)\s*ms\)")
+_EXCEPTION_LINE = re.compile(r"Exception while executing function: (?P<fn>[^\s]+?)\.?(?:\s+(?P<rest>.*?))?\s*$")
 
 
 def _line_time(line: str) -> datetime | None:
@@ -318,6 +366,13 @@ def _read_text(lines: Iterable[str], stats: IngestStats) -> Iterator[LogEvent]:
     pending_start: tuple[datetime | None, float | None] | None = None
     for line in lines:
         stats.lines_read += 1
+        if "Exception while executing function:" in line:
+            failed = _EXCEPTION_LINE.search(line)
+            if failed is not None:
+                error_type, message = named(None, failed.group("rest") or failed.group(0))
+                yield ErrorEvent(function=function_name(failed.group("fn")), at=_line_time(line), error_type=error_type,
+                                 message=message, sample=line.strip())
+            continue
         if "Host started" in line:
             started = _HOST_STARTED_LINE.search(line)
             if started is None:
@@ -387,6 +442,7 @@ def _read_text(lines: Iterable[str], stats: IngestStats) -> Iterator[LogEvent]:
 
 def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[LogEvent]:
     """The `IngestReader` for Azure: JSON rows or host text, detected from the first non-blank character."""
+    stats.errors_read = True
     first = ""
     buffered: list[str] = []
     for line in stream:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from opsview.collectors.azure.kql import KIND_HOST_STARTS, KIND_REQUESTS
+from opsview.collectors.azure.kql import KIND_ERRORS, KIND_HOST_STARTS, KIND_REQUESTS, KIND_VERSIONS
 from opsview.collectors.azure.metrics import AppMinute
 from opsview.schema import FunctionKey, Sample, finite_or_none, floor_time
 
@@ -94,7 +94,8 @@ def _int(value: Any) -> int:
 def parse_rows(
     columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> tuple[list[RequestBucket], list[HostStartBucket], int]:
-    """Typed buckets from result rows; also the number of rows that could not be read."""
+    """Typed buckets from result rows; also the number of rows that could not be read. Error and version
+    rows are `error_rows`' to read."""
     index = {name: i for i, name in enumerate(columns)}
     requests: list[RequestBucket] = []
     starts: list[HostStartBucket] = []
@@ -107,6 +108,8 @@ def parse_rows(
     for row in rows:
         try:
             kind = get(row, "Kind")
+            if kind in (KIND_ERRORS, KIND_VERSIONS):
+                continue
             app = str(get(row, "AppRoleName") or "")
             bucket = _time(get(row, "Bucket"))
             if not app or bucket is None:

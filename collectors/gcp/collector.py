@@ -7,6 +7,11 @@ Two paths, chosen per source by `mode`:
 - `logs`: every gen1 execution line and gen2 request log from Cloud Logging (`logs_path`): calls =
   ceil(entries / 1000); exact percentiles, no Monitoring permission needed.
 
+Errors and deploys (`errors = true`, `errors`): error records ride in the logs path's wide filter, or in the
+metrics path's narrow read beside the cold starts (one filter, no extra listing); each function seen gets
+`ErrorCoverage` for the window when that read succeeded. gen2 revisions give deploys, non-traffic instance
+starts events.
+
 Quota: calls are charged to the caller's quota project, so limiters are kept per (API, quota project) for the
 whole process (`quota.QuotaLimiters`), shared by every project read with the same identity. The health line
 of each project says which path ran, what it cost and how many quota minutes the refresh needs.
@@ -22,14 +27,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from opsview.collectors.base import CollectRequest, CollectResult
 from opsview.collectors.credentials import credential_problem, failure_line, merge_credential_failures
 from opsview.collectors.gcp.buckets import BucketAccumulator
-from opsview.collectors.gcp.entries import InstanceStart
+from opsview.collectors.gcp.entries import ErrorEntry, InstanceStart
+from opsview.collectors.gcp.errors import ErrorAccumulator, RevisionBook, Revisions
 from opsview.collectors.gcp.filter import NameRules, Select, build_filter
 from opsview.collectors.gcp.google_apis import Identity, LoggingPages, MonitoringPages, resolve_identity
 from opsview.collectors.gcp.logs_path import read_events
@@ -39,6 +45,7 @@ from opsview.collectors.gcp.quota import PROCESS_LIMITERS, CallLimiter, QuotaLim
 from opsview.collectors.gcp.stats import ProjectStats
 from opsview.config import Config
 from opsview.config.sources import GcpSource
+from opsview.error_records import ErrorCoverage, ErrorObservation, FunctionEvent
 from opsview.formatting import one_line
 from opsview.schema import (
     EVERY_REGION,
@@ -70,6 +77,17 @@ class _Outcome:
     error: str | None
     duration_s: float
     credential_problem: str | None = None  # the project failed because the credentials are missing or unusable
+    errors: list[ErrorObservation] = field(default_factory=list)
+    error_coverage: list[ErrorCoverage] = field(default_factory=list)
+    events: list[FunctionEvent] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Found:
+    """What one project's read gave besides the samples: errors (None: not read whole) and events."""
+
+    errors: ErrorAccumulator | None = None
+    revisions: Revisions = field(default_factory=Revisions)
 
 
 class GcpCollector:
@@ -103,6 +121,7 @@ class GcpCollector:
         self._lock = threading.Lock()
         # last non-traffic instance start per function and reason, remembered across refreshes
         self._last_starts: dict[FunctionKey, dict[str, datetime]] = {}
+        self._revisions = RevisionBook()
         self.last_stats: dict[str, ProjectStats] = {}
 
     # --- the Collector protocol ----------------------------------------------------------------
@@ -131,6 +150,9 @@ class GcpCollector:
             result.functions.extend(o.infos)
             result.samples.extend(o.samples)
             result.coverage.extend(self._coverage(o))
+            result.errors.extend(o.errors)
+            result.error_coverage.extend(o.error_coverage)
+            result.events.extend(o.events)
             if o.error is not None:
                 entries.append((CollectorHealth(
                     self.name, self.provider, utcnow(), False, f"{o.error} ({self._cost(o.stats, totals)})",
@@ -183,26 +205,53 @@ class GcpCollector:
             if start >= end:
                 return _Outcome(project, [], [], stats, None, time.monotonic() - began)
             stats.window = (start, end)
+            found = _Found()
             if self.source.mode == "logs":
-                infos, samples = self._logs(project, start, end, stats)
+                infos, samples = self._logs(project, start, end, stats, found)
             else:
-                infos, samples = self._metrics(project, start, end, stats)
-        except Exception as exc:  # one failing project never sinks the others
+                infos, samples = self._metrics(project, start, end, stats, found)
+        except Exception as exc:  # one failing project never sinks the others: its errors stay unknown
             line = failure_line(exc, log, f"gcp project {project}")
             return _Outcome(project, [], [], stats, line, time.monotonic() - began, credential_problem(exc))
         if stats.malformed:
             log.warning("gcp project %s: %d malformed log entries skipped", project, stats.malformed)
-        return _Outcome(project, infos, samples, stats, None, time.monotonic() - began)
+        outcome = _Outcome(project, infos, samples, stats, None, time.monotonic() - began)
+        if found.errors is not None:
+            known = {i.key for i in infos}
+            for key in found.errors.functions - known:  # a function seen only failing in this window
+                infos.append(FunctionInfo(key, resource_id=_resource_id(key)))
+            outcome.errors = found.errors.observations()
+            keys = tuple(sorted(known | found.errors.functions))
+            outcome.error_coverage = [ErrorCoverage(keys, start, end)] if keys else []
+        outcome.events = self._revisions.events(found.revisions)
+        return outcome
 
-    def _logs(self, project: str, start: datetime, end: datetime,
-              stats: ProjectStats) -> tuple[list[FunctionInfo], list[Sample]]:
+    def _logs(self, project: str, start: datetime, end: datetime, stats: ProjectStats,
+              found: _Found) -> tuple[list[FunctionInfo], list[Sample]]:
         acc = BucketAccumulator()
-        filter_ = build_filter(start, end, self.source.regions, self.rules)
-        acc.add_all(self._read_logs(project, filter_, stats))
+        errors = ErrorAccumulator()
+        filter_ = build_filter(start, end, self.source.regions, self.rules, errors=self.source.errors)
+        acc.add_all(self._route(self._read_logs(project, filter_, stats), errors, found.revisions))
+        found.errors = errors if self.source.errors else None
         return self._infos(acc), acc.samples()
 
-    def _metrics(self, project: str, start: datetime, end: datetime,
-                 stats: ProjectStats) -> tuple[list[FunctionInfo], list[Sample]]:
+    @staticmethod
+    def _route(events: Any, errors: ErrorAccumulator, revisions: Revisions) -> Any:
+        """The counted events, on to the samples; error records to `errors`; revisions noted on the way."""
+        last: tuple[str, str, str, str] | None = None  # entries come in runs of one function and revision
+        for event in events:
+            revision = event.revision
+            if revision is not None and ((where := (event.project, event.region, event.function, revision)) != last
+                                         or type(event) is InstanceStart):
+                revisions.observe(errors.key(where[:3]), event)
+                last = where
+            if type(event) is ErrorEntry:
+                errors.add(event)
+            else:
+                yield event
+
+    def _metrics(self, project: str, start: datetime, end: datetime, stats: ProjectStats,
+                 found: _Found) -> tuple[list[FunctionInfo], list[Sample]]:
         result = read_metrics(
             self._monitoring_pages(), project, start, end,
             limiter=self._limiter(MONITORING_API, stats), stats=stats, regions=tuple(self.source.regions),
@@ -210,13 +259,18 @@ class GcpCollector:
         )
         starts: BucketAccumulator | None = None
         try:
-            filter_ = build_filter(start, end, self.source.regions, self.rules, Select.STARTS)
+            filter_ = build_filter(start, end, self.source.regions, self.rules, Select.STARTS,
+                                   errors=self.source.errors)
             acc = BucketAccumulator()
-            acc.add_all(e for e in self._read_logs(project, filter_, stats) if type(e) is InstanceStart)
+            errors = ErrorAccumulator()
+            events = self._route(self._read_logs(project, filter_, stats), errors, found.revisions)
+            acc.add_all(e for e in events if type(e) is InstanceStart)  # Monitoring counts the invocations
             starts = acc
-        except Exception as exc:  # counts and latency still land; cold starts become unknown, not 0
+            found.errors = errors if self.source.errors else None
+        except Exception as exc:  # counts and latency still land; cold starts and errors become unknown, not 0
             log.warning("gcp project %s: cold-start read failed", project, exc_info=True)
-            stats.incomplete.append(f"cold starts unknown: {one_line(exc)}")
+            stats.incomplete.append(f"cold starts unknown{', errors unknown' if self.source.errors else ''}: "
+                                    f"{one_line(exc)}")
         if starts is not None and (blind := unseen_starts(result, starts)):
             stats.incomplete.append(
                 f"cold starts unknown for {len(blind)} gen2 function(s) whose instances started but logged no "
@@ -247,6 +301,7 @@ class GcpCollector:
             self._logging_pages(project), project, filter_,
             limiter=self._limiter(LOGGING_API, stats), stats=stats, regions=frozenset(self.source.regions),
             rules=self.rules, retries=self.source.max_retries, backoff_s=self._backoff_s, sleep=self._sleep,
+            errors=self.source.errors,
         )
 
     def _window(self, project: str, request: CollectRequest) -> tuple[datetime, datetime]:

@@ -11,6 +11,13 @@ What counts:
 - gen2 (`resource.type="cloud_run_revision"`): request logs (`httpRequest.status`, `.latency`) and the
   system line `Starting new instance. Reason: <REASON> - ...`.
 
+Error records (`parse_error`, the one reading for `collect` and `ingest`): an entry of a function at
+`severity` ERROR or above (gen1 stdout/stderr, gen2 stdout/stderr and Cloud Run's system log) that is not a
+request log (those are invocations: a 5xx request log is at ERROR too), and a gen1 execution line whose
+status word is not ok (`finished with status: 'crash'`). The error's type comes from its text when the text
+carries one (`opsview.signatures.split_error`); gen1 entries carry the execution id (`labels.execution_id`),
+gen2 the trace. Severity order: https://cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry#logseverity.
+
 An entry is *ignored* (`None`) when it is simply not one of those lines, and *malformed*
 (`MalformedEntryError`) when it is one of them but a field we need is missing or unreadable: numbers
 and times go through `opsview.untrusted` (a latency of `1e400s`, NaN or a negative one, a 400-digit
@@ -25,6 +32,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
+from opsview.signatures import split_error
 from opsview.untrusted import EARLIEST, LATEST, MAX_DURATION_MS, BadValue, decimal, number, utc_time
 
 GEN1_RESOURCE: Final = "cloud_function"
@@ -60,6 +68,8 @@ class Invocation(NamedTuple):
     timeout: bool | None
     throttled: bool
     """Rejected by the platform (429 / "no available instance"): not an invocation of the code."""
+    revision: str | None = None
+    """gen2: the Cloud Run revision that served it (`resource.labels.revision_name`)."""
 
 
 class InstanceStart(NamedTuple):
@@ -70,13 +80,31 @@ class InstanceStart(NamedTuple):
     function: str
     at: datetime
     reason: str
+    revision: str | None = None
 
     @property
     def cold_start(self) -> bool:
         return self.reason == AUTOSCALING
 
 
-GcpEvent = Invocation | InstanceStart
+class ErrorEntry(NamedTuple):
+    """One error record of a function (see the module docstring)."""
+
+    project: str
+    region: str
+    function: str
+    generation: Generation
+    at: datetime
+    error_type: str | None
+    message: str
+    sample: str
+    sample_id: str | None
+    revision: str | None = None
+
+
+GcpEvent = Invocation | InstanceStart | ErrorEntry
+ERROR_SEVERITIES: Final = frozenset({"ERROR", "CRITICAL", "ALERT", "EMERGENCY"})
+"""`severity>=ERROR` (LogSeverity 500 and up)."""
 
 _GEN1_LINE = re.compile(
     r"(?:Function execution took (?P<ms>\d+(?:\.\d+)?) ms[,.]?\s*)?"
@@ -185,7 +213,7 @@ def _label(labels: Mapping[str, Any], name: str, fallback: str | None = None) ->
     raise MalformedEntryError(f"no resource.labels.{name}")
 
 
-def parse_entry(entry: object, function: str | None = None) -> GcpEvent | None:
+def parse_entry(entry: object, function: str | None = None) -> Invocation | InstanceStart | None:
     """One LogEntry dict (as JSON decodes it) -> an event, `None` when the entry is not one we count.
 
     `function` names the function when the entry's resource labels do not (ingest `--function`).
@@ -244,7 +272,8 @@ def _took_ms(text: str) -> float:
         raise MalformedEntryError(str(exc)) from None
 
 
-def _gen2(entry: Mapping[str, Any], resource: Mapping[str, Any], function: str | None) -> GcpEvent | None:
+def _gen2(entry: Mapping[str, Any], resource: Mapping[str, Any], function: str | None
+          ) -> Invocation | InstanceStart | None:
     http = entry.get("httpRequest")
     if isinstance(http, dict):
         labels = _resource_labels(resource)
@@ -263,7 +292,7 @@ def _gen2(entry: Mapping[str, Any], resource: Mapping[str, Any], function: str |
         return Invocation(  # positional: keywords cost a measurable share per entry here
             _project(entry, labels), _label(labels, "location"), _label(labels, "service_name", function),
             Generation.GEN2, _when(entry), parse_latency_ms(http.get("latency")), _STATUS_TEXT.get(code) or str(code),
-            code >= 500 and not throttled, None, throttled,
+            code >= 500 and not throttled, None, throttled, labels.get("revision_name"),
         )
     text = _text(entry)
     if text is None or not text.startswith("Starting new instance"):
@@ -278,4 +307,67 @@ def _gen2(entry: Mapping[str, Any], resource: Mapping[str, Any], function: str |
         function=_label(labels, "service_name", function),
         at=_when(entry),
         reason=match["reason"],
+        revision=_revision(labels),
     )
+
+
+def _revision(labels: Mapping[str, Any]) -> str | None:
+    value = labels.get("revision_name")
+    return value if isinstance(value, str) and value else None
+
+
+def failed_execution(event: Invocation, entry: Mapping[str, Any]) -> ErrorEntry | None:
+    """A gen1 execution line whose status word is not ok, as an error record (a status *code* is a reply)."""
+    if event.generation is not Generation.GEN1 or not event.error or event.status.isdigit():
+        return None
+    text = _text(entry) or ""
+    return ErrorEntry(event.project, event.region, event.function, Generation.GEN1, event.at, None,
+                      f"finished with status: {event.status}", text, _execution_id(entry))
+
+
+def _execution_id(entry: Mapping[str, Any]) -> str | None:
+    labels = entry.get("labels")
+    value = labels.get("execution_id") if isinstance(labels, dict) else None
+    if isinstance(value, str) and value:
+        return value
+    trace = entry.get("trace")
+    return trace if isinstance(trace, str) and trace else None
+
+
+def parse_error(entry: object, function: str | None = None) -> ErrorEntry | None:
+    """An entry at severity ERROR or above of a function, not a request log, as an error record; `None` for
+    any other entry. Raises `MalformedEntryError` for such an entry we cannot read (no time, no name)."""
+    if not isinstance(entry, dict) or entry.get("severity") not in ERROR_SEVERITIES:
+        return None
+    resource = entry.get("resource")
+    if not isinstance(resource, dict) or isinstance(entry.get("httpRequest"), dict):
+        return None
+    kind = resource.get("type")
+    if kind not in (GEN1_RESOURCE, GEN2_RESOURCE):
+        return None
+    text = _error_text(entry)
+    if text is None:
+        return None
+    labels = _resource_labels(resource)
+    if kind == GEN1_RESOURCE:
+        where, name, generation, revision = "region", "function_name", Generation.GEN1, None
+    else:
+        where, name, generation, revision = "location", "service_name", Generation.GEN2, _revision(labels)
+    error_type, message = split_error(text)
+    return ErrorEntry(_project(entry, labels), _label(labels, where), _label(labels, name, function), generation,
+                      _when(entry), error_type, message, text, _execution_id(entry), revision)
+
+
+def _error_text(entry: Mapping[str, Any]) -> str | None:
+    """The text of an error entry: `textPayload`, or a structured log's `message` (Error Reporting's
+    `stack_trace` too, when there is no message)."""
+    text = _text(entry)
+    if text:
+        return text
+    payload = entry.get("jsonPayload")
+    if isinstance(payload, dict):
+        for field in ("stack_trace", "error", "msg"):
+            value = payload.get(field)
+            if isinstance(value, str) and value.strip():
+                return value
+    return None

@@ -13,8 +13,11 @@ Names (`NameRules`):
   only `services` brings them in.
 
 Filter: only the entries we count are selected, so the call count follows the entries we need: gen1 execution
-lines, gen2 request logs and gen2 `Starting new instance` system lines. The `timestamp` bounds are always
-explicit: without them the client library would add its own 24-hour restriction.
+lines, gen2 request logs and gen2 `Starting new instance` system lines; with `errors`, also the functions'
+entries at `severity>=ERROR` (and, for the metrics path's narrow read, gen1 execution lines whose status is
+not ok). The `timestamp` bounds are always explicit: without them the client library would add its own
+24-hour restriction. Syntax: https://cloud.google.com/logging/docs/view/logging-query-language (`severity`
+compares by level: `severity>=ERROR` is ERROR, CRITICAL, ALERT and EMERGENCY).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
+from typing import Final
 
 GEN2_LABEL = 'labels."goog-managed-by"="cloudfunctions"'
 MANAGED_BY = "goog-managed-by"
@@ -36,7 +40,8 @@ class Select(enum.Enum):
     ALL = "all"
     """Everything the logs path counts (gen1 execution lines, gen2 request logs and instance starts)."""
     STARTS = "starts"
-    """gen2 `Starting new instance` lines only: the metrics path's narrow read for cold starts."""
+    """gen2 `Starting new instance` lines only: the metrics path's narrow read for cold starts (and, with
+    errors, the error records, gen1 ones included)."""
 
 
 def rfc3339(ts: datetime) -> str:
@@ -139,14 +144,24 @@ def gen2_admission(rules: NameRules) -> str | None:
     return f'({GEN2_LABEL} OR resource.labels.service_name=~"{pattern}")'
 
 
+ERRORS: Final = "severity>=ERROR"
+# gen1 execution lines whose status word is not ok (`finished with status: 'crash'`); `status code:` lines are
+# the code's HTTP replies, not failures of the platform
+_GEN1_FAILED: Final = ('(textPayload:"inished with status:" AND NOT textPayload:"status: \'ok\'" '
+                       'AND NOT textPayload:"status: ok" AND NOT textPayload:"status: \'success\'" '
+                       'AND NOT textPayload:"status: success")')
+
+
 def build_filter(
     start: datetime,
     end: datetime,
     regions: Sequence[str] = (),
     include: Sequence[str] | NameRules = (),
     select: Select = Select.ALL,
+    errors: bool = False,
 ) -> str:
-    """Entries in [start, end) that opsview counts, for every function of the project."""
+    """Entries in [start, end) that opsview counts, for every function of the project (with `errors`, their
+    error records too)."""
     rules = include if isinstance(include, NameRules) else NameRules.of(include or ("*",), ())
     bounds = f'timestamp>="{rfc3339(start)}" AND timestamp<"{rfc3339(end)}"'
     gen2 = ['resource.type="cloud_run_revision"']
@@ -154,10 +169,17 @@ def build_filter(
     if admission:
         gen2.append(admission)
     if select is Select.STARTS:
-        gen2.append('textPayload:"Starting new instance"')
+        # a request log at ERROR (a 5xx) is an invocation, not an error record: Monitoring counts those
+        gen2.append(f'(textPayload:"Starting new instance" OR ({ERRORS} AND NOT httpRequest.status>0))' if errors
+                    else 'textPayload:"Starting new instance"')
     else:
-        gen2.append('(httpRequest.status>0 OR textPayload:"Starting new instance")')
-    gen1 = ['resource.type="cloud_function"', 'textPayload:"finished with status"']
+        gen2.append(f'(httpRequest.status>0 OR textPayload:"Starting new instance"{" OR " + ERRORS if errors else ""})')
+    gen1 = ['resource.type="cloud_function"']
+    if select is Select.STARTS:
+        gen1.append(f"({ERRORS} OR {_GEN1_FAILED})")
+    else:
+        gen1.append(f'(textPayload:"finished with status" OR {ERRORS})' if errors
+                    else 'textPayload:"finished with status"')
     if regions:
         gen1.append(_any_of("resource.labels.region", regions))
         gen2.append(_any_of("resource.labels.location", regions))
@@ -167,6 +189,6 @@ def build_filter(
         gen1.append(f'resource.labels.function_name=~"{gen1_names}"')
     if gen2_names:
         gen2.append(f'resource.labels.service_name=~"{gen2_names}"')
-    if select is Select.STARTS:
+    if select is Select.STARTS and not errors:
         return f"{bounds} AND ({' AND '.join(gen2)})"
     return f"{bounds} AND (({' AND '.join(gen1)}) OR ({' AND '.join(gen2)}))"

@@ -8,7 +8,8 @@ Counting: every JSON value decoded at the top level (or inside `entries`) is one
 Skipped = not valid JSON (nesting past the recursion limit included), not an object, or an
 execution/request/instance-start entry that lacks a field we need or holds a number or time no platform
 writes (`opsview.collectors.gcp.entries`). Entries that are simply other logs (`Function execution
-started`, app output) are read and ignored, not skipped.
+started`, app output) are read and ignored, not skipped. Error records (entries at severity ERROR and above,
+gen1 executions that crashed or timed out) become `ErrorEvent`s by the collector's rule (`entries.parse_error`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,18 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TextIO
 
-from opsview.collectors.gcp.entries import Generation, InstanceStart, Invocation, MalformedEntryError, parse_entry
+from opsview.collectors.gcp.entries import (
+    ErrorEntry,
+    Generation,
+    InstanceStart,
+    Invocation,
+    MalformedEntryError,
+    failed_execution,
+    parse_entry,
+    parse_error,
+)
 from opsview.ingest import IngestStats, InputFormat
-from opsview.logevents import ColdStartEvent, InvocationEvent, LogEvent
+from opsview.logevents import ColdStartEvent, ErrorEvent, InvocationEvent, LogEvent
 from opsview.untrusted import json_raw_decode
 
 FORMAT = InputFormat(
@@ -80,13 +90,23 @@ def _values(stream: TextIO, stats: IngestStats) -> Iterator[object]:
 
 def read(stream: TextIO, source_name: str, function: str | None, stats: IngestStats) -> Iterator[LogEvent]:
     """`IngestReader` for GCP: Cloud Functions gen1 and gen2 LogEntry JSON."""
+    stats.errors_read = True
     for value in _values(stream, stats):
         stats.lines_read += 1
+        error: ErrorEntry | None = None
         try:
             event = parse_entry(value, function)
+            if event is None:
+                error = parse_error(value, function)
+            elif type(event) is Invocation and isinstance(value, dict):
+                error = failed_execution(event, value)
         except MalformedEntryError:
             stats.lines_skipped += 1
             continue
+        if error is not None:
+            yield ErrorEvent(function=error.function, at=error.at, error_type=error.error_type, message=error.message,
+                             request_id=error.sample_id, sample=error.sample, account=error.project,
+                             region=error.region)
         if event is None:
             continue
         converted = to_ingest_event(event)

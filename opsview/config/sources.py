@@ -54,6 +54,9 @@ class AwsSource(SourceBase):
     """How often to re-list functions; metrics are collected every refresh; 1m to 7d."""
     cold_starts: Literal["insights", "filter", "off"] = "insights"
     """Where cold starts come from: Logs Insights, FilterLogEvents, or not collected."""
+    errors: Literal["insights", "filter", "off"] = "insights"
+    """Where error signatures come from: Logs Insights (FilterLogEvents if it is denied), FilterLogEvents, or
+    not collected."""
     endpoint_url: str | None = None
     """Override the AWS endpoint (a local test server, an AWS-compatible gateway)."""
 
@@ -89,6 +92,8 @@ class AzureSource(SourceBase):
     """Override the Azure Resource Manager endpoint (metric definitions; sovereign clouds, a local test server)."""
     reread: Annotated[Duration, within("0s", "1d")] = timedelta(minutes=10)
     """How far back each refresh re-reads stored buckets: App Insights ingestion lags by minutes; 0s to 1d."""
+    errors: bool = True
+    """Collect error signatures (AppExceptions, AppTraces at Error and above) and app versions in the same query."""
 
 
 class GcpSource(SourceBase):
@@ -120,6 +125,9 @@ class GcpSource(SourceBase):
     0s to 1d."""
     max_retries: int = Field(default=5, ge=0, le=20)
     """Retries of one call refused with 429 RESOURCE_EXHAUSTED or a 5xx, with exponential backoff."""
+    errors: bool = True
+    """Collect error signatures (entries at severity ERROR and above, gen1 failed executions) from Cloud Logging:
+    in the logs filter (logs mode) or beside the cold-start read (metrics mode)."""
 
     @field_validator("services")
     @classmethod

@@ -8,6 +8,8 @@ Each behaviour cites the AWS page it follows; where moto already behaves as docu
   `documented_cloudwatch()`.
 - Lambda `LoggingConfig` (moto drops it): `documented_lambda_logging()`.
 - Logs Insights (moto keeps log events but evaluates no `stats` and no row cap): `FakeInsights`.
+- Logs `DescribeLogGroups` (moto ignores `logGroupIdentifiers` and lists every group):
+  `documented_log_group_identifiers()`.
 - percentile statistics (moto answers `p95` with a null it cannot serialise): `moto_percentiles()`.
 """
 
@@ -192,6 +194,38 @@ def documented_lambda_logging() -> Iterator[None]:
         models.LambdaFunction.get_configuration = configuration  # type: ignore[method-assign]
 
 
+# --- Logs ----------------------------------------------------------------------------------------------
+
+DESCRIBE_LOG_GROUPS = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_DescribeLogGroups.html"
+
+
+@contextmanager
+def documented_log_group_identifiers() -> Iterator[None]:
+    """`logGroupIdentifiers` filters DescribeLogGroups to the named groups (DESCRIBE_LOG_GROUPS: "Use this array to
+    filter the list of log groups returned", at most 50 names; with it, no prefix may be given)."""
+    from moto.logs import responses
+
+    original = responses.LogsResponse.describe_log_groups
+
+    def filtered(self: Any) -> str:
+        wanted = self._get_param("logGroupIdentifiers")
+        if not wanted:
+            return original(self)
+        if len(wanted) > 50 or self._get_param("logGroupNamePrefix"):
+            from moto.logs.exceptions import InvalidParameterException
+
+            raise InvalidParameterException("logGroupIdentifiers takes 1-50 names and no logGroupNamePrefix")
+        names = {w.split(":log-group:")[-1].removesuffix(":*") for w in wanted}  # names or ARNs
+        groups = [g for name, g in sorted(self.logs_backend.groups.items()) if name in names]
+        return json.dumps({"logGroups": [g.to_describe_dict() for g in groups]})
+
+    responses.LogsResponse.describe_log_groups = filtered  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        responses.LogsResponse.describe_log_groups = original  # type: ignore[method-assign]
+
+
 # --- Logs Insights -------------------------------------------------------------------------------------
 
 START_QUERY = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartQuery.html"
@@ -200,6 +234,9 @@ STOP_QUERY = "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReferen
 QUERY_LIMIT = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Limit.html"
 QUERY_FIELDS = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_AnalyzeLogData-discoverable-fields.html"
 QUERY_QUOTAS = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html"
+QUERY_STATS = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Stats.html"
+QUERY_PARSE = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Parse.html"
+QUERY_FILTER = "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Filter.html"
 
 ROWS_PER_PAGE = 10_000  # GET_QUERY_RESULTS: "each page returning up to 10,000 log events"
 DEFAULT_LIMIT = 10_000  # QUERY_LIMIT: without `limit` a query returns as many as 10,000 rows
@@ -263,9 +300,12 @@ def evaluate(text: str, account: str, events: Sequence[LogEvent]) -> list[list[d
     """Run the Logs Insights commands opsview sends over `events`; any other command is refused.
 
     Semantics from https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax.html: `filter ...
-    like /re/`, `parse field /re/` with named groups (no match: the fields are absent), `ispresent`,
-    `stats count(*) | avg | pct(expr, N) ... by bin(period) as name, field...` (bin rounds @timestamp down to
-    the period; QUERY_FIELDS: `@log` is `account-id:log-group-name`).
+    like /re/` (QUERY_FILTER), `parse field /re/` with named groups (QUERY_PARSE; no match: the fields are
+    absent, and a group that took no part in the match is absent too), `ispresent(a) or ispresent(b) ...`,
+    `stats count(*) | avg | pct(expr, N) | max(field) | latest(field) ... by bin(period) as name, field...`
+    (QUERY_STATS: bin rounds @timestamp down to the period; `latest` is the field's value in the log event
+    with the latest time stamp; QUERY_FIELDS: `@log` is `account-id:log-group-name`). A by-field a record
+    lacks groups it with the records that lack it too, and its row carries no such field.
     """
     records: list[dict[str, Any]] = [
         {"@message": e.message, "@logStream": e.stream, "@log": f"{account}:{e.group}", "@timestamp": e.timestamp_ms}
@@ -282,9 +322,9 @@ def evaluate(text: str, account: str, events: Sequence[LogEvent]) -> list[list[d
                 found = regex.search(str(record.get(field_name, "")))
                 if found:
                     record.update({k: v for k, v in found.groupdict().items() if v is not None})
-        elif match := re.fullmatch(r"filter ispresent\((\w+)\) or ispresent\((\w+)\)", command):
-            a, b = match.groups()
-            records = [r for r in records if r.get(a) is not None or r.get(b) is not None]
+        elif re.fullmatch(r"filter ispresent\(\w+\)(?: or ispresent\(\w+\))*", command):
+            names = re.findall(r"ispresent\((\w+)\)", command)
+            records = [r for r in records if any(r.get(name) is not None for name in names)]
         elif match := re.fullmatch(r"stats (.+) by (.+)", command, re.S):
             return _stats(match.group(1), match.group(2), records)
         else:
@@ -311,7 +351,7 @@ def _stats(aggregates: str, by: str, records: list[dict[str, Any]]) -> list[list
             if value is None:
                 continue  # a missing by-field: the row carries no such field
             if isinstance(value, int) and label != "@log":
-                value = datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S.000")
+                value = _time_text(value * 1000)
             row.append({"field": label, "value": str(value)})
         for term in _split_top(aggregates):
             if match := re.fullmatch(r"count\(\*\) as (\w+)", term):
@@ -320,6 +360,16 @@ def _stats(aggregates: str, by: str, records: list[dict[str, Any]]) -> list[list
                 values = [float(v) for r in members if (v := _value(match.group(1), r)) is not None]
                 if values:
                     row.append({"field": match.group(2), "value": str(sum(values) / len(values))})
+            elif match := re.fullmatch(r"max\((@?\w+)\) as (\w+)", term):
+                values = [v for r in members if (v := r.get(match.group(1))) is not None]
+                if values:
+                    top = max(values)
+                    shown = _time_text(top) if match.group(1) == "@timestamp" else str(top)
+                    row.append({"field": match.group(2), "value": shown})
+            elif match := re.fullmatch(r"latest\((@?\w+)\) as (\w+)", term):
+                dated = [(r["@timestamp"], r[match.group(1)]) for r in members if r.get(match.group(1)) is not None]
+                if dated:
+                    row.append({"field": match.group(2), "value": str(max(dated, key=lambda d: d[0])[1])})
             elif match := re.fullmatch(r"pct\((.+), (\d+)\) as (\w+)", term, re.S):
                 values = sorted(float(v) for r in members if (v := _value(match.group(1), r)) is not None)
                 if values:
@@ -329,6 +379,11 @@ def _stats(aggregates: str, by: str, records: list[dict[str, Any]]) -> list[list
                 raise ValueError(f"the fake does not evaluate the aggregate {term!r}")
         rows.append(row)
     return rows
+
+
+def _time_text(epoch_ms: int) -> str:
+    """A time as Insights prints it in results (`2024-05-01 10:00:00.000`, UTC)."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.") + f"{epoch_ms % 1000:03d}"
 
 
 class FakeInsights:

@@ -12,7 +12,12 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from aws_fakes import documented_cloudwatch, documented_lambda_logging, moto_percentiles  # noqa: E402
+from aws_fakes import (  # noqa: E402
+    documented_cloudwatch,
+    documented_lambda_logging,
+    documented_log_group_identifiers,
+    moto_percentiles,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +37,7 @@ def moto_url() -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    with moto_percentiles(), documented_cloudwatch(), documented_lambda_logging():
+    with moto_percentiles(), documented_cloudwatch(), documented_lambda_logging(), documented_log_group_identifiers():
         server.start()
         url = f"http://127.0.0.1:{port}"
         _reset(url)

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.integration
 
 def _collector(url: str, region: str, method: str, *, fail_poll: int | None = None,
                **kw: object) -> tuple[AwsCollector, FakeInsights]:
+    kw.setdefault("errors", "off")  # these count cold-start queries (test_aws_errors.py reads errors)
     collector = AwsCollector(AwsSource(name="moto", endpoint_url=url, regions=[region],  # type: ignore[arg-type]
                                        cold_starts=method, **kw), insights_deadline_s=120.0)
     insights = FakeInsights(ACCOUNT, region, fail_poll=fail_poll)

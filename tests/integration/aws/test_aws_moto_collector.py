@@ -81,6 +81,8 @@ def fleet(moto_url: str) -> dict[str, Any]:
 
 
 def _source(url: str, **kw: Any) -> AwsSource:
+    # moto's own Logs Insights evaluates no `stats`: logs are read with FilterLogEvents
+    kw.setdefault("errors", "filter")
     return AwsSource(name="moto", endpoint_url=url, cold_starts="filter", **kw)
 
 

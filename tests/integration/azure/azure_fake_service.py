@@ -34,7 +34,11 @@
 We cannot run KQL here, so the logs answer is the result table the test (or the benchmark)
 hands the server (`logs_replies`, `logs_reply_fn`), or, with `log_rows`, the rows of a whole
 workspace that the server cuts to the query's `lo`..`hi` bounds and to `max_rows`; the server
-checks the request is a well-formed KQL query with a timespan.
+checks the request is a well-formed KQL query with a timespan, and that every column a table's half of
+the query reads is one that table has (`unknown_columns`: the workspace tables' documented schemas,
+https://learn.microsoft.com/azure/azure-monitor/reference/tables/apprequests, .../apptraces,
+.../appexceptions): Log Analytics refuses a query naming a column its table lacks (400, "Failed to
+resolve scalar expression named ..."), so a misspelt `OuterMessage` fails here as it would there.
 """
 
 from __future__ import annotations
@@ -52,14 +56,47 @@ from urllib.parse import parse_qs, urlparse
 
 from azure.core.credentials import AccessToken
 
-from opsview.collectors.azure.kql import COLUMNS
+from opsview.collectors.azure.kql import BASE_COLUMNS, COLUMNS
 
 COLUMN_TYPES = {
     "Kind": "string", "AppRoleName": "string", "OperationName": "string", "Bucket": "datetime",
     "Invocations": "long", "Errors": "long", "Throttles": "long", "DurationAvg": "real", "DurationP50": "real",
     "DurationP95": "real", "DurationP99": "real", "DurationMax": "real", "FirstAt": "datetime",
     "LastAt": "datetime", "ColdStarts": "long", "FirstStartAt": "datetime", "HostTraces": "long",
+    "ErrorType": "string", "ErrorMessage": "string", "ErrorCount": "long", "Sample": "string", "SampleId": "string",
+    "SampleAt": "datetime", "AppVersion": "string",
 }
+_COMMON = ("TenantId", "TimeGenerated", "Type", "SourceSystem", "IKey", "AppRoleInstance", "AppRoleName",
+           "AppVersion", "ClientBrowser", "ClientCity", "ClientCountryOrRegion", "ClientIP", "ClientModel",
+           "ClientOS", "ClientStateOrProvince", "ClientType", "ItemCount", "Measurements", "OperationId",
+           "OperationName", "ParentId", "Properties", "ReferencedItemId", "ReferencedType", "ResourceGUID",
+           "SDKVersion", "SessionId", "SyntheticSource", "UserAccountId", "UserAuthenticatedId", "UserId")
+TABLE_COLUMNS: dict[str, frozenset[str]] = {
+    # the columns each workspace table documents (pages cited in the module docstring)
+    "AppRequests": frozenset(_COMMON + ("DurationMs", "Id", "Name", "PerformanceBucket", "ResultCode", "Source",
+                                        "Success", "Url")),
+    "AppTraces": frozenset(_COMMON + ("Message", "SeverityLevel")),
+    "AppExceptions": frozenset(_COMMON + ("Assembly", "Details", "ExceptionType", "HandledAt", "InnermostAssembly",
+                                          "InnermostMessage", "InnermostMethod", "InnermostType", "Message",
+                                          "Method", "OuterAssembly", "OuterMessage", "OuterMethod", "OuterType",
+                                          "ProblemId", "SeverityLevel")),
+}
+_LET = re.compile(r"^let (\w+) = (\w+)(.*?);\s*$", re.M | re.S)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def unknown_columns(query: str) -> list[str]:
+    """Capitalised names a table's half reads that the table does not have (nor the half defines: `X = ...`).
+    KQL's functions and keywords are lower case, so a capitalised name outside a string is a column."""
+    out = []
+    for match in _LET.finditer(query):
+        table, body = match.group(2), _STRING.sub('""', match.group(3))
+        if table not in TABLE_COLUMNS:
+            continue
+        defined = set(re.findall(r"\b([A-Z]\w*)\s*=(?!=)", body))
+        used = set(re.findall(r"(?<![.\w])([A-Z]\w*)\b", body))
+        out += [f"{table}.{name}" for name in sorted(used - defined - TABLE_COLUMNS[table])]
+    return out
 HTTP_METRICS = ("Http5xx", "Requests", "Http2xx", "Http4xx", "AverageMemoryWorkingSet", "MemoryWorkingSet")
 PLAN_DEFINITIONS: dict[str, tuple[str, ...]] = {
     "consumption": ("FunctionExecutionCount", "FunctionExecutionUnits", *HTTP_METRICS),
@@ -113,11 +150,26 @@ def truncation_error(limit: int) -> dict[str, Any]:
                                                    f"{limit} (E_QUERY_RESULT_SET_TOO_LARGE)."}}]}
 
 
-def logs_body(rows: list[list[Any]], error: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_row(app: str, op: str, bucket: datetime, error_type: str, message: str, count: int,
+              sample: str | None = None, sample_id: str | None = None, at_s: float = 30.0) -> list[Any]:
+    """One (app, function, minute, error text) of the error half: `ItemCount`-weighted count, latest sample."""
+    return ["errors", app, op, iso(bucket), *([None] * 13), error_type, message, count, sample or message,
+            sample_id, iso(bucket + timedelta(seconds=at_s)), None]
+
+
+def version_row(app: str, version: str, first: datetime, last: datetime) -> list[Any]:
+    """One `AppVersion` of an app: its first and last request in the range."""
+    return ["versions", app, "", None, *([None] * 8), iso(first), iso(last), None, None, None,
+            None, None, None, None, None, None, version]
+
+
+def logs_body(rows: list[list[Any]], error: dict[str, Any] | None = None, errors: bool = True) -> dict[str, Any]:
+    """A query result with the columns of the query with (or without) errors; short rows are padded."""
+    columns = COLUMNS if errors else BASE_COLUMNS
     body: dict[str, Any] = {"tables": [{
         "name": "PrimaryResult",
-        "columns": [{"name": c, "type": COLUMN_TYPES[c]} for c in COLUMNS],
-        "rows": rows,
+        "columns": [{"name": c, "type": COLUMN_TYPES[c]} for c in columns],
+        "rows": [r + [None] * (len(columns) - len(r)) if len(r) < len(columns) else r[: len(columns)] for r in rows],
     }]}
     if error is not None:
         body["error"] = error
@@ -134,8 +186,9 @@ def query_bounds(query: str) -> tuple[datetime, datetime]:
 
 
 def rows_in_range(rows: list[list[Any]], lo: datetime, hi: datetime) -> list[list[Any]]:
-    bucket = COLUMNS.index("Bucket")
-    return [r for r in rows if lo <= datetime.fromisoformat(r[bucket][:19]).replace(tzinfo=UTC) < hi]
+    """The rows whose bucket (a version's first request) lies in [lo, hi)."""
+    bucket, first = COLUMNS.index("Bucket"), COLUMNS.index("FirstAt")
+    return [r for r in rows if lo <= datetime.fromisoformat((r[bucket] or r[first])[:19]).replace(tzinfo=UTC) < hi]
 
 
 def metric_definitions_body(resource_id: str, names: tuple[str, ...]) -> dict[str, Any]:
@@ -281,6 +334,11 @@ def _handler(state: FakeAzure) -> type[BaseHTTPRequestHandler]:
                     "timespan"
                 ):
                     self._send(Reply(400, {"error": {"code": "BadArgumentError", "message": "bad query body"}}))
+                    return
+                unknown = unknown_columns(body["query"])
+                if unknown:
+                    self._send(Reply(400, {"error": {"code": "SemanticError", "message": (
+                        f"'where' operator: Failed to resolve scalar expression named '{unknown[0]}'")}}))
                     return
                 self._send(state.logs_reply(body))
                 return

@@ -264,7 +264,7 @@ def gen1_line(project: str, region: str, function: str, ts: str, text: str) -> d
 
 
 def gen2_request(project: str, region: str, function: str, ts: str, status: int, latency: str,
-                 *, labelled: bool = True) -> dict[str, Any]:
+                 *, labelled: bool = True, revision: str | None = None) -> dict[str, Any]:
     """A Cloud Run request log; `labelled=False`: a service Cloud Run alone manages (no goog-managed-by label)."""
     entry = {
         "httpRequest": {"latency": latency, "requestMethod": "POST", "status": status,
@@ -275,7 +275,7 @@ def gen2_request(project: str, region: str, function: str, ts: str, status: int,
         "receiveTimestamp": ts,
         "resource": {"type": "cloud_run_revision",
                      "labels": {"configuration_name": function, "location": region, "project_id": project,
-                                "revision_name": f"{function}-00001-abc", "service_name": function}},
+                                "revision_name": revision or f"{function}-00001-abc", "service_name": function}},
         "severity": "ERROR" if status >= 500 else "INFO",
         "timestamp": ts,
     }
@@ -285,10 +285,33 @@ def gen2_request(project: str, region: str, function: str, ts: str, status: int,
 
 
 def gen2_start(project: str, region: str, function: str, ts: str, reason: str, *,
-               labelled: bool = True) -> dict[str, Any]:
-    entry = gen2_request(project, region, function, ts, 200, "0s", labelled=labelled)
+               labelled: bool = True, revision: str | None = None) -> dict[str, Any]:
+    entry = gen2_request(project, region, function, ts, 200, "0s", labelled=labelled, revision=revision)
     del entry["httpRequest"]
     entry["logName"] = f"projects/{project}/logs/run.googleapis.com%2Fvarlog%2Fsystem"
     entry["textPayload"] = f"Starting new instance. Reason: {reason} - Instance started due to configured scaling."
     entry["insertId"] = f"{function}-{ts}-start"
+    return entry
+
+
+def gen2_log(project: str, region: str, function: str, ts: str, text: str, severity: str = "ERROR", *,
+             stream: str = "stderr", revision: str | None = None) -> dict[str, Any]:
+    """A line a gen2 function (or Cloud Run's system log, `stream="varlog%2Fsystem"`) wrote, at `severity`."""
+    entry = gen2_request(project, region, function, ts, 200, "0s", revision=revision)
+    del entry["httpRequest"]
+    entry["logName"] = f"projects/{project}/logs/run.googleapis.com%2F{stream}"
+    entry["textPayload"] = text
+    entry["severity"] = severity
+    entry["trace"] = f"projects/{project}/traces/{abs(hash((function, ts))) % 10**12:032x}"
+    entry["insertId"] = f"{function}-{ts}-{stream}"
+    return entry
+
+
+def gen1_log(project: str, region: str, function: str, ts: str, text: str, severity: str = "ERROR",
+             execution_id: str = "j22o0ucdhpop") -> dict[str, Any]:
+    """A line a gen1 function wrote to stderr (console.error, an uncaught exception) at `severity`."""
+    entry = gen1_line(project, region, function, ts, text)
+    entry["severity"] = severity
+    entry["labels"] = {"execution_id": execution_id}
+    entry["insertId"] = f"{function}-{ts}-{execution_id}-log"
     return entry

@@ -3,7 +3,10 @@
 Logging query language (https://cloud.google.com/logging/docs/view/logging-query-language): comparisons
 `field = "v"`, `!=`, `=~ "RE2"` (regular expression, a search), `!~`, `:` ("has": substring, case-insensitive),
 `<`, `<=`, `>`, `>=`; boolean `AND`, `OR`, `NOT` and parentheses; a path segment may be quoted
-(`labels."goog-managed-by"`). A comparison on a field the entry does not have is false.
+(`labels."goog-managed-by"`). A comparison on a field the entry does not have is false. `severity` compares
+by level, not by its name's spelling (`severity>=ERROR` is ERROR, CRITICAL, ALERT, EMERGENCY; an entry
+without one is DEFAULT): https://cloud.google.com/logging/docs/view/logging-query-language#severity and
+https://cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry#logseverity.
 Monitoring filters (https://cloud.google.com/monitoring/api/v3/filters): the same comparisons and booleans, plus
 `field = monitoring.regex.full_match("RE2")`.
 
@@ -176,6 +179,10 @@ def _compare(have: Any, op: str, want: Any) -> bool:
     }[op]
 
 
+SEVERITY_LEVELS = {"DEFAULT": 0, "DEBUG": 100, "INFO": 200, "NOTICE": 300, "WARNING": 400, "ERROR": 500,
+                   "CRITICAL": 600, "ALERT": 700, "EMERGENCY": 800}
+
+
 def evaluate(node: Any, resolve: Callable[[tuple[str, ...]], Any]) -> bool:
     if isinstance(node, BoolOp):
         if node.op == "AND":
@@ -183,6 +190,11 @@ def evaluate(node: Any, resolve: Callable[[tuple[str, ...]], Any]) -> bool:
         if node.op == "OR":
             return any(evaluate(a, resolve) for a in node.args)
         return not evaluate(node.args[0], resolve)
+    if node.path == ("severity",) and node.op in ("=", "!=", "<", "<=", ">", ">="):
+        have_level = SEVERITY_LEVELS.get(str(resolve(node.path) or "DEFAULT").upper(), 0)
+        want = str(node.value).upper()
+        want_level = SEVERITY_LEVELS[want] if want in SEVERITY_LEVELS else int(float(node.value))
+        return _compare(have_level, node.op, want_level)
     have = resolve(node.path)
     if have is None:
         return False

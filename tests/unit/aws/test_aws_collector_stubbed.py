@@ -33,7 +33,7 @@ def _session() -> boto3.Session:
 
 @pytest.fixture
 def stubbed() -> Iterator[tuple[AwsCollector, dict[str, Stubber]]]:
-    collector = AwsCollector(AwsSource(name="prod", regions=[REGION]), session_factory=_session,
+    collector = AwsCollector(AwsSource(name="prod", regions=[REGION], errors="off"), session_factory=_session,
                              insights_deadline_s=5.0, now=lambda: NOW)
     stubs = {svc: Stubber(collector._client(svc, REGION)) for svc in ("sts", "lambda", "logs", "cloudwatch")}
     for stub in stubs.values():
@@ -151,7 +151,8 @@ def test_a_span_whose_invocations_did_not_come_back_whole_is_not_covered(
 
 def test_list_functions_follows_next_marker() -> None:
     """Two ListFunctions pages joined by NextMarker (moto answers in one page, so this is stubbed)."""
-    collector = AwsCollector(AwsSource(name="p", regions=[REGION], cold_starts="off"), session_factory=_session)
+    collector = AwsCollector(AwsSource(name="p", regions=[REGION], cold_starts="off", errors="off"),
+                             session_factory=_session)
     lam = Stubber(collector._client("lambda", REGION))
     with lam:
         def fn(name: str) -> dict[str, Any]:
@@ -168,7 +169,7 @@ def test_a_result_at_the_row_cap_that_cannot_be_split_leaves_cold_starts_unknown
     """One shared log group, one minute, and 10,000 rows back (the most one query returns: StartQuery
     `limit`, https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartQuery.html): the
     rows that did not fit may be ours, so our function's cold starts there are unknown, not 0."""
-    collector = AwsCollector(AwsSource(name="prod", regions=[REGION]), session_factory=_session,
+    collector = AwsCollector(AwsSource(name="prod", regions=[REGION], errors="off"), session_factory=_session,
                              insights_deadline_s=5.0, now=lambda: NOW)
     stubs = {svc: Stubber(collector._client(svc, REGION)) for svc in ("sts", "lambda", "logs", "cloudwatch")}
     for stub in stubs.values():

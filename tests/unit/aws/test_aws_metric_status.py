@@ -34,7 +34,8 @@ def _session() -> boto3.Session:
 
 @pytest.fixture
 def stubbed() -> Iterator[tuple[AwsCollector, Stubber]]:
-    collector = AwsCollector(AwsSource(name="prod", regions=[REGION], cold_starts="off"), session_factory=_session)
+    collector = AwsCollector(AwsSource(name="prod", regions=[REGION], cold_starts="off", errors="off"),
+                             session_factory=_session)
     stubs = {svc: Stubber(collector._client(svc, REGION)) for svc in ("sts", "lambda", "cloudwatch")}
     for stub in stubs.values():
         stub.activate()

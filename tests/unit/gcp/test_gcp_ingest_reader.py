@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from opsview.cli import main
 from opsview.collectors.gcp.ingest import read
 from opsview.ingest import Ingest, IngestStats
-from opsview.logevents import ColdStartEvent, InvocationEvent
+from opsview.logevents import ColdStartEvent, ErrorEvent, InvocationEvent
 
 RES1 = {"type": "cloud_function", "labels": {"function_name": "mailer", "project_id": "p1", "region": "europe-west1"}}
 RES2 = {"type": "cloud_run_revision",
@@ -73,9 +73,11 @@ def test_single_entry_and_json_lines_and_entries_list_response() -> None:
     assert stats.lines_read == 1
     lines = "\n".join(json.dumps(e) for e in MIXED) + "\n"
     events, stats = run(lines)
-    assert (stats.lines_read, len(events)) == (len(MIXED), 9)
+    # 9 invocations and cold starts; the two gen1 timeouts are also error records
+    assert (stats.lines_read, len(events)) == (len(MIXED), 9 + 2)
+    assert sum(isinstance(e, ErrorEvent) for e in events) == 2
     events, stats = run(json.dumps({"entries": MIXED, "nextPageToken": "abc"}))
-    assert (stats.lines_read, len(events)) == (len(MIXED), 9)
+    assert (stats.lines_read, len(events)) == (len(MIXED), 9 + 2)
 
 
 def test_garbage_and_broken_entries_are_counted_not_fatal() -> None:
