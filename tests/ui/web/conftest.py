@@ -17,8 +17,9 @@ from waitress_stop import stop_waitress
 from opsview.alert_records import AlertState
 from opsview.alerts.defaults import DEFAULT_RULES_TOML
 from opsview.alerts.engine import evaluate
-from opsview.collectors.demo import build_fleet, window_coverage, window_samples
+from opsview.collectors.demo import build_fleet, window_coverage, window_errors, window_samples
 from opsview.config import Config
+from opsview.error_records import ErrorCoverage
 from opsview.schema import CollectorHealth, floor_time, utcnow
 from opsview.store import SQLiteStore
 from opsview.web.app import create_app, shutdown
@@ -29,11 +30,18 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 def fill_demo(store: SQLiteStore, hours: float = 2.0) -> None:
-    """Two hours of the demo fleet (60 functions over AWS, Azure and GCP) and one failing collector."""
+    """Two hours of the demo fleet (60 functions over AWS, Azure and GCP: samples, error signatures with every
+    function's errors searched, deploys) and one failing collector."""
     now = utcnow()
-    store.upsert_functions(fn.info for fn in build_fleet(42, 1))
-    store.write_samples(window_samples(42, 1, floor_time(now - timedelta(hours=hours), 60), now))
-    store.record_coverage(window_coverage(42, 1, floor_time(now - timedelta(hours=hours), 60), now))
+    start = floor_time(now - timedelta(hours=hours), 60)
+    fleet = build_fleet(42, 1)
+    store.upsert_functions(fn.info for fn in fleet)
+    store.write_samples(window_samples(42, 1, start, now))
+    store.record_coverage(window_coverage(42, 1, start, now))
+    errors, deploys = window_errors(42, 1, start, now)
+    store.write_errors(errors)
+    store.write_events(deploys)
+    store.record_error_coverage([ErrorCoverage(tuple(fn.info.key for fn in fleet), start, now)])
     store.record_health([
         CollectorHealth("demo", "demo", now - timedelta(minutes=1), True, functions=60, samples=7000),
         CollectorHealth("aws-prod", "aws", now - timedelta(minutes=2), False, "AccessDenied: lambda:ListFunctions",
