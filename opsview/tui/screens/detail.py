@@ -205,12 +205,12 @@ def _links_text(detail: FunctionDetail | None) -> Text:
     text.append("Links", style="bold")
     if detail is None:
         return text
-    text.append(" · for the window shown; c copies the console link, l the logs link\n")
+    text.append(" · for the window shown; c copies the console link, l the logs link")
     for link in detail.links.links:
-        text.append(f"  {link.label} ({_LINK_KEYS.get(link.id, '')}): ", style="bold")
-        text.append(f"{link.url}\n")
+        text.append(f"\n  {link.label} ({_LINK_KEYS.get(link.id, '')}): ", style="bold")
+        text.append(link.url)
     for reason in detail.links.missing:
-        text.append(f"  no link: {reason}\n", style="italic")
+        text.append(f"\n  no link: {reason}", style="italic")
     return text
 
 
