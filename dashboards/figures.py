@@ -168,6 +168,9 @@ def with_deploys(fig: Figure, deploys: Sequence[FunctionEvent]) -> Figure:
     })
     layout = fig["layout"]
     layout["yaxis3"] = {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
-    # one more legend entry: room for a second legend row under the dates on a phone, as the counts chart has
-    layout["margin"] = {**layout.get("margin", _LAYOUT["margin"]), "b": max(96, layout.get("margin", {}).get("b", 0))}
+    # One more legend entry: room for a second legend row under the dates on a phone, as the counts chart has;
+    # a chart with a right-hand axis has a narrower plot, and at 390 px its three entries take a row each.
+    margin = layout.get("margin", _LAYOUT["margin"])
+    rows_height = 118 if "yaxis2" in layout else 96
+    layout["margin"] = {**margin, "b": max(rows_height, margin.get("b", 0))}
     return fig

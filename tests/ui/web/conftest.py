@@ -6,7 +6,7 @@ import shutil
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,8 @@ from opsview.alerts.defaults import DEFAULT_RULES_TOML
 from opsview.alerts.engine import evaluate
 from opsview.collectors.demo import build_fleet, window_coverage, window_errors, window_samples
 from opsview.config import Config
-from opsview.error_records import ErrorCoverage
-from opsview.schema import CollectorHealth, floor_time, utcnow
+from opsview.error_records import ErrorCoverage, ErrorObservation, EventDetail, EventKind, FunctionEvent
+from opsview.schema import CollectorHealth, FunctionKey, floor_time, utcnow
 from opsview.store import SQLiteStore
 from opsview.web.app import create_app, shutdown
 
@@ -42,11 +42,31 @@ def fill_demo(store: SQLiteStore, hours: float = 2.0) -> None:
     store.write_errors(errors)
     store.write_events(deploys)
     store.record_error_coverage([ErrorCoverage(tuple(fn.info.key for fn in fleet), start, now)])
+    add_release(store, now)
     store.record_health([
         CollectorHealth("demo", "demo", now - timedelta(minutes=1), True, functions=60, samples=7000),
         CollectorHealth("aws-prod", "aws", now - timedelta(minutes=2), False, "AccessDenied: lambda:ListFunctions",
                         scope="eu-west-1"),
     ])
+
+
+WEBHOOK_KEY = FunctionKey("aws", "111111111111", "us-east-1", "payments-webhook")
+RELEASE_BUG = "TypeError: refund() got an unexpected keyword argument 'memo'"
+
+
+def add_release(store: SQLiteStore, now: datetime) -> None:
+    """Whenever the suite runs, payments-webhook deployed 20 minutes ago and the release brought an error type
+    of its own (the demo's own releases come every two hours, so a window may hold none): the pages always have
+    a deploy marker, a NEW signature and a new error type to show."""
+    deployed = floor_time(now, 60) - timedelta(minutes=20)
+    store.write_events([FunctionEvent(WEBHOOK_KEY, deployed + timedelta(seconds=12), EventKind.DEPLOY,
+                                      EventDetail(version="9001", code_sha="Zm9vYmFyYmF6cXV4cXV1eA=="))])
+    store.write_errors(
+        ErrorObservation.of(WEBHOOK_KEY, deployed + timedelta(minutes=m, seconds=30), "TypeError",
+                            "refund() got an unexpected keyword argument 'memo'", count=m % 3 + 1,
+                            sample_id=f"3f1c2a9e-0000-4000-8000-{m:012d}")
+        for m in range(2, 19)
+    )
 
 
 class LiveServer:

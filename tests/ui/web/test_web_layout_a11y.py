@@ -56,11 +56,12 @@ def test_phone_width_scrolls_tables_and_grid_inside_not_the_page(page: Any, live
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"the page is {width[0]} px wide in a {width[1]} px window"
     wide = {
-        "overview": "#overview-health .table-scroll",
-        "functions": "#functions-grid .ag-body-horizontal-scroll-viewport",
-    }.get(name)
-    if wide is not None:
-        box = page.locator(wide)
+        "overview": ("#overview-health .table-scroll", "#overview-new-errors .table-scroll"),
+        "functions": ("#functions-grid .ag-body-horizontal-scroll-viewport",),
+        "function": ("#function-errors .table-scroll",),
+    }.get(name, ())
+    for selector in wide:
+        box = page.locator(selector)
         # wider than the screen, so it scrolls, and it scrolls itself rather than the page
         assert box.evaluate("el => el.scrollWidth > el.clientWidth")
         box.evaluate("el => { el.scrollLeft = 200; }")
