@@ -48,7 +48,7 @@ class ErrorTable(DataTable[Text]):
 
     def show(self, summaries: Sequence[SignatureSummary], now: datetime, width: int) -> None:
         """Fill the table for a screen `width` columns wide, keeping the cursor on the same signature."""
-        current = self.current
+        current = self.current.signature if self.current else None
         self.summaries = tuple(summaries)
         self.clear(columns=True)
         room = max(MIN_SIGNATURE, width - sum(_WIDTHS.values()) - _AROUND)
@@ -62,8 +62,10 @@ class ErrorTable(DataTable[Text]):
                 signature = signature[: room - 1] + "…"
             self.add_row(Text(fmt.count(s.count), justify="right"), first_seen_text(s, now),
                          Text(fmt.ago(now - s.last_seen)), Text(signature), key=s.signature)
-        if current is not None and current in self.summaries:
-            self.move_cursor(row=self.summaries.index(current))
+        # a refresh changes the counts: the cursor follows the signature, not the row
+        signatures = [s.signature for s in self.summaries]
+        if current in signatures:
+            self.move_cursor(row=signatures.index(current))
 
     @property
     def current(self) -> SignatureSummary | None:

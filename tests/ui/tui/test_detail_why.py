@@ -231,3 +231,29 @@ async def test_an_azure_function_without_its_insights_resource_says_why_l_has_no
         await pilot.press("c")
         assert app.clipboard.startswith("https://portal.azure.com/#@/resource/subscriptions/0f1e2d3c-demo-")
         assert isinstance(detail, DetailScreen)
+
+
+async def test_a_refresh_keeps_the_cursor_on_the_same_signature(make_app: MakeApp, demo_store: SQLiteStore) -> None:
+    from opsview.error_records import ErrorObservation
+
+    new = next(s for s in demo_store.top_errors(PAYMENTS, NOW - WINDOW, NOW, 10) if s.new)
+    app = make_app()
+    async with app.run_test(size=SIZES["wide"]) as pilot:
+        await settle(pilot)
+        detail = await open_detail(pilot, app, PAYMENTS)
+        await pilot.press("e")
+        table = detail.query_one("#detail-errors", ErrorTable)
+        row = table.summaries.index(new)
+        assert row > 0
+        table.move_cursor(row=row)
+        # one more occurrence arrives (the count changes, the ranking does not), then the screen re-reads
+        assert new.sample is not None
+        kind, message = new.sample.split(": ", 1)
+        observed = ErrorObservation.of(PAYMENTS, NOW - timedelta(seconds=10), kind, message)
+        assert observed.signature == new.signature
+        demo_store.write_errors([observed])
+        await pilot.press("r")
+        await settle(pilot)
+        assert table.current is not None
+        assert (table.current.signature, table.current.count) == (new.signature, new.count + 1)
+        assert table.cursor_row == row
