@@ -12,6 +12,7 @@ providers (their reads are at hand) and with the read cache cleared before each 
     .venv/bin/python bench/web.py                      # 600 functions, 6 h
     .venv/bin/python bench/web.py --scale 84 --hours 24 # the issue's size
     .venv/bin/python bench/web.py --scale 84 --hours 24 --store /tmp/web84.db  # fill once, then reuse
+    .venv/bin/python bench/web.py --errors             # with error signatures and deploys (new error types)
 
 A reused store is served with a clock that runs on from when it was filled, so its window stays full.
 "data_bytes" counts the page's data: callback responses and the first layout, which carries the
@@ -34,8 +35,9 @@ from typing import Any
 
 from waitress.server import create_server
 
-from opsview.collectors.demo import build_fleet, window_coverage, window_samples
+from opsview.collectors.demo import build_fleet, window_coverage, window_errors, window_samples
 from opsview.config import Config
+from opsview.error_records import ErrorCoverage
 from opsview.schema import floor_time, utcnow
 from opsview.store import SQLiteStore
 from opsview.web.app import create_app, shutdown
@@ -47,17 +49,25 @@ _RENDERED = """() => document.querySelector('#kpi-total-invocations')
     && ['overview-invocations', 'overview-errors', 'overview-durations'].every(
         id => document.querySelector('#' + id + ' .main-svg .scatterlayer .trace'))
     && document.querySelectorAll('.top-box').length === 5
+    && document.querySelector('#overview-new-errors table, #overview-new-errors .empty-state')
     && document.querySelector('#overview-health table, #overview-health .empty-state')"""
 
 
 _FILLED_AT = "bench_web_filled_at"
 
 
-def fill(store: SQLiteStore, scale: int, hours: float) -> int:
+def fill(store: SQLiteStore, scale: int, hours: float, errors: bool = False) -> int:
     now = utcnow()
-    store.upsert_functions(fn.info for fn in build_fleet(42, scale))
-    written = store.write_samples(window_samples(42, scale, floor_time(now - timedelta(hours=hours), 60), now))
-    store.record_coverage(window_coverage(42, scale, floor_time(now - timedelta(hours=hours), 60), now))
+    start = floor_time(now - timedelta(hours=hours), 60)
+    fleet = build_fleet(42, scale)
+    store.upsert_functions(fn.info for fn in fleet)
+    written = store.write_samples(window_samples(42, scale, start, now))
+    store.record_coverage(window_coverage(42, scale, start, now))
+    if errors:  # what the demo collector also writes: signatures, deploys, every function's errors searched
+        found, deploys = window_errors(42, scale, start, now)
+        store.write_errors(found)
+        store.write_events(deploys)
+        store.record_error_coverage([ErrorCoverage(tuple(fn.info.key for fn in fleet), start, now)])
     store.set_meta(_FILLED_AT, now.isoformat())
     return written
 
@@ -86,6 +96,9 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=10, help="demo fleet copies (x60 functions; 84 = 5,040)")
     parser.add_argument("--hours", type=float, default=6.0, help="hours of minute data to generate")
     parser.add_argument("--filter-changes", type=int, default=5, help="provider changes to time")
+    parser.add_argument("--errors", action="store_true",
+                        help="also fill error signatures, deploys and error coverage (the overview's new error types "
+                             "then have rows to find)")
     parser.add_argument("--store", type=Path, default=None,
                         help="keep the filled store in this file, and reuse it (no fill) when it exists")
     args = parser.parse_args()
@@ -95,7 +108,7 @@ def main() -> None:
     fresh = not path.exists()
     store = SQLiteStore(path)
     t0 = time.perf_counter()
-    samples = fill(store, args.scale, args.hours) if fresh else -1
+    samples = fill(store, args.scale, args.hours, args.errors) if fresh else -1
     generate_s = time.perf_counter() - t0
     functions = len(store.functions())
 
@@ -170,7 +183,7 @@ def main() -> None:
     baseline = raw_window_bytes(store, timedelta(hours=1), clock())
     store.close()
     print(json.dumps({
-        "functions": functions, "hours": args.hours, "samples_generated": samples,
+        "functions": functions, "hours": args.hours, "errors": args.errors, "samples_generated": samples,
         "generate_s": round(generate_s, 1), "window": "1h",
         "overview_rendered_cold_s": round(cold_s, 3), "overview_rendered_warm_s": round(warm_s, 3),
         "bytes_transferred_cold": cold_bytes, "data_bytes_cold": data_bytes,

@@ -93,13 +93,14 @@ def _prefetch_overview(app: Dash, ctx: WebContext) -> None:
     has loaded and run the scripts: the callback then joins reads already under way."""
     from flask import request
 
-    from opsview.web.data import submit_overview_reads
+    from opsview.web.data import submit_new_errors, submit_overview_reads
     from opsview.web.view import parse_page_query
 
     def prefetch() -> None:
         if request.method == "GET" and request.path == "/":
             view = parse_page_query(request.query_string.decode("utf-8", "replace")).view
             submit_overview_reads(ctx.store, ctx.reads, view, ctx.clock())
+            submit_new_errors(ctx.store, ctx.reads, view, ctx.clock())
 
     # Appended after the auth hook, so an unauthenticated request starts nothing.
     app.server.before_request(prefetch)

@@ -9,6 +9,8 @@ from typing import Any
 from dash import dcc, html
 
 from opsview import formatting as fmt
+from opsview.console_links import ConsoleLinks
+from opsview.error_records import SignatureSummary
 from opsview.web.data import TOTAL, HealthRow, Kpi, TopList, function_href
 
 _FORMATS: dict[str, Callable[[float | None], str]] = {"count": fmt.count, "millis": fmt.millis, "usd": fmt.usd}
@@ -159,3 +161,58 @@ def health_table(rows: Sequence[HealthRow], now: datetime) -> html.Div:
             ]) for r in rows
         ]),
     ], className="health-table"), "collector health")
+
+
+SAMPLE_CHARS = 240  # of a sample's first line in a table cell (the cell's tooltip holds the whole sample)
+
+
+def first_seen(summary: SignatureSummary, now: datetime) -> list[Any]:
+    """`NEW 7m ago` (a badge, the word carrying it without colour) or `2h ago`, with the time as a tooltip."""
+    ago = html.Span(fmt.ago(now - summary.first_seen), title=f"{summary.first_seen:%Y-%m-%d %H:%M:%S} UTC")
+    return [html.Span("NEW", className="badge-new"), " ", ago] if summary.new else [ago]
+
+
+def _sample_cell(summary: SignatureSummary) -> html.Td:
+    sample = summary.sample or ""
+    first = sample.strip().splitlines()[0] if sample.strip() else ""
+    shown = first if len(first) <= SAMPLE_CHARS else first[: SAMPLE_CHARS - 1] + "…"
+    children: list[Any] = [html.Div(shown or fmt.MISSING, className="mono sample")]
+    if summary.sample_id:
+        children.append(html.Div(f"request {summary.sample_id}", className="muted mono"))
+    return html.Td(children, title=sample or None)
+
+
+def error_table(summaries: Sequence[SignatureSummary], now: datetime, label: str, *,
+                with_function: str | None = None) -> html.Div:
+    """Signatures most frequent first: count in the window, first seen (NEW), last seen, the signature and the
+    latest sample with its request id. `with_function` (the page's query) adds a column linking each row's
+    function page (the overview's new error types)."""
+    heads = ["count", "first seen", "last seen", *(["function"] if with_function is not None else []),
+             "signature", "latest sample"]
+    rows = []
+    for s in summaries:
+        cells: list[html.Td] = [
+            html.Td(fmt.count(s.count), className="num"),
+            html.Td(first_seen(s, now), className="nowrap"),
+            html.Td(fmt.ago(now - s.last_seen), className="nowrap",
+                    title=f"{s.last_seen:%Y-%m-%d %H:%M:%S} UTC"),
+        ]
+        if with_function is not None:
+            cells.append(html.Td(dcc.Link(f"{s.key.provider}/{s.key.region}/{s.key.name}",
+                                          href=function_href(s.key, with_function)), className="nowrap"))
+        cells += [html.Td(s.signature, className="mono signature"), _sample_cell(s)]
+        rows.append(html.Tr(cells))
+    return scroll_table(html.Table([
+        html.Thead(html.Tr([html.Th(h, className="num" if h == "count" else None) for h in heads])),
+        html.Tbody(rows),
+    ], className="health-table error-table"), label)
+
+
+def console_links(links: ConsoleLinks) -> html.Div:
+    """The function's console and logs links (new tab, no referrer: they carry the function's names)."""
+    items: list[Any] = [html.Span("Open in:", className="muted")]
+    for link in links.links:
+        items.append(html.A(link.label, href=link.url, target="_blank", rel="noopener noreferrer",
+                            id=f"function-link-{link.id}", className="console-link"))
+    items += [html.Span(f"(no link: {reason})", className="muted") for reason in links.missing]
+    return html.Div(items, id="function-links", className="console-links")

@@ -13,7 +13,8 @@ from functools import partial
 from urllib.parse import quote
 
 from opsview.config import PricingConfig
-from opsview.fleet import CoveredTime, FunctionStatus, covered_time, statuses_of, sum_rates
+from opsview.error_records import SignatureSummary
+from opsview.fleet import CoveredTime, FunctionStatus, covered_time, errors_searched, statuses_of, sum_rates
 from opsview.schema import (
     CollectorHealth,
     FunctionKey,
@@ -23,7 +24,7 @@ from opsview.schema import (
     error_rate,
     floor_time,
 )
-from opsview.store import FleetFilter, FleetRow, SampleStore, Scope
+from opsview.store import ErrorEventStore, FleetFilter, FleetRow, SampleStore, Scope
 from opsview.web.reads import ReadCache
 from opsview.web.view import PageQuery, choose_step
 
@@ -235,6 +236,41 @@ def submit_overview_reads(store: SampleStore, cache: ReadCache, view: PageQuery,
 
 def read_overview(store: SampleStore, cache: ReadCache, view: PageQuery, now: datetime) -> OverviewReads:
     return submit_overview_reads(store, cache, view, now)()
+
+
+NEW_ERRORS_LIMIT = 20  # the overview's "New error types", most frequent first
+
+
+@dataclass(frozen=True, slots=True)
+class NewErrors:
+    """Signatures first seen inside the window, across the selected functions, and how many of those
+    functions had their errors searched in it (0: unknown, which is not "none new")."""
+
+    window: timedelta
+    signatures: list[SignatureSummary]
+    watched: int
+
+
+def _new_errors(store: ErrorEventStore, start: datetime, end: datetime, flt: FleetFilter) -> NewErrors:
+    found = store.fleet_errors(start, end, flt, new_only=True, limit=NEW_ERRORS_LIMIT)
+    watched = sum(
+        1 for key, span in store.error_coverage().items()
+        if all(want is None or want == have for want, have in zip((flt.provider, flt.account, flt.region), key[:3],
+                                                                  strict=True))
+        and errors_searched(span, start, end) > timedelta(0)
+    )
+    return NewErrors(end - start, found, watched)
+
+
+def submit_new_errors(store: ErrorEventStore, cache: ReadCache, view: PageQuery,
+                      now: datetime) -> Callable[[], NewErrors]:
+    """Start (or join) the overview's new-error-types read (one query for the signatures, one for the
+    functions whose errors were searched); the result waits for it."""
+    now = settled_now(now)
+    start, end = view.window(now)
+    flt = view.filter
+    future = cache.submit(("new_errors", start, end, flt), lambda: _new_errors(store, start, end, flt))
+    return future.result
 
 
 def _derive(reads: OverviewReads, pricing: PricingConfig, provider: str | None) -> tuple[Overview, ProviderTraces]:

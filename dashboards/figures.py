@@ -12,10 +12,13 @@ narrow screen.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from opsview.deploys import deploy_facts
+from opsview.error_records import FunctionEvent
 from opsview.schema import Sample
 from opsview.web.data import Trace
 
@@ -136,3 +139,38 @@ def function_cost(samples: Sequence[Sample], costs: Sequence[float | None], step
     fig["data"] = [{"type": "bar", "x": _times(times), "y": list(costs), "name": "est. cost",
                     "marker": {"color": "#27ae60"}}]
     return _empty_note(fig, [Trace("cost", times, list(costs))])
+
+
+DEPLOY_COLOUR = "#52606d"
+DEPLOY_AXIS = "y3"  # a hidden 0..1 axis over the plot: the markers span its height whatever the data's scale
+
+
+def with_deploys(fig: Figure, deploys: Sequence[FunctionEvent]) -> Figure:
+    """`fig` with a dotted vertical line at each deploy, named "deploy" in the legend; hovering near one shows
+    what the provider said about it (version, code sha, revision). One trace for every marker, drawn as
+    line segments on an axis of its own, so the markers need no shapes and take part in the hover."""
+    if not deploys:
+        return fig
+    xs: list[str | None] = []
+    ys: list[float | None] = []
+    texts: list[str | None] = []
+    for event in deploys:
+        at = _times([event.at])[0]
+        # hover text is drawn by plotly.js as (a subset of) HTML: what a provider said is shown as text
+        hover = "<br>".join(f"{html.escape(name)}: {html.escape(value)}" for name, value in deploy_facts(event))
+        xs += [at, at, None]
+        ys += [0.0, 1.0, None]
+        texts += [hover, hover, None]
+    fig["data"].append({
+        "type": "scatter", "x": xs, "y": ys, "text": texts, "name": "deploy", "mode": "lines",
+        "yaxis": DEPLOY_AXIS, "line": {"color": DEPLOY_COLOUR, "width": 1.5, "dash": "dot"},
+        "hovertemplate": "%{text}<extra>deploy</extra>", "connectgaps": False,
+    })
+    layout = fig["layout"]
+    layout["yaxis3"] = {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True}
+    # One more legend entry: room for a second legend row under the dates on a phone, as the counts chart has;
+    # a chart with a right-hand axis has a narrower plot, and at 390 px its three entries take a row each.
+    margin = layout.get("margin", _LAYOUT["margin"])
+    rows_height = 118 if "yaxis2" in layout else 96
+    layout["margin"] = {**margin, "b": max(rows_height, margin.get("b", 0))}
+    return fig

@@ -1,8 +1,8 @@
 """The fleet as viewers show it: one row per function over a window, derived measures filled in.
 
 The TUI, the web app, `opsview status` and alert top-N lists all build on `fleet_status`, and the TUI's
-detail screen and the web's function page both on `function_detail`, so a number means the same thing
-everywhere.
+detail screen and the web's function page both on `function_detail` (figures, charts, top error signatures,
+deploys and the since-deploy comparison, console links), so a number means the same thing everywhere.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import Any
 from opsview import formatting as fmt
 from opsview.alert_records import AlertEvent
 from opsview.config import PricingConfig
+from opsview.console_links import ConsoleLinks, console_links
+from opsview.deploys import DeployComparison, since_last_deploy, window_deploys
+from opsview.error_records import FunctionEvent, SignatureSummary
 from opsview.schema import (
     FunctionInfo,
     FunctionKey,
@@ -29,6 +32,7 @@ from opsview.schema import (
 from opsview.store import FleetFilter, FleetRow, SampleStore, Scope, Store
 
 ALERT_HISTORY = 50  # transitions a function's detail lists, newest first
+TOP_ERRORS = 10  # signatures a function's detail lists, most frequent first
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +175,38 @@ class FunctionDetail:
     series: tuple[Sample, ...]  # buckets of step_s, for the charts
     costs: tuple[float | None, ...]  # per bucket of `series`, by the same estimate as `status.cost_usd`
     alert_events: tuple[AlertEvent, ...]  # newest first, at most ALERT_HISTORY
+    errors: tuple[SignatureSummary, ...] | None = None
+    """The top signatures in the window, most frequent first (at most TOP_ERRORS); None when no source
+    searched the function's errors in the window: unknown, never "no errors"."""
+    errors_covered: timedelta = timedelta(0)
+    """How much of the window the function's errors were searched over."""
+    deploys: tuple[FunctionEvent, ...] = ()  # inside the window, oldest first: the charts' markers
+    since_deploy: DeployComparison | None = None  # None: the store knows no deploy of the function
+    links: ConsoleLinks = ConsoleLinks(())
 
     @property
     def key(self) -> FunctionKey:
         return self.info.key
+
+    @property
+    def window(self) -> timedelta:
+        return self.status.window
+
+    def errors_note(self) -> str:
+        """What the top-errors list stands for: `errors unknown: ...`, `no errors in the last 1h`, or how much
+        of the window was searched when that is short of it."""
+        label = fmt.window_label(self.window)
+        if self.errors is None:
+            return f"errors unknown: no source searched this function's errors in the last {label}"
+        searched = ("" if not fmt.coverage_short(self.window, self.errors_covered)
+                    else f" (errors searched over {fmt.covered_of(self.window, self.errors_covered)})")
+        if not self.errors:
+            return f"no errors in the last {label}{searched}"
+        return f"top {len(self.errors)} error signature{'s' * (len(self.errors) != 1)}, last {label}{searched}"
+
+    def since_deploy_fact(self) -> Fact | None:
+        """`since deploy  2h ago: err 4.1% (was 0.3%), p95 410ms (was 230ms) · version 105`."""
+        return None if self.since_deploy is None else Fact("since-deploy", "since deploy", self.since_deploy.text())
 
     def setup(self) -> tuple[Fact, ...]:
         """What discovery found."""
@@ -226,7 +258,8 @@ def function_detail(
 
     The status aggregates the function's own samples by the schema's rules, the rules the store's
     fleet read follows in SQL, so the detail repeats the numbers of the function's fleet row; it reads
-    one function's samples, not its region's.
+    one function's samples, not its region's. Errors are unknown (None) unless a source searched the
+    function's errors during the window.
     """
     info = store.function(key)
     if info is None:
@@ -236,6 +269,7 @@ def function_detail(
     status = status_of(FleetRow(info, aggregate(raw), len(raw)), end - start, pricing, covered)
     series = tuple(store.series(key, start, end, step_s))
     price = pricing.price(key.provider)
+    errors_covered = errors_searched(store.error_coverage([key]).get(key), start, end)
     return FunctionDetail(
         info=info,
         status=status,
@@ -243,4 +277,16 @@ def function_detail(
         series=series,
         costs=tuple(cost_usd(s, info, price) for s in series),
         alert_events=tuple(store.alert_events(key=key, limit=ALERT_HISTORY)),
+        errors=None if errors_covered <= timedelta(0) else tuple(store.top_errors(key, start, end, TOP_ERRORS)),
+        errors_covered=errors_covered,
+        deploys=window_deploys(store, key, start, end),
+        since_deploy=since_last_deploy(store, store, key, end),
+        links=console_links(info, start, end),
     )
+
+
+def errors_searched(span: tuple[datetime, datetime] | None, start: datetime, end: datetime) -> timedelta:
+    """How much of [start, end) a function's error-search span (`ErrorEventStore.error_coverage`) covers."""
+    if span is None:
+        return timedelta(0)
+    return max(timedelta(0), min(span[1], end) - max(span[0], start))

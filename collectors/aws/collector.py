@@ -277,6 +277,9 @@ class AwsCollector:
                         continue
                 timeout = fn.get("Timeout")
                 configs[name] = fn.get("LoggingConfig") or {}
+                custom_group = configs[name].get("LogGroup")
+                if custom_group and custom_group != f"/aws/lambda/{name}":
+                    labels = {**labels, "log_group": custom_group}  # the console's logs link opens this group
                 codes[name] = _Code(_last_modified(fn.get("LastModified")), _text(fn.get("Version")),
                                     _text(fn.get("CodeSha256")))
                 functions.append(FunctionInfo(

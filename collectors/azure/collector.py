@@ -397,6 +397,9 @@ class AzureCollector:
                     if owner == app:
                         resource = rid if function == APP_TOTAL else f"{rid}/functions/{function}"
                         infos[key] = replace(info, resource_id=resource)
+        component = self.source.app_insights_resource_id
+        if component:  # the console's Failures link names the component; an app's resource id does not
+            infos = {k: replace(i, labels={**i.labels, "app_insights": component}) for k, i in infos.items()}
         # With logs, App Insights' requests are the traffic (platform metrics only add the cost and apps it
         # does not see), so the logs decide what was read, for every region this source's apps are in.
         coverage = [Coverage(self.provider, self.source.subscription_id, region, lo, hi)

@@ -1,8 +1,11 @@
-"""One function at `/function/<key>`: what it is, its charts over the view's window, its alert history."""
+"""One function at `/function/<key>`: what it is, links to its console and logs, its charts over the view's
+window with its deploys marked, the last deploy compared with the span before it, its top error signatures and
+its alert history."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -36,6 +39,8 @@ def layout(key: str | None = None, **_query: str) -> html.Div:
         html.Div(id="function-info"),
         html.Div([components.chart(g, title) for g, title in _CHARTS], id="function-graphs",
                  className="graph-grid"),
+        html.H3("Top errors"),
+        html.Div(id="function-errors"),
         html.H3("Alert history"),
         # Scrolls sideways inside itself on a phone; focusable, so the keyboard can scroll it too.
         html.Div(id="function-alerts", className="table-scroll", tabIndex="0", role="region", **_ALERTS_LABEL),
@@ -45,11 +50,29 @@ def layout(key: str | None = None, **_query: str) -> html.Div:
 def _info_block(detail: FunctionDetail) -> html.Div:
     info = detail.info
     labels = ", ".join(f"{k}={v}" for k, v in sorted(info.labels.items()))
+    since = detail.since_deploy_fact()
     return html.Div([
         html.Dl([item for f in detail.facts()
                  for item in (html.Dt(f.label), html.Dd(f.text, id=f"function-fact-{f.id}"))], className="facts"),
+        html.P([html.Strong(f"{since.label}: "), html.Span(since.text, id=f"function-{since.id}")],
+               className="since-deploy") if since else None,
+        components.console_links(detail.links),
         html.P(info.resource_id or "", className="muted mono"),
         html.P(f"labels: {labels}" if labels else "", className="muted"),
+    ])
+
+
+def _top_errors(detail: FunctionDetail, now: datetime) -> Any:
+    """The table, or why there is none: errors not searched (unknown) is not "no errors"."""
+    note = detail.errors_note()
+    if detail.errors is None:
+        return components.empty_state("Errors unknown", f"{note[len('errors unknown: '):].capitalize()}: its "
+                                      "errors are unknown, not none.", id_="function-errors-unknown")
+    if not detail.errors:
+        return components.empty_state("No errors", note.capitalize() + ".", id_="function-errors-none")
+    return html.Div([
+        html.P(note.capitalize(), className="muted"),
+        components.error_table(detail.errors, now, "top errors"),
     ])
 
 
@@ -71,6 +94,7 @@ def _alert_history(events: Sequence[AlertEvent], measures: Measures) -> Any:
     Output("function-info", "children"),
     Output("function-graphs", "style"),
     *[Output(g, "figure") for g in _GRAPHS],
+    Output("function-errors", "children"),
     Output("function-alerts", "children"),
     Input(VIEW_STORE, "data"),
     Input(INTERVAL, "n_intervals"),
@@ -85,19 +109,22 @@ def update_function(view_data: dict[str, Any] | None, _n: int | None, key_text: 
         key = FunctionKey.parse(key_text or "")
     except ValueError as exc:
         return (components.empty_state("Not a function address", str(exc), id_="function-missing"), hidden,
-                *blank, "")
+                *blank, "", "")
     ctx = web_context()
-    start, end = PageQuery.from_data(view_data).window(ctx.clock())
+    now = ctx.clock()
+    start, end = PageQuery.from_data(view_data).window(now)
     detail = function_detail(ctx.store, ctx.config.pricing, key, start, end, choose_step(start, end))
     if detail is None:
         return (components.empty_state("No such function", f"{key} is not in the store.", id_="function-missing"),
-                hidden, *blank, "")
+                hidden, *blank, "", "")
     series = detail.series
+    deploys = detail.deploys
     return (
         _info_block(detail), {},
-        figures.function_counts(series, detail.step_s),
-        figures.function_durations(series),
-        figures.function_cold_starts(series, detail.step_s),
-        figures.function_cost(series, detail.costs, detail.step_s),
+        figures.with_deploys(figures.function_counts(series, detail.step_s), deploys),
+        figures.with_deploys(figures.function_durations(series), deploys),
+        figures.with_deploys(figures.function_cold_starts(series, detail.step_s), deploys),
+        figures.with_deploys(figures.function_cost(series, detail.costs, detail.step_s), deploys),
+        _top_errors(detail, now),
         _alert_history(detail.alert_events, alert_measures(ctx) if detail.alert_events else {}),
     )

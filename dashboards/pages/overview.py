@@ -1,7 +1,8 @@
-"""Overview: KPI cards per provider, fleet time series, top-10 lists, collector health."""
+"""Overview: KPI cards per provider, fleet time series, top-10 lists, new error types, collector health."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -9,6 +10,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import MissingCallbackContextException, PreventUpdate
 
+from opsview import formatting as fmt
 from opsview.web import components, data, figures
 from opsview.web.context import web_context
 from opsview.web.controls import INTERVAL, VIEW_STORE, rendering_for_browser
@@ -26,8 +28,8 @@ def layout(**query: str | list[str]) -> html.Div:
     """The page, with its content already rendered for the URL's view when a browser asks for it (the
     shell's first layout, or the router on navigation): the first paint needs no callback round trip."""
     view = parse_page_query(urlencode(query, doseq=True)).view if rendering_for_browser() else None
-    content: tuple[Any, ...] = (None, None, {}, {}, {}, None) if view is None else render(view)
-    kpis, tops, *figs, health = content
+    content: tuple[Any, ...] = (None, None, {}, {}, {}, None, None) if view is None else render(view)
+    kpis, tops, *figs, new_errors, health = content
     return html.Div([
         html.H2("Overview"),
         dcc.Store(id=RENDERED, data=None if view is None else view.to_data()),
@@ -38,6 +40,8 @@ def layout(**query: str | list[str]) -> html.Div:
         ], className="graph-grid"),
         html.H3("Top 10"),
         html.Div(tops, id="overview-tops", className="top-grid"),
+        html.H3("New error types"),
+        html.Div(new_errors, id="overview-new-errors"),
         html.H3("Collector health"),
         html.Div(health, id="overview-health"),
     ])
@@ -57,6 +61,7 @@ def _view(view_data: dict[str, Any] | None) -> PageQuery:
     Output("overview-invocations", "figure"),
     Output("overview-errors", "figure"),
     Output("overview-durations", "figure"),
+    Output("overview-new-errors", "children"),
     Output("overview-health", "children"),
     Input(VIEW_STORE, "data"),
     Input(INTERVAL, "n_intervals"),
@@ -93,12 +98,31 @@ def _initial_call() -> bool:
 
 
 def render(view: PageQuery) -> tuple[Any, ...]:
-    """KPI cards, top lists, the three charts and the health table for `view`."""
+    """KPI cards, top lists, the three charts, the new error types and the health table for `view`."""
     ctx = web_context()
+    new_errors = data.submit_new_errors(ctx.store, ctx.reads, view, ctx.clock())
     reads = data.read_overview(ctx.store, ctx.reads, view, ctx.clock())
     health = components.health_table(data.health_rows(ctx.store), ctx.clock())
     result, traces = data.cached_overview(ctx.reads, reads, ctx.config.pricing, view.provider)
-    return (*numbers(result, view), *series(traces), health)
+    return (*numbers(result, view), *series(traces), new_error_types(new_errors(), view, ctx.clock()), health)
+
+
+def new_error_types(found: data.NewErrors, view: PageQuery, now: datetime) -> Any:
+    """Signatures first seen inside the window, each linking to its function; or why there are none."""
+    window = fmt.window_label(found.window)
+    if found.watched == 0:
+        return components.empty_state(
+            "Errors unknown", f"No source searched the selected functions' errors in the last {window}, so whether "
+            "any error type is new cannot be told.",
+            id_="overview-new-errors-unknown")
+    if not found.signatures:
+        return components.empty_state(
+            "No new error types", f"No error signature was first seen in the last {window} "
+            f"({found.watched:,} functions' errors searched).", id_="overview-new-errors-none")
+    note = (f"First seen in the last {window}, most frequent first; {found.watched:,} functions' errors searched. "
+            "NEW needs the function's errors watched for a window's length before.")
+    return html.Div([html.P(note, className="muted"),
+                     components.error_table(found.signatures, now, "new error types", with_function=view.to_query())])
 
 
 def numbers(result: data.Overview, view: PageQuery) -> tuple[list[Any], list[Any]]:

@@ -32,6 +32,7 @@ from opsview.tui.screens.alerts import AlertsScreen
 from opsview.tui.screens.detail import DetailScreen
 from opsview.tui.screens.fleet import FleetScreen
 from opsview.tui.screens.help import HelpScreen
+from opsview.tui.widgets.error_table import ErrorTable
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,7 @@ class OpsviewApp(App[None]):
             ("everywhere", self.BINDINGS),
             ("fleet", FleetScreen.BINDINGS),
             ("detail", DetailScreen.BINDINGS),
+            ("detail errors", ErrorTable.BINDINGS),
             ("alerts", AlertsScreen.BINDINGS),
         ]
         self.push_screen(HelpScreen(sections, self.ctx.config.tui.keymap))

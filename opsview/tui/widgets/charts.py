@@ -8,7 +8,8 @@ the bucket's time inside the window, so the newest bucket, still filling, does n
 not a zero. An optional reference line (the function's timeout on the duration
 chart) is drawn when it is within REFERENCE_SPAN of the data, so a far-away timeout does not
 flatten every line to the floor; the legend names it either way ("↑ timeout 300 s" when it is above
-the chart).
+the chart). Deploys inside the window are vertical lines across every chart (the caption above the charts is
+their legend), drawn under the data so a line never hides a point.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from opsview.schema import Sample
 from opsview.tui.axes import Unit, axis_ticks, segments, time_ticks
 
 REFERENCE_SPAN: Final = 4.0  # draw the reference when it is at most this many times the highest point
-_FALLBACK_COLOURS: Final = {"primary": "#0178D4", "success": "#4EBF71", "warning": "#FFA62B", "error": "#BA3C5B"}
+_FALLBACK_COLOURS: Final = {"primary": "#0178D4", "success": "#4EBF71", "warning": "#FFA62B", "error": "#BA3C5B",
+                            "foreground": "#E0E0E0"}
+MARKER_COLOUR: Final = "foreground"  # deploy lines: the text colour, unlike any series' colour in every theme
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ class ChartData:
     end: datetime
     step_s: int
     reference: Reference | None = None
+    markers: Sequence[datetime] = ()  # deploys: a vertical line each, where inside [start, end]
 
 
 class _Plot(PlotextPlot):
@@ -88,6 +92,7 @@ class SeriesChart(Vertical):
         self.data: ChartData | None = None
         self._runs: dict[Line, list[tuple[list[float], list[float]]]] = {}
         self.reference_drawn = False
+        self.markers_drawn: tuple[datetime, ...] = ()  # as last drawn, for tests
         self.tops: dict[str, float] = {}  # "left"/"right" -> top of that axis as last drawn
 
     def compose(self) -> ComposeResult:
@@ -177,6 +182,9 @@ class SeriesChart(Vertical):
         self.reference_drawn = ref is not None
         if ref is not None:
             plt.hline(ref.value, self._colour(ref.colour))
+        self.markers_drawn = tuple(at for at in data.markers if data.start <= at <= data.end)
+        for at in self.markers_drawn:
+            plt.vline(at.timestamp(), self._colour(MARKER_COLOUR))
         for line, runs in self._runs.items():
             side = "right" if line.right else "left"
             colour = self._colour(line.colour)

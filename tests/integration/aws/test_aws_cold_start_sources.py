@@ -24,6 +24,7 @@ from opsview.collectors.aws.coldstarts import INSIGHTS_QUERY
 from opsview.collectors.aws.collector import AwsCollector
 from opsview.collectors.base import CollectRequest
 from opsview.config import AwsSource
+from opsview.console_links import console_links
 from opsview.schema import floor_time, utcnow
 
 pytestmark = pytest.mark.integration
@@ -78,6 +79,15 @@ def test_logging_config_decides_where_cold_starts_are_read(moto_url: str, method
     assert health.ok, health.error
     assert "cold starts unknown for 1 function (SystemLogLevel WARN drops REPORT records): quiet" in (
         health.error or "")  # said, though not a failure: the setup, not this refresh, leaves them unknown
+    # the console's logs link opens the group the function really logs to
+    infos = {f.key.name: f for f in result.functions}
+    assert infos["orders"].labels.get("log_group") == "shop-app"
+    assert "log_group" not in infos["plain"].labels
+    links = console_links(infos["orders"], now - timedelta(hours=1), now).links
+    logs = next(link.url for link in links if link.id == "logs")
+    assert "shop-app" in logs
+    assert "lambda%2Forders" not in logs
+    assert "lambda/orders" not in logs
 
 
 def test_no_insights_query_can_reach_the_row_cap(moto_url: str) -> None:

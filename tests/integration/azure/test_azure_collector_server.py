@@ -22,6 +22,7 @@ from azure_fake_service import (
 
 from opsview.collect import CollectionRunner
 from opsview.collectors.base import CollectRequest
+from opsview.console_links import console_links
 from opsview.schema import Coverage, FunctionKey
 from opsview.store import SQLiteStore
 
@@ -199,6 +200,12 @@ def test_app_insights_resource_scope_uses_resource_query(fake_azure: FakeAzure) 
 
     assert fake_azure.logs()[0].path == f"/v1{component}/query"
     assert result.samples[0].invocations == 3
+    # the console's Application Insights failures link needs the component, which an app's id does not name
+    (info,) = result.functions
+    assert info.labels["app_insights"] == component
+    links = {link.id: link.url for link in console_links(info, T0, T0 + timedelta(hours=1)).links}
+    assert "FailuresV2Blade" in links["failures"]
+    assert "ai-orders" in links["failures"]
 
 
 def test_metrics_are_batched_50_apps_per_call_and_fill_billed_time(fake_azure: FakeAzure) -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from opsview.collectors.demo import build_fleet, window_coverage, window_samples
+from opsview.collectors.demo import build_fleet, window_coverage, window_errors, window_samples
 from opsview.config import Config
+from opsview.error_records import ErrorCoverage
 from opsview.schema import CollectorHealth
 from opsview.store import SQLiteStore
 from opsview.tui.app import OpsviewApp
@@ -45,10 +46,20 @@ class FakeClock:
         self.now += delta
 
 
-def fill_demo_store(store: SQLiteStore, *, now: datetime = NOW, hours: float = 2.0, scale: int = 1) -> None:
-    store.upsert_functions(f.info for f in build_fleet(42, scale))
-    store.write_samples(window_samples(42, scale, now - timedelta(hours=hours), now))
-    store.record_coverage(window_coverage(42, scale, now - timedelta(hours=hours), now))  # as the collector would
+def fill_demo_store(store: SQLiteStore, *, now: datetime = NOW, hours: float = 2.0, scale: int = 1,
+                    errors: bool = True) -> None:
+    """The demo fleet's samples over the last `hours` and one healthy collection; with `errors`, its error
+    signatures and deploys too, every function's errors searched over all of it (as the demo collector does)."""
+    fleet = build_fleet(42, scale)
+    start = now - timedelta(hours=hours)
+    store.upsert_functions(f.info for f in fleet)
+    store.write_samples(window_samples(42, scale, start, now))
+    store.record_coverage(window_coverage(42, scale, start, now))  # as the collector would
+    if errors:
+        found, deploys = window_errors(42, scale, start, now)
+        store.write_errors(found)
+        store.write_events(deploys)
+        store.record_error_coverage([ErrorCoverage(tuple(f.info.key for f in fleet), start, now)])
     store.record_health([CollectorHealth("demo", "demo", now - timedelta(seconds=20), True, functions=60)])
 
 
@@ -58,6 +69,16 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     store = SQLiteStore(path)
     fill_demo_store(store)
+    store.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def metrics_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`demo_db` without error signatures and deploys: the metrics alone, for tests of the metric rules."""
+    path = tmp_path_factory.mktemp("metrics") / "metrics.db"
+    store = SQLiteStore(path)
+    fill_demo_store(store, errors=False)
     store.close()
     return path
 

@@ -1,5 +1,6 @@
 """The TUI's detail screen and the web's function page show the same facts for the same store, and
-they are the numbers of the function's row in the fleet."""
+they are the numbers of the function's row in the fleet: figures, the since-deploy comparison, the top error
+signatures and the console links."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from textual.widgets import Static
 
 from opsview.alert_records import AlertChanges, AlertEvent, AlertState
 from opsview.config import Config
+from opsview.error_records import ErrorCoverage, ErrorObservation, EventDetail, EventKind, FunctionEvent
 from opsview.fleet import fleet_status, function_detail
 from opsview.schema import Coverage, FunctionInfo, FunctionKey, Sample, floor_time
 from opsview.store import FleetFilter, SQLiteStore
 from opsview.tui.app import OpsviewApp
 from opsview.tui.screens.detail import DetailScreen
+from opsview.tui.widgets.error_table import ErrorTable
 from opsview.web.app import create_app, shutdown
 from opsview.web.view import PageQuery
 
@@ -46,6 +49,13 @@ def _fill(store: SQLiteStore) -> None:
         AlertEvent(NOW - timedelta(minutes=20), "errors-high", KEY, AlertState.PENDING, AlertState.FIRING, 0.05,
                    "critical"),
     )))
+    # a deploy 30 minutes ago, and two signatures, the function's errors searched over the hour
+    store.write_events([FunctionEvent(KEY, NOW - timedelta(minutes=30), EventKind.DEPLOY, EventDetail(version="42"))])
+    store.record_error_coverage([ErrorCoverage((KEY,), first - timedelta(hours=1), first + timedelta(minutes=60))])
+    store.write_errors([
+        *(ErrorObservation.of(KEY, NOW - timedelta(minutes=m), "KeyError", f"'k{m}'") for m in (9, 8)),
+        ErrorObservation.of(KEY, NOW - timedelta(minutes=5), None, "Task timed out after 3.01 seconds"),
+    ])
 
 
 def _web_facts(component: Any) -> dict[str, str]:
@@ -79,7 +89,8 @@ async def test_detail_screen_and_function_page_show_the_same_facts(demo_store: S
     try:
         page = importlib.import_module("opsview.web.pages.function")
         with web.server.app_context():
-            info, _style, *_figs, alerts = page.update_function(PageQuery(range="1h").to_data(), 0, str(KEY))
+            info, _style, *_figs, top_errors, alerts = page.update_function(PageQuery(range="1h").to_data(), 0,
+                                                                            str(KEY))
     finally:
         shutdown(web)
     assert _web_facts(info) == facts
@@ -94,9 +105,45 @@ async def test_detail_screen_and_function_page_show_the_same_facts(demo_store: S
         assert isinstance(screen, DetailScreen)
         tui_info = static_text(screen.query_one("#detail-info", Static))
         tui_alerts = static_text(screen.query_one("#detail-alerts", Static))
+        table = screen.query_one("#detail-errors", ErrorTable)
+        tui_errors = [(table.get_row_at(i)[0].plain, table.get_row_at(i)[3].plain) for i in range(table.row_count)]
+        tui_links = static_text(screen.query_one("#detail-links", Static))
     for label, text in facts.items():
         assert f"{label} {text}" in tui_info, label
     assert "errors-high" in tui_alerts
     assert "errors-high" in dash_text(alerts)
     assert "firing" in tui_alerts
     assert "firing" in dash_text(alerts)
+    # since the deploy: the same line in both, from the one comparison
+    since = expected.since_deploy_fact()
+    assert since is not None
+    assert since.text == "30m ago: err 5.0% (was 5.0%), p95 150ms (was 150ms) · version 42"
+    assert f"since deploy  {since.text}" in tui_info
+    assert f"since deploy: {since.text}" in " ".join(dash_text(info).split())
+    # the same signatures, counted alike
+    assert tui_errors == [("2", "KeyError: <str>"), ("1", "Task timed out after <n> seconds")]
+    web_rows = [[dash_text(td) for td in tr.children] for tr in _find_tag(top_errors, "Tr")[1:]]
+    assert [(r[0], r[3]) for r in web_rows] == tui_errors
+    # the same links
+    for link in expected.links.links:
+        assert link.url in "".join(tui_links.split())  # folded across lines in the terminal
+        assert _find_id(info, f"function-link-{link.id}").href == link.url
+
+
+def _find_tag(component: Any, tag: str) -> list[Any]:
+    found = [component] if type(component).__name__ == tag else []
+    children = getattr(component, "children", None) if not isinstance(component, list | tuple) else component
+    for child in children if isinstance(children, list | tuple) else [children] if children is not None else []:
+        if not isinstance(child, str | int | float):
+            found += _find_tag(child, tag)
+    return found
+
+
+def _find_id(component: Any, id_: str) -> Any:
+    if getattr(component, "id", None) == id_:
+        return component
+    children = getattr(component, "children", None) if not isinstance(component, list | tuple) else component
+    for child in children if isinstance(children, list | tuple) else [children] if children is not None else []:
+        if not isinstance(child, str | int | float) and (hit := _find_id(child, id_)) is not None:
+            return hit
+    return None

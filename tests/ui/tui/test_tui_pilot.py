@@ -289,7 +289,8 @@ async def test_help_lists_binding_ids_and_remapped_keys(make_app: MakeApp) -> No
         assert keys["sort"] == "s"
         assert keys["help"] == "?"
         assert {"provider_aws", "provider_azure", "provider_gcp", "provider_all", "window", "refresh", "detail",
-                "alerts", "quit", "sort_direction"} <= set(keys)
+                "alerts", "quit", "sort_direction", "errors", "error_sample", "copy_console_link",
+                "copy_logs_link"} <= set(keys)
         await pilot.press("escape")
         assert isinstance(app.screen, FleetScreen)
 

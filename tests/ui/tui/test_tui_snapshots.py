@@ -51,6 +51,10 @@ SCREENS = {
     # from the last row, sorted by cold starts: the table starts at its top, the cold% column kept at 80x24
     "fleet_sorted": ("end", "s", "s"),
     "detail": ("down", "enter"),
+    # payments-webhook 7 minutes after its 12:00 release: the deploy on every chart, the since-deploy line ...
+    "detail_deploy": ("slash", *"payments", "enter", "enter"),
+    # ... and `e`: its top error signatures, the release's new TypeError marked NEW
+    "detail_errors": ("slash", *"payments", "enter", "enter", "e"),
 }
 
 

@@ -6,7 +6,7 @@ import shutil
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,10 @@ from waitress_stop import stop_waitress
 from opsview.alert_records import AlertState
 from opsview.alerts.defaults import DEFAULT_RULES_TOML
 from opsview.alerts.engine import evaluate
-from opsview.collectors.demo import build_fleet, window_coverage, window_samples
+from opsview.collectors.demo import build_fleet, window_coverage, window_errors, window_samples
 from opsview.config import Config
-from opsview.schema import CollectorHealth, floor_time, utcnow
+from opsview.error_records import ErrorCoverage, ErrorObservation, EventDetail, EventKind, FunctionEvent
+from opsview.schema import CollectorHealth, FunctionKey, floor_time, utcnow
 from opsview.store import SQLiteStore
 from opsview.web.app import create_app, shutdown
 
@@ -29,16 +30,43 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 def fill_demo(store: SQLiteStore, hours: float = 2.0) -> None:
-    """Two hours of the demo fleet (60 functions over AWS, Azure and GCP) and one failing collector."""
+    """Two hours of the demo fleet (60 functions over AWS, Azure and GCP: samples, error signatures with every
+    function's errors searched, deploys) and one failing collector."""
     now = utcnow()
-    store.upsert_functions(fn.info for fn in build_fleet(42, 1))
-    store.write_samples(window_samples(42, 1, floor_time(now - timedelta(hours=hours), 60), now))
-    store.record_coverage(window_coverage(42, 1, floor_time(now - timedelta(hours=hours), 60), now))
+    start = floor_time(now - timedelta(hours=hours), 60)
+    fleet = build_fleet(42, 1)
+    store.upsert_functions(fn.info for fn in fleet)
+    store.write_samples(window_samples(42, 1, start, now))
+    store.record_coverage(window_coverage(42, 1, start, now))
+    errors, deploys = window_errors(42, 1, start, now)
+    store.write_errors(errors)
+    store.write_events(deploys)
+    store.record_error_coverage([ErrorCoverage(tuple(fn.info.key for fn in fleet), start, now)])
+    add_release(store, now)
     store.record_health([
         CollectorHealth("demo", "demo", now - timedelta(minutes=1), True, functions=60, samples=7000),
         CollectorHealth("aws-prod", "aws", now - timedelta(minutes=2), False, "AccessDenied: lambda:ListFunctions",
                         scope="eu-west-1"),
     ])
+
+
+WEBHOOK_KEY = FunctionKey("aws", "111111111111", "us-east-1", "payments-webhook")
+RELEASE_BUG = "TypeError: refund() got an unexpected keyword argument 'memo'"
+
+
+def add_release(store: SQLiteStore, now: datetime) -> None:
+    """Whenever the suite runs, payments-webhook deployed 20 minutes ago and the release brought an error type
+    of its own (the demo's own releases come every two hours, so a window may hold none): the pages always have
+    a deploy marker, a NEW signature and a new error type to show."""
+    deployed = floor_time(now, 60) - timedelta(minutes=20)
+    store.write_events([FunctionEvent(WEBHOOK_KEY, deployed + timedelta(seconds=12), EventKind.DEPLOY,
+                                      EventDetail(version="9001", code_sha="Zm9vYmFyYmF6cXV4cXV1eA=="))])
+    store.write_errors(
+        ErrorObservation.of(WEBHOOK_KEY, deployed + timedelta(minutes=m, seconds=30), "TypeError",
+                            "refund() got an unexpected keyword argument 'memo'", count=m % 3 + 1,
+                            sample_id=f"3f1c2a9e-0000-4000-8000-{m:012d}")
+        for m in range(2, 19)
+    )
 
 
 class LiveServer:

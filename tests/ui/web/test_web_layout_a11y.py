@@ -56,16 +56,17 @@ def test_phone_width_scrolls_tables_and_grid_inside_not_the_page(page: Any, live
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"the page is {width[0]} px wide in a {width[1]} px window"
     wide = {
-        "overview": "#overview-health .table-scroll",
-        "functions": "#functions-grid .ag-body-horizontal-scroll-viewport",
-    }.get(name)
-    if wide is not None:
-        box = page.locator(wide)
+        "overview": ("#overview-health .table-scroll", "#overview-new-errors .table-scroll"),
+        "functions": ("#functions-grid .ag-body-horizontal-scroll-viewport",),
+        "function": ("#function-errors .table-scroll",),
+    }.get(name, ())
+    for selector in wide:
+        box = page.locator(selector)
         # wider than the screen, so it scrolls, and it scrolls itself rather than the page. AG Grid shows its
         # horizontal scrollbar asynchronously (in an animation frame, and again 500 ms after a layout change such
         # as new row data): wait until it overflows instead of sampling one moment (a loaded machine hit the gap).
         page.wait_for_function("sel => { const el = document.querySelector(sel); "
-                               "return el !== null && el.scrollWidth > el.clientWidth; }", arg=wide)
+                               "return el !== null && el.scrollWidth > el.clientWidth; }", arg=selector)
         box.evaluate("el => { el.scrollLeft = 200; }")
         assert box.evaluate("el => el.scrollLeft") > 0
         assert page.evaluate("() => window.scrollX") == 0

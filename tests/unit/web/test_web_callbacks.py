@@ -41,7 +41,7 @@ def test_overview_numbers_follow_the_provider_filter(app: Dash) -> None:
 def test_overview_series_are_downsampled_per_provider(app: Dash) -> None:
     overview = importlib.import_module("opsview.web.pages.overview")
     with app.server.app_context():
-        _, _, invocations, errors, durations, _ = overview.update_overview(PageQuery(range="7d").to_data(), 0)
+        _, _, invocations, errors, durations, _, _ = overview.update_overview(PageQuery(range="7d").to_data(), 0)
         aws = overview.update_overview(PageQuery(range="7d", provider="aws").to_data(), 0)[2]
     assert sorted(t["name"] for t in invocations["data"]) == ["aws", "azure", "gcp"]
     assert [t["name"] for t in aws["data"]] == ["aws"]
@@ -61,7 +61,7 @@ def test_function_page_handles_azure_keys_and_unknown_functions(app: Dash) -> No
     function = importlib.import_module("opsview.web.pages.function")
     view = PageQuery().to_data()
     with app.server.app_context():
-        info, style, *figs, alerts = function.update_function(
+        info, style, *figs, top_errors, alerts = function.update_function(
             view, 0, "azure/0f1e2d3c-demo-4b5a-9c8d-7e6f5a4b3c2d/westeurope/orders-func/ProcessOrder")
         missing = function.update_function(view, 0, "aws/1/us-east-1/nope")
         garbage = function.update_function(view, 0, "not-a-key")
@@ -70,6 +70,8 @@ def test_function_page_handles_azure_keys_and_unknown_functions(app: Dash) -> No
     assert len(figs) == 4
     assert all(fig["data"] for fig in figs)
     assert "No alert history" in _text(alerts)
+    # this store holds metrics only: no source searched the function's errors, so they are unknown, not none
+    assert "Errors unknown" in _text(top_errors)
     assert "No such function" in _text(missing[0])
     assert missing[1] == {"display": "none"}
     assert "Not a function address" in _text(garbage[0])
