@@ -61,6 +61,9 @@ ERROR_FIELDS: Final = ("rkind", "pkind", "etext", "jtype", "jmsg", "jlevel", "eb
 MARKERS: Final = (r'ERROR|FATAL|CRITICAL|Task timed out after|Runtime exited with error|Status: error'
                   r'|"status"\s*:\s*"error"|"errorType"|"errorMessage"')
 MARKER: Final = re.compile(MARKERS)
+_MARKER_WORDS: Final = ("ERROR", "FATAL", "CRITICAL", "Task timed out", "Runtime exited", "tatus", '"error')
+"""A literal inside each `MARKERS` alternative's start (`tatus`: `Status: error` and `"status"`; `"error`:
+`"errorType"` and `"errorMessage"`): fewer words, fewer scans of the text."""
 FILTER_PATTERN: Final = ('?ERROR ?FATAL ?CRITICAL ?"Task timed out after" ?"Runtime exited with error" '
                          '?"Status: error" ?errorType ?errorMessage')
 """FilterLogEvents' pattern for the same records (terms OR-ed: `?term`,
@@ -195,19 +198,31 @@ def error_event(found: LambdaError, function: str, at: datetime | None, account:
 
 
 def text_errors(text: str) -> Iterator[tuple[str, int, LambdaError]]:
-    """(line, marker position, error) of each error line in a chunk of raw log text, found by one regex search
-    between them (in C: the lines in between cost no Python step)."""
+    """(line, marker position, error) of each error line in a chunk of raw log text.
+
+    Every `MARKERS` match begins with one of `_MARKER_WORDS`, so the lines to look at are found with `str.find`
+    on those words (each word's next place kept, so the text is scanned once per word): a regex search over the
+    whole chunk tried its alternatives at nearly every letter of REPORT/START lines, half the reader's time on a
+    log without errors. The line's first `MARKER` match, as before, is its marker.
+    """
+    next_at = {word: text.find(word) for word in _MARKER_WORDS}
     pos = 0
-    search = MARKER.search
     while True:
-        match = search(text, pos)
-        if match is None:
+        for word, at in next_at.items():
+            if 0 <= at < pos:
+                next_at[word] = text.find(word, pos)
+        found_at = [at for at in next_at.values() if at >= 0]
+        if not found_at:
             return
-        start = text.rfind("\n", 0, match.start()) + 1
-        end = text.find("\n", match.end())
+        first = min(found_at)
+        start = text.rfind("\n", 0, first) + 1  # a word may sit inside its alternative: the line is the unit
+        end = text.find("\n", first)
         end = len(text) if end < 0 else end
         line = text[start:end]
-        found = extract(line)
-        if found is not None:
-            yield line, match.start() - start, found
         pos = end + 1
+        marker = MARKER.search(line)
+        if marker is None:  # a word that is not an error's (`"status": "ok"`, `"error": null`)
+            continue
+        error = extract(line)
+        if error is not None:
+            yield line, marker.start(), error

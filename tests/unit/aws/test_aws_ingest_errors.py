@@ -8,8 +8,11 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opsview.cli import main
+from opsview.collectors.aws import error_lines
 from opsview.collectors.aws.ingest import read
 from opsview.ingest import Ingest
 from opsview.schema import DEFAULT_PRICES
@@ -76,3 +79,28 @@ def test_every_path_of_the_text_reader_finds_the_same_errors() -> None:
             assert sum(o.count for o in stored.errors) == 300
             assert [c.keys[0].name for c in stored.error_coverage] == ["fn"]
     assert results[0] == results[1] == {"Error: connect ECONNREFUSED <ip>:<n>": 300, "KeyError: <str>": 120}
+
+
+_FRAGMENTS = [
+    "START RequestId: 1 Version: $LATEST", "INFO\tprocessed order 7", "[ERROR] KeyError: 'sku'", "\tERROR\tboom",
+    "Task timed out after 3.00 seconds", "Runtime exited with error: exit status 1",
+    "Runtime exited with error: signal: killed", "FATAL disk full", "CRITICAL", '{"status": "ok"}',
+    '{"status" : "error"}', '{"errorType": "E", "errorMessage": "m"}', '{"error": null}',
+    '{"level": "FATAL", "message": "x"}', '{"log_level":"CRITICAL","message":"y"}', "Status: error",
+    "REPORT RequestId: 1\tDuration: 1.00 ms\tStatus: error", "status: error", "error", "ERRO", "R", "tatus",
+    '"error', "\t", " ", "2026-03-01T12:00:01.000Z",
+]
+
+
+@given(st.lists(st.lists(st.sampled_from(_FRAGMENTS), max_size=4).map("".join), max_size=12))
+def test_finding_error_lines_by_their_words_finds_what_the_marker_regex_finds(lines: list[str]) -> None:
+    """`text_errors` looks for lines by literal words; a search with the `MARKERS` regex itself (the rule the
+    Insights query and FilterLogEvents path share) must find the same lines, markers and errors."""
+    text = "\n".join(lines) + "\n"
+    expected = []
+    for line in lines:
+        marker = error_lines.MARKER.search(line)
+        found = error_lines.extract(line) if marker else None
+        if marker and found:
+            expected.append((line, marker.start(), found))
+    assert list(error_lines.text_errors(text)) == expected
