@@ -39,6 +39,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from fakes import load as load_fake  # bench/fakes.py: the test suite's cloud fakes
+
 LATENCY_S = 0.020
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,20 +127,6 @@ def _delay(**_: Any) -> None:
     time.sleep(LATENCY_S)
 
 
-def _aws_fakes() -> Any:
-    """tests/integration/aws/aws_fakes.py: moto extended where it departs from AWS's documentation."""
-    import importlib.util
-
-    path = ROOT / "tests" / "integration" / "aws" / "aws_fakes.py"
-    spec = importlib.util.spec_from_file_location("bench_aws_fakes", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _write_logs(url: str, functions: int, minute: Any) -> int:
     """A log group per function with a REPORT per minute; every 5th function also logs errors. Returns the
     error records written."""
@@ -175,7 +163,7 @@ def bench_refresh(functions: int) -> dict[str, Any]:
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
     _moto_percentiles()
     _moto_metric_index()
-    fakes = _aws_fakes()
+    fakes = load_fake("bench_aws_fakes", "aws/aws_fakes.py")  # moto extended where it departs from AWS's docs
     group_filter = fakes.documented_log_group_identifiers()
     group_filter.__enter__()  # undone when bench_refresh returns (the generator's finally)
     with socket.socket() as probe:

@@ -19,7 +19,6 @@ same refresh without them: the traffic's calls, as before errors were collected.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from fakes import load as load_fake  # bench/fakes.py: the test suite's cloud fakes
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import logging as cloud_logging
 
@@ -41,17 +41,6 @@ from opsview.config.sources import GcpSource
 PROJECT = "bench-project"
 T0 = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 WINDOW_MIN = 10
-
-
-def load_fake() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "tests" / "integration" / "gcp" / "fake_logging_api.py"
-    spec = importlib.util.spec_from_file_location("bench_fake_logging_api", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_entries(fake: ModuleType, functions: int, entries: int) -> list[dict[str, Any]]:
@@ -169,7 +158,7 @@ def main() -> None:
     parser.add_argument("--skip-traffic", action="store_true", help="leave out the metrics-vs-logs traffic axis")
     args = parser.parse_args()
 
-    fake = load_fake()
+    fake = load_fake("bench_fake_logging_api", "gcp/fake_logging_api.py")
     traffic = make_entries(fake, args.functions, args.entries)
     errors = make_errors(fake, args.functions, args.entries // 50 if args.error_entries is None else args.error_entries)
     entries = traffic + errors

@@ -9,9 +9,7 @@ server's REDUCE_PERCENTILE_50/95/99 (one query per percentile).
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -19,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from fakes import load as load_fake  # bench/fakes.py: the test suite's cloud fakes
 from google.auth.credentials import AnonymousCredentials
 
 from opsview.collectors.base import CollectRequest
@@ -30,17 +29,6 @@ from opsview.config.sources import GcpSource
 
 PROJECT = "bench-project"
 _TESTS = Path(__file__).resolve().parents[1] / "tests" / "integration" / "gcp"
-
-
-def load(name: str, file: str) -> ModuleType:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _TESTS / file)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _collect(mode: str, logs_url: str, metrics_url: str, traffic: ModuleType, window_min: int) -> dict[str, Any]:
@@ -109,9 +97,9 @@ def percentile_choice(metrics_url: str, traffic: ModuleType, reqs: list[Any], wi
 
 def run(functions: int = 300, per_minute_totals: tuple[int, ...] = (1_000, 10_000, 100_000),
         window_min: int = 5) -> dict[str, Any]:
-    fake_logging = load("bench_fake_logging_api", "fake_logging_api.py")
-    traffic = load("opsview_tests_gcp_traffic", "traffic.py")
-    fake_monitoring = load("opsview_tests_gcp_fake_monitoring_api", "fake_monitoring_api.py")
+    fake_logging = load_fake("bench_fake_logging_api", "gcp/fake_logging_api.py")
+    traffic = load_fake("opsview_tests_gcp_traffic", "gcp/traffic.py")
+    fake_monitoring = load_fake("opsview_tests_gcp_fake_monitoring_api", "gcp/fake_monitoring_api.py")
     axis = []
     choice = None
     for total in per_minute_totals:

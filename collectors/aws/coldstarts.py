@@ -31,7 +31,7 @@ from opsview.collectors.aws.insights import (
 )
 from opsview.collectors.aws.insights import plan_queries as _plan
 from opsview.collectors.aws.logs import MalformedRecord, Report, parse_json, parse_text
-from opsview.collectors.aws.logsources import GroupReaders
+from opsview.collectors.aws.logsources import GroupReaders, filtered_events
 from opsview.collectors.aws.metrics import Segment
 
 __all__ = ["GROUPS_PER_QUERY", "MAX_ROWS", "QUERIES_IN_FLIGHT", "QueryUnit"]
@@ -115,25 +115,17 @@ def run_filter(logs: Any, readers: Mapping[str, GroupReaders], segments: Sequenc
     result = ColdStartResult(method="filter")
     if not segments:
         return result
-    start, end = segments[0].start, segments[-1].end
     inits: dict[tuple[str, int], list[float]] = {}
-    paginator = logs.get_paginator("filter_log_events")
-    for group, owner in sorted(readers.items()):
-        pages = paginator.paginate(
-            logGroupName=group, startTime=start * 1000, endTime=end * 1000 - 1, filterPattern=FILTER_PATTERN,
-        )
-        for page in pages:
-            for event in page.get("events", []):
-                name = owner.attribute(str(event.get("logStreamName") or ""))
-                report = _report(str(event.get("message", "")))
-                if name is None or report is None or not report.cold_start:
-                    continue
-                minute = int(event["timestamp"]) // 60_000 * 60
-                stats = result.buckets.setdefault((name, minute), ColdStats())
-                stats.cold_starts += 1
-                if report.startup_ms is not None:
-                    inits.setdefault((name, minute), []).append(report.startup_ms)
-        result.read.update(owner.functions)
+    for name, at_ms, message in filtered_events(logs, readers, segments[0].start, segments[-1].end, FILTER_PATTERN):
+        report = _report(message)
+        if report is None or not report.cold_start:
+            continue
+        minute = at_ms // 60_000 * 60
+        stats = result.buckets.setdefault((name, minute), ColdStats())
+        stats.cold_starts += 1
+        if report.startup_ms is not None:
+            inits.setdefault((name, minute), []).append(report.startup_ms)
+    result.read.update(f for owner in readers.values() for f in owner.functions)
     for key, values in inits.items():
         values.sort()
         stats = result.buckets[key]

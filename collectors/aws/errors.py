@@ -48,7 +48,7 @@ from opsview.collectors.aws.insights import (
     row_cells,
     run_queries,
 )
-from opsview.collectors.aws.logsources import GroupReaders
+from opsview.collectors.aws.logsources import GroupReaders, filtered_events
 from opsview.collectors.aws.metrics import Segment
 from opsview.error_records import ErrorObservation
 from opsview.schema import FunctionKey, from_epoch
@@ -161,24 +161,13 @@ def run_filter(logs: Any, readers: Mapping[str, GroupReaders], segments: Sequenc
     result = ErrorResult(method="filter")
     if not segments:
         return result
-    start, end = segments[0].start, segments[-1].end
-    paginator = logs.get_paginator("filter_log_events")
-    for group, owner in sorted(readers.items()):
-        pages = paginator.paginate(
-            logGroupName=group, startTime=start * 1000, endTime=end * 1000 - 1, filterPattern=FILTER_PATTERN,
-        )
-        for page in pages:
-            for event in page.get("events", []):
-                name = owner.attribute(str(event.get("logStreamName") or ""))
-                found = extract(str(event.get("message", "")))
-                if name is None or found is None:
-                    continue
-                at = int(event["timestamp"]) // 1000
-                segment = next((s for s in segments if s.contains(at)), None)
-                if segment is None:
-                    continue
-                result.add(name, segment.bucket(at), found.error_type, found.message, 1, found.sample, at)
-        result.read.update(owner.functions)
+    for name, at_ms, message in filtered_events(logs, readers, segments[0].start, segments[-1].end, FILTER_PATTERN):
+        found = extract(message)
+        at = at_ms // 1000
+        segment = next((s for s in segments if s.contains(at)), None)
+        if found is not None and segment is not None:
+            result.add(name, segment.bucket(at), found.error_type, found.message, 1, found.sample, at)
+    result.read.update(f for owner in readers.values() for f in owner.functions)
     return result
 
 

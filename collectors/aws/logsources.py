@@ -19,7 +19,7 @@ Read from `ListFunctions`' `LoggingConfig` (https://docs.aws.amazon.com/lambda/l
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -105,3 +105,19 @@ def group_readers(sources: Iterable[LogSource], *, every: bool = False) -> dict[
         out[group] = GroupReaders(group, frozenset(names), group in custom,
                                   owner if owner in names else None)
     return out
+
+
+def filtered_events(logs: Any, readers: Mapping[str, GroupReaders], start_s: int, end_s: int,
+                    pattern: str) -> Iterator[tuple[str, int, str]]:
+    """(function, epoch ms, message) of every event FilterLogEvents finds for `pattern` in each group over
+    [start_s, end_s), one group at a time, named by the group's reader (others' events in a shared group are
+    left out). The FilterLogEvents fallback of the cold-start and error reads."""
+    paginator = logs.get_paginator("filter_log_events")
+    for group, owner in sorted(readers.items()):
+        pages = paginator.paginate(logGroupName=group, startTime=start_s * 1000, endTime=end_s * 1000 - 1,
+                                   filterPattern=pattern)
+        for page in pages:
+            for event in page.get("events", []):
+                name = owner.attribute(str(event.get("logStreamName") or ""))
+                if name is not None:
+                    yield name, int(event["timestamp"]), str(event.get("message", ""))
