@@ -29,19 +29,24 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def fill_demo(store: SQLiteStore, hours: float = 2.0) -> None:
-    """Two hours of the demo fleet (60 functions over AWS, Azure and GCP: samples, error signatures with every
-    function's errors searched, deploys) and one failing collector."""
-    now = utcnow()
-    start = floor_time(now - timedelta(hours=hours), 60)
+def fill_demo_window(store: SQLiteStore, start: datetime, end: datetime) -> None:
+    """The demo fleet (60 functions over AWS, Azure and GCP) from `start` to `end`: samples and coverage, error
+    signatures with every function's errors searched, and deploys."""
     fleet = build_fleet(42, 1)
     store.upsert_functions(fn.info for fn in fleet)
-    store.write_samples(window_samples(42, 1, start, now))
-    store.record_coverage(window_coverage(42, 1, start, now))
-    errors, deploys = window_errors(42, 1, start, now)
+    store.write_samples(window_samples(42, 1, start, end))
+    store.record_coverage(window_coverage(42, 1, start, end))
+    errors, deploys = window_errors(42, 1, start, end)
     store.write_errors(errors)
     store.write_events(deploys)
-    store.record_error_coverage([ErrorCoverage(tuple(fn.info.key for fn in fleet), start, now)])
+    store.record_error_coverage([ErrorCoverage(tuple(fn.info.key for fn in fleet), start, end)])
+
+
+def fill_demo(store: SQLiteStore, hours: float = 2.0) -> None:
+    """Two hours of the demo fleet up to now (`fill_demo_window`), a release with a new error type, and one
+    failing collector."""
+    now = utcnow()
+    fill_demo_window(store, floor_time(now - timedelta(hours=hours), 60), now)
     add_release(store, now)
     store.record_health([
         CollectorHealth("demo", "demo", now - timedelta(minutes=1), True, functions=60, samples=7000),

@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from opsview.collectors.demo import build_fleet, window_coverage, window_errors, window_samples
+from opsview.collectors.demo import build_fleet, window_samples
 from opsview.config import Config
 from opsview.console_links import console_links
-from opsview.error_records import ErrorCoverage, EventKind
+from opsview.error_records import EventKind
 from opsview.fleet import function_detail
 from opsview.schema import CollectorHealth, FunctionKey
 from opsview.store import SQLiteStore
 from opsview.web.app import create_app
 from opsview.web.data import function_href
 
-from .conftest import LiveServer
+from .conftest import LiveServer, fill_demo_window
 from .test_web_layout_a11y import AXE_TAGS, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -40,15 +40,7 @@ def frozen_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SQLiteSto
     """Two hours of the demo fleet up to NOW: samples, error signatures (every function's errors searched) and
     deploys; payments-webhook released at 12:00:17, and the release brought a TypeError of its own."""
     store = SQLiteStore(tmp_path_factory.mktemp("why") / "opsview.db")
-    fleet = build_fleet(42, 1)
-    start = NOW - timedelta(hours=2)
-    store.upsert_functions(f.info for f in fleet)
-    store.write_samples(window_samples(42, 1, start, NOW))
-    store.record_coverage(window_coverage(42, 1, start, NOW))
-    errors, deploys = window_errors(42, 1, start, NOW)
-    store.write_errors(errors)
-    store.write_events(deploys)
-    store.record_error_coverage([ErrorCoverage(tuple(f.info.key for f in fleet), start, NOW)])
+    fill_demo_window(store, NOW - timedelta(hours=2), NOW)
     store.record_health([CollectorHealth("demo", "demo", NOW - timedelta(seconds=20), True, functions=60)])
     yield store
     store.close()
