@@ -49,7 +49,8 @@ _LAYOUT: Figure = {
 
 
 def _base(y_title: str) -> Figure:
-    layout = {**_LAYOUT, "yaxis": {**_AXIS, "title": {"text": y_title}}}
+    # every measure charted is a count, a duration or money: an all-zero series keeps its axis at 0, not -1..1
+    layout = {**_LAYOUT, "yaxis": {**_AXIS, "title": {"text": y_title}, "rangemode": "nonnegative"}}
     return {"data": [], "layout": layout}
 
 
@@ -128,7 +129,7 @@ def function_cold_starts(samples: Sequence[Sample], step_s: int) -> Figure:
          "mode": "lines", "yaxis": "y2", "line": {"color": "#e67e22"}},
     ]
     fig["layout"]["yaxis2"] = {**_AXIS, "title": {"text": "init ms"}, "overlaying": "y", "side": "right",
-                               "showgrid": False}
+                               "showgrid": False, "rangemode": "nonnegative"}
     fig["layout"]["margin"] = {**_LAYOUT["margin"], "r": 62}  # room for the right axis's labels and title
     return _empty_note(fig, [Trace("c", times, [s.cold_starts for s in samples])])
 
