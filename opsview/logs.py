@@ -28,6 +28,13 @@ def setup_logging(level: str = "WARNING", *, log_file: Path | None = None, to_st
         root.removeHandler(handler)
     root.setLevel(logging.DEBUG)
     debug = level.upper() == "DEBUG"
+    # Python warnings go through logging too, so that they reach the log file and never the terminal at
+    # ordinary levels: raw on stderr they would break the one-line output of `collect`/`check` and draw over
+    # the TUI. Filters cannot be trusted to hold them back: `warnings.catch_warnings` is not thread-safe
+    # (https://docs.python.org/3/library/warnings.html#available-context-managers) and google-auth enters it
+    # while resolving credentials on a collector thread, so a filter a library installs meanwhile on another
+    # thread (requests silencing urllib3's SOCKS DependencyWarning on import) can be undone.
+    logging.captureWarnings(True)
     fmt = _RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -39,6 +46,8 @@ def setup_logging(level: str = "WARNING", *, log_file: Path | None = None, to_st
         stream = logging.StreamHandler(sys.stderr)
         stream.setLevel(level.upper())
         stream.setFormatter(_OneLineFormatter("opsview: %(levelname)s: %(message)s", tracebacks=debug))
+        if not debug:
+            stream.addFilter(_no_python_warnings)
         root.addHandler(stream)
     # SDKs are chatty at INFO and may echo request details; keep them to warnings.
     for noisy in ("botocore", "boto3", "urllib3", "azure", "google", "werkzeug", "waitress", "psycopg"):
@@ -52,6 +61,11 @@ def setup_logging(level: str = "WARNING", *, log_file: Path | None = None, to_st
     # Its DEBUG (and TRACE) lines print every request URL and payload, which for most services hold the token:
     # at our DEBUG it gets INFO (its answers and failures), never those.
     logging.getLogger("apprise").setLevel(logging.INFO if debug else logging.CRITICAL)
+
+
+def _no_python_warnings(record: logging.LogRecord) -> bool:
+    """Library warnings are for whoever debugs opsview (the file, `--log-level DEBUG`), not for on-call."""
+    return record.name != "py.warnings"
 
 
 class _RedactingFormatter(logging.Formatter):
